@@ -1,0 +1,1 @@
+//! Kernel-behaviour cases live in tests/.

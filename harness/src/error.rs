@@ -1,0 +1,143 @@
+//! Errors as values: each says what was wrong, where, and what to do about it.
+
+use std::{io, time::Duration};
+
+/// Everything the harness can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The process lacks a capability the harness needs.
+    #[error(
+        "netcase needs {missing} (it creates network namespaces and links): run as root, \
+         for example `sudo -E cargo test`"
+    )]
+    Privileges {
+        /// The missing capabilities, comma-separated (for example `CAP_SYS_ADMIN`).
+        missing: String,
+    },
+
+    /// The same host name was declared twice in one topology.
+    #[error("duplicate host name {0:?}: every host in a topology needs a name of its own")]
+    DuplicateHost(String),
+
+    /// A host name that is empty, too long, or has characters other than `[A-Za-z0-9_-]`.
+    #[error("bad host name {name:?}: {why}")]
+    BadHostName {
+        /// The offending name.
+        name: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+
+    /// A link, lookup or setting named a host the topology does not have.
+    #[error("unknown host {name:?} in {context}; the hosts are: {known}")]
+    UnknownHost {
+        /// The name that was not found.
+        name: String,
+        /// Where it was used (for example `link client-server`).
+        context: String,
+        /// The declared host names, comma-separated.
+        known: String,
+    },
+
+    /// A link that connects a host to itself, or a second link between the same two hosts.
+    #[error("bad link {link}: {why}")]
+    BadLink {
+        /// The link, as `a-b`.
+        link: String,
+        /// What is wrong with it.
+        why: String,
+    },
+
+    /// An address that does not parse, lies outside the test ranges, or does not fit its prefix.
+    #[error("bad address {addr:?} on link {link}: {why}")]
+    BadAddress {
+        /// The address as given.
+        addr: String,
+        /// The link it was given for, as `a-b`.
+        link: String,
+        /// What is wrong with it and what would be right.
+        why: String,
+    },
+
+    /// An MTU the link cannot carry.
+    #[error("MTU {mtu} on link {link} is out of range: {why}")]
+    MtuOutOfRange {
+        /// The MTU as given, in octets.
+        mtu: u32,
+        /// The link, as `a-b`.
+        link: String,
+        /// The allowed range and why.
+        why: String,
+    },
+
+    /// A sysctl path that is malformed, or that does not exist in the host's namespace.
+    #[error("unknown sysctl {path:?} on host {host}: {why}")]
+    UnknownSysctl {
+        /// The host the sysctl was read or written on.
+        host: String,
+        /// The path below /proc/sys, as given.
+        path: String,
+        /// What is wrong: malformed, or absent on this kernel.
+        why: String,
+    },
+
+    /// The kernel refused a sysctl value, or the value read back could not be parsed.
+    #[error("sysctl {path} on host {host}: {why}")]
+    SysctlValue {
+        /// The host.
+        host: String,
+        /// The path below /proc/sys.
+        path: String,
+        /// What the kernel said or what could not be parsed.
+        why: String,
+    },
+
+    /// A netlink request failed.
+    #[error("netlink {op} on host {host} failed: {source}")]
+    Netlink {
+        /// The request, for example `create veth eth0 (peer eth0 on server)`.
+        op: String,
+        /// The host whose namespace the request was sent in.
+        host: String,
+        /// The kernel's or the socket's error.
+        #[source]
+        source: rtnetlink::Error,
+    },
+
+    /// A system call failed.
+    #[error("{what} failed: {source}")]
+    Io {
+        /// What was being done, naming the host where there is one.
+        what: String,
+        /// The error from the system call.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The host's thread has stopped: the topology was dropped or is being torn down.
+    #[error("host {0} has shut down: its topology was dropped")]
+    HostGone(String),
+
+    /// Something the harness waited for did not happen before the deadline.
+    #[error("timed out after {waited:?} waiting for {what}; last seen: {last}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long the harness waited.
+        waited: Duration,
+        /// The last observed state, for the person reading the failure.
+        last: String,
+    },
+}
+
+/// The harness's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(what: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! A host: an anonymous network namespace with a thread of its own that runs a tokio runtime.
+//!
+//! The namespace exists only as long as the host holds it: an fd to `/proc/thread-self/ns/net`
+//! and the host's thread, which lives inside it. Nothing is named, nothing is mounted, and nothing
+//! appears in the root namespace, so a test process that dies, however it dies, leaves nothing.
+
+use std::{
+    fs::File,
+    future::Future,
+    os::{
+        fd::{AsFd, AsRawFd, OwnedFd},
+        unix::process::CommandExt,
+    },
+    process::{Child, Command, Output},
+    sync::Arc,
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use nix::sched::{CloneFlags, setns, unshare};
+use tokio::sync::oneshot;
+
+use crate::{
+    error::{Error, Result},
+    netlink,
+    sysctl::{self, Sysctl, SysctlValue},
+};
+
+/// Settings every host gets before its links exist, so that IPv6 is quiet and usable at once.
+///
+/// Without them a new link runs duplicate-address detection on its link-local address for about a
+/// second and then sends router solicitations: noise in every capture, and a window in which the
+/// link-local address is unusable.
+const QUIET_IPV6: &[(&str, &str)] = &[
+    ("net/ipv6/conf/default/dad_transmits", "0"),
+    ("net/ipv6/conf/default/router_solicitations", "0"),
+];
+
+/// How long a torn-down host waits for blocking work still running on its runtime, before it
+/// abandons it.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+/// One isolated host of a topology.
+///
+/// Futures given to [`Host::spawn`] run on the host's own thread, inside its namespace: a socket
+/// created in them belongs to the host. Create sockets inside the future, not before it.
+pub struct Host {
+    name: Arc<str>,
+    netns: Arc<OwnedFd>,
+    runtime: tokio::runtime::Handle,
+    netlink: rtnetlink::Handle,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the host's thread hands back once its namespace and runtime exist.
+struct Started {
+    netns: OwnedFd,
+    runtime: tokio::runtime::Handle,
+    netlink: rtnetlink::Handle,
+}
+
+impl Host {
+    /// Creates a host: a new namespace with loopback up, on a thread of its own.
+    ///
+    /// `router` turns IPv4 and IPv6 forwarding on.
+    pub(crate) async fn create(name: &str, router: bool) -> Result<Host> {
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let thread_name = name.to_owned();
+        let thread = std::thread::Builder::new()
+            .name(format!("netcase-{name}"))
+            .spawn(move || host_thread(&thread_name, router, ready_tx, shutdown_rx))
+            .map_err(|e| Error::io(format!("starting the thread of host {name}"), e))?;
+        let started = match ready_rx.await {
+            Ok(result) => result,
+            Err(_) => Err(Error::io(
+                format!("starting host {name}"),
+                std::io::Error::other("the host's thread ended before it was ready"),
+            )),
+        };
+        match started {
+            Ok(s) => Ok(Host {
+                name: name.into(),
+                netns: Arc::new(s.netns),
+                runtime: s.runtime,
+                netlink: s.netlink,
+                shutdown: Some(shutdown_tx),
+                thread: Some(thread),
+            }),
+            Err(e) => {
+                let _ = thread.join();
+                Err(e)
+            }
+        }
+    }
+
+    /// The host's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The host's network namespace, for `setns` and for netlink's `IFLA_NET_NS_FD`.
+    pub fn netns(&self) -> impl AsFd + '_ {
+        self.netns.as_fd()
+    }
+
+    /// The inode of the host's network namespace, as `ls -l /proc/PID/ns/net` shows it.
+    pub fn netns_inode(&self) -> Result<u64> {
+        let stat = nix::sys::stat::fstat(self.netns.as_fd())
+            .map_err(|e| Error::io(format!("fstat of host {}'s namespace", self.name), e.into()))?;
+        Ok(stat.st_ino)
+    }
+
+    pub(crate) fn netlink(&self) -> &rtnetlink::Handle {
+        &self.netlink
+    }
+
+    /// Runs `future` on the host's thread, inside its namespace, and returns its output.
+    ///
+    /// A panic in the future is resumed in the caller, so the test fails with the original message.
+    pub fn spawn<F>(&self, future: F) -> impl Future<Output = Result<F::Output>> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = self.runtime.spawn(future);
+        let name = self.name.clone();
+        async move {
+            match task.await {
+                Ok(out) => Ok(out),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => Err(Error::HostGone(name.to_string())),
+            }
+        }
+    }
+
+    /// Runs a blocking closure inside the host's namespace, on a thread of its own, and returns
+    /// its result. For code that uses blocking sockets.
+    pub fn run<F, T>(&self, f: F) -> impl Future<Output = Result<T>> + Send + 'static
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let netns = self.netns.clone();
+        let name = self.name.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("netcase-{name}-run"))
+            .spawn(move || {
+                let result = setns(netns.as_fd(), CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| {
+                        Error::io(format!("entering the namespace of host {name}"), e.into())
+                    })
+                    .map(|()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+                let _ = tx.send(result);
+            });
+        let name = self.name.clone();
+        async move {
+            spawned.map_err(|e| Error::io(format!("starting a thread for host {name}"), e))?;
+            match rx.await {
+                Ok(Ok(Ok(value))) => Ok(value),
+                Ok(Ok(Err(panic))) => std::panic::resume_unwind(panic),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(Error::HostGone(name.to_string())),
+            }
+        }
+    }
+
+    /// A command that runs `program` inside the host's namespace.
+    ///
+    /// The child enters the namespace between fork and exec, and gets SIGKILL when the thread that
+    /// started it ends. Start it with [`Host::start`] to tie its life to the host's, or spawn it
+    /// yourself.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        let netns = self.netns.clone();
+        // SAFETY: the closure runs in the forked child before exec and makes only two system calls,
+        // setns and prctl, which are async-signal-safe; it allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd
+    }
+
+    /// Starts `command` (from [`Host::command`]) from the host's thread: the process is killed when
+    /// the host is torn down, when the returned [`Process`] is dropped, or when the test process dies.
+    pub async fn start(&self, mut command: Command) -> Result<Process> {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let what = format!("starting {program:?} on host {}", self.name);
+        let child = self
+            .spawn(async move { command.spawn() })
+            .await?
+            .map_err(|e| Error::io(what, e))?;
+        Ok(Process { child, program })
+    }
+
+    /// Runs `command` (from [`Host::command`]) to completion and returns its output.
+    pub async fn output(&self, mut command: Command) -> Result<Output> {
+        let what = format!("running {:?} on host {}", command.get_program(), self.name);
+        self.run(move || command.output())
+            .await?
+            .map_err(|e| Error::io(what, e))
+    }
+
+    /// Sets a typed sysctl in this host only.
+    pub async fn set<T: SysctlValue>(&self, knob: Sysctl<T>, value: T) -> Result<()> {
+        self.set_raw(knob.path(), &value.to_sysctl()).await
+    }
+
+    /// Reads a typed sysctl of this host.
+    pub async fn get<T: SysctlValue>(&self, knob: Sysctl<T>) -> Result<T> {
+        let text = self.get_raw(knob.path()).await?;
+        sysctl::parse(&self.name, knob, &text)
+    }
+
+    /// Writes `value` to /proc/sys/`path` in this host only; `path` is below `net/`.
+    pub async fn set_raw(&self, path: &str, value: &str) -> Result<()> {
+        let (name, path, value) = (self.name.clone(), path.to_owned(), value.to_owned());
+        self.spawn(async move { sysctl::write_raw(&name, &path, &value) })
+            .await?
+    }
+
+    /// Reads /proc/sys/`path` in this host, trimmed; `path` is below `net/`.
+    pub async fn get_raw(&self, path: &str) -> Result<String> {
+        let (name, path) = (self.name.clone(), path.to_owned());
+        self.spawn(async move { sysctl::read_raw(&name, &path) })
+            .await?
+    }
+
+    /// Asks the host's thread to stop; [`Host::join`] waits for it.
+    pub(crate) fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Waits until the host's thread has ended: its runtime, its tasks, its sockets, the processes
+    /// it started, and with them its namespace are gone.
+    pub(crate) fn join(&mut self) {
+        self.begin_shutdown();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.join();
+    }
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host").field("name", &self.name).finish()
+    }
+}
+
+fn host_thread(
+    name: &str,
+    router: bool,
+    ready: oneshot::Sender<Result<Started>>,
+    shutdown: oneshot::Receiver<()>,
+) {
+    let runtime = match enter_new_namespace(name).and_then(|()| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io(format!("building the runtime of host {name}"), e))
+    }) {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    runtime.block_on(async {
+        match prepare(name, router, runtime.handle().clone()).await {
+            Ok(started) => {
+                if ready.send(Ok(started)).is_ok() {
+                    let _ = shutdown.await;
+                }
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+            }
+        }
+    });
+    // Tasks still running are dropped here, closing their sockets. Blocking work gets a grace
+    // period; the thread's exit then kills every process it started (PR_SET_PDEATHSIG).
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+}
+
+/// Moves the calling thread into a new, anonymous network namespace.
+fn enter_new_namespace(name: &str) -> Result<()> {
+    unshare(CloneFlags::CLONE_NEWNET).map_err(|e| {
+        Error::io(
+            format!("creating the network namespace of host {name} (unshare CLONE_NEWNET)"),
+            e.into(),
+        )
+    })
+}
+
+/// Runs on the host's thread, inside its namespace: the namespace fd, netlink, loopback, settings.
+async fn prepare(name: &str, router: bool, runtime: tokio::runtime::Handle) -> Result<Started> {
+    let netns: OwnedFd = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| Error::io(format!("opening the namespace of host {name}"), e))?
+        .into();
+    let (connection, netlink, _) = rtnetlink::new_connection()
+        .map_err(|e| Error::io(format!("opening a netlink socket on host {name}"), e))?;
+    tokio::spawn(connection);
+    for (path, value) in QUIET_IPV6 {
+        sysctl::write_raw(name, path, value)?;
+    }
+    if router {
+        sysctl::write_raw(name, sysctl::IP_FORWARD.path(), "1")?;
+        sysctl::write_raw(name, sysctl::IPV6_FORWARDING.path(), "1")?;
+    }
+    netlink::set_up(&netlink, name, netlink::LOOPBACK_INDEX).await?;
+    Ok(Started {
+        netns,
+        runtime,
+        netlink,
+    })
+}
+
+/// A process started inside a host. Dropping it kills the process (SIGKILL) and reaps it.
+#[derive(Debug)]
+pub struct Process {
+    child: Child,
+    program: String,
+}
+
+impl Process {
+    /// The process id, in the root PID namespace.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The underlying child, for its pipes and for waiting.
+    pub fn child_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Sends SIGKILL and reaps the process.
+    pub fn kill(&mut self) -> Result<std::process::ExitStatus> {
+        let what = format!("killing {:?} (pid {})", self.program, self.child.id());
+        // kill() fails only when the process has already exited, which wait() then reports.
+        let _ = self.child.kill();
+        self.child.wait().map_err(|e| Error::io(what, e))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.kill();
+    }
+}

@@ -1,0 +1,112 @@
+//! What the harness needs from the process, checked once before anything is created.
+
+use crate::error::{Error, Result};
+
+/// A Linux capability, by its number in `linux/capability.h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capability {
+    /// The capability's name, for messages.
+    pub name: &'static str,
+    /// Its bit in the capability sets.
+    pub bit: u32,
+}
+
+/// Creating links, addresses, routes and qdiscs, and writing per-namespace sysctls.
+pub const CAP_NET_ADMIN: Capability = Capability {
+    name: "CAP_NET_ADMIN",
+    bit: 12,
+};
+/// Creating network namespaces (`unshare`) and entering them (`setns`).
+pub const CAP_SYS_ADMIN: Capability = Capability {
+    name: "CAP_SYS_ADMIN",
+    bit: 21,
+};
+/// Loading eBPF programs (the impairment layer's drop program).
+pub const CAP_BPF: Capability = Capability {
+    name: "CAP_BPF",
+    bit: 39,
+};
+
+/// What building a topology needs.
+pub const TOPOLOGY: &[Capability] = &[CAP_NET_ADMIN, CAP_SYS_ADMIN];
+
+/// Checks that the process's effective capability set holds every capability in `needed`.
+pub fn check(needed: &[Capability]) -> Result<()> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| Error::io("reading /proc/self/status", e))?;
+    let effective = effective_set(&status).ok_or_else(|| {
+        Error::io(
+            "parsing CapEff in /proc/self/status",
+            std::io::Error::other("no CapEff line"),
+        )
+    })?;
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|cap| effective & (1u64 << cap.bit) == 0)
+        .map(|cap| cap.name)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Privileges {
+            missing: missing.join(", "),
+        })
+    }
+}
+
+fn effective_set(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// Whether this run is in CI (`CI=true`), where a test that cannot run must fail, not skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Decides whether a test that needs `needed` can run.
+///
+/// Returns `true` when the privileges are there. Otherwise prints one line naming the test, what is
+/// missing and how to run instead, and returns `false`; under `CI=true` it panics with that line,
+/// so that a privileged CI never passes by skipping.
+pub fn can_run(needed: &[Capability]) -> bool {
+    match check(needed) {
+        Ok(()) => true,
+        Err(e) => {
+            let thread = std::thread::current();
+            let test = thread.name().unwrap_or("this test");
+            if in_ci() {
+                panic!("{test}: cannot run under CI=true: {e}");
+            }
+            eprintln!("SKIP {test}: {e}");
+            false
+        }
+    }
+}
+
+/// Returns early from a test (with a one-line reason) when the process cannot build topologies.
+///
+/// Under `CI=true` the test fails instead. Put it first in every test that builds a topology.
+#[macro_export]
+macro_rules! require_privileges {
+    () => {
+        if !$crate::privileges::can_run($crate::privileges::TOPOLOGY) {
+            return;
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_effective_set() {
+        let status = "Name:\tx\nCapPrm:\t0000000000000000\nCapEff:\t0000000000201000\n";
+        let eff = effective_set(status).unwrap();
+        assert_ne!(eff & (1 << CAP_NET_ADMIN.bit), 0);
+        assert_ne!(eff & (1 << CAP_SYS_ADMIN.bit), 0);
+        assert_eq!(eff & (1 << CAP_BPF.bit), 0);
+        assert_eq!(effective_set("Name:\tx\n"), None);
+    }
+}

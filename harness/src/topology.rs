@@ -1,0 +1,783 @@
+//! A topology: hosts joined by links, built in one call and torn down when dropped.
+//!
+//! ```no_run
+//! # async fn demo() -> netcase::Result<()> {
+//! use netcase::{Family, Topology};
+//! let net = Topology::builder()
+//!     .host("client")
+//!     .router("router")
+//!     .host("server")
+//!     .link("client", "router")
+//!     .link_with("router", "server", |l| l.mtu(1280))
+//!     .build()
+//!     .await?;
+//! let server = net.addr("server", Family::V6)?;
+//! # Ok(()) }
+//! ```
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    os::fd::{AsFd, AsRawFd},
+    time::Duration,
+};
+
+use futures::future::{join_all, try_join_all};
+use ipnet::IpNet;
+
+use crate::{
+    addr::{self, Family},
+    error::{Error, Result},
+    host::Host,
+    netlink::{self, VethEnd},
+    privileges,
+};
+
+/// How long a new link may take to report carrier. Set-up normally takes well under a millisecond;
+/// this bounds a kernel that never brings the link up.
+const LINK_UP_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The MTU of a link unless set, in octets.
+pub const DEFAULT_MTU: u32 = 1500;
+/// The smallest MTU a link accepts, in octets: IPv6 needs 1280 (RFC 8200), IPv4 68 (RFC 791).
+const MIN_MTU_V6: u32 = 1280;
+const MIN_MTU_V4: u32 = 68;
+/// The largest MTU of a veth, in octets.
+const MAX_MTU: u32 = 65535;
+/// Linux interface names hold at most 15 bytes (`IFNAMSIZ` - 1); host names appear in them.
+const MAX_HOST_NAME: usize = 15;
+
+/// How a link is made, before it exists.
+#[derive(Debug, Clone)]
+pub struct LinkSpec {
+    ends: [String; 2],
+    mtu: u32,
+    offloads: bool,
+    v4: Option<Option<[String; 2]>>,
+    v6: Option<Option<[String; 2]>>,
+}
+
+impl LinkSpec {
+    fn new(a: &str, b: &str) -> Self {
+        LinkSpec {
+            ends: [a.to_owned(), b.to_owned()],
+            mtu: DEFAULT_MTU,
+            offloads: false,
+            v4: Some(None),
+            v6: Some(None),
+        }
+    }
+
+    /// The MTU of both ends, in octets (default 1500).
+    pub fn mtu(mut self, mtu: u32) -> Self {
+        self.mtu = mtu;
+        self
+    }
+
+    /// Keeps segmentation and checksum offloads on. Off by default, so that captures show the
+    /// segments a wire would carry, with their real checksums.
+    pub fn offloads(mut self, on: bool) -> Self {
+        self.offloads = on;
+        self
+    }
+
+    /// IPv4 addresses for the two ends, in the order the link names them, as `address/prefix`
+    /// within 198.18.0.0/15. Chosen by the harness unless given.
+    pub fn v4(mut self, a: &str, b: &str) -> Self {
+        self.v4 = Some(Some([a.to_owned(), b.to_owned()]));
+        self
+    }
+
+    /// IPv6 addresses for the two ends, as `address/prefix` within 2001:db8::/32.
+    pub fn v6(mut self, a: &str, b: &str) -> Self {
+        self.v6 = Some(Some([a.to_owned(), b.to_owned()]));
+        self
+    }
+
+    /// No address of `family` on this link.
+    pub fn without(mut self, family: Family) -> Self {
+        match family {
+            Family::V4 => self.v4 = None,
+            Family::V6 => self.v6 = None,
+        }
+        self
+    }
+
+    fn label(&self) -> String {
+        format!("{}-{}", self.ends[0], self.ends[1])
+    }
+}
+
+/// Declares hosts and links; [`TopologyBuilder::build`] creates them.
+#[derive(Debug, Default, Clone)]
+pub struct TopologyBuilder {
+    hosts: Vec<(String, bool)>,
+    links: Vec<LinkSpec>,
+}
+
+impl TopologyBuilder {
+    /// Declares a host.
+    pub fn host(mut self, name: &str) -> Self {
+        self.hosts.push((name.to_owned(), false));
+        self
+    }
+
+    /// Declares several hosts.
+    pub fn hosts<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.hosts
+            .extend(names.into_iter().map(|n| (n.to_owned(), false)));
+        self
+    }
+
+    /// Declares a router: a host that forwards IPv4 and IPv6. Every host linked to it gets a route
+    /// to the whole test range through it, so any two hosts behind it reach each other.
+    pub fn router(mut self, name: &str) -> Self {
+        self.hosts.push((name.to_owned(), true));
+        self
+    }
+
+    /// Links two hosts with a veth pair, with addresses chosen by the harness.
+    pub fn link(self, a: &str, b: &str) -> Self {
+        self.link_with(a, b, |l| l)
+    }
+
+    /// Links two hosts, with settings: `.link_with("a", "b", |l| l.mtu(9000))`.
+    pub fn link_with(mut self, a: &str, b: &str, spec: impl FnOnce(LinkSpec) -> LinkSpec) -> Self {
+        self.links.push(spec(LinkSpec::new(a, b)));
+        self
+    }
+
+    /// Checks the declaration and creates every host and link. Returns once every link reports
+    /// carrier and every address is usable; on any error, whatever was created is gone again.
+    pub async fn build(self) -> Result<Topology> {
+        privileges::check(privileges::TOPOLOGY)?;
+        let plan = self.plan()?;
+        let hosts = join_all(
+            plan.hosts
+                .iter()
+                .map(|(name, router)| Host::create(name, *router)),
+        )
+        .await;
+        // Every host that started is torn down by `net`'s Drop if a later step fails.
+        let mut net = Topology {
+            hosts: Vec::with_capacity(hosts.len()),
+            links: plan.links,
+        };
+        let mut first_error = None;
+        for host in hosts {
+            match host {
+                Ok(h) => net.hosts.push(h),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        net.create_links().await?;
+        net.configure_hosts(&plan.routes).await?;
+        Ok(net)
+    }
+
+    /// Checks names, links, addresses and MTUs, and decides every name, index and address.
+    fn plan(&self) -> Result<Plan> {
+        let mut index_of: HashMap<&str, usize> = HashMap::new();
+        for (i, (name, _)) in self.hosts.iter().enumerate() {
+            check_host_name(name)?;
+            if index_of.insert(name, i).is_some() {
+                return Err(Error::DuplicateHost(name.clone()));
+            }
+        }
+        let known = || {
+            self.hosts
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut links_of_host = vec![0u32; self.hosts.len()];
+        let mut links = Vec::with_capacity(self.links.len());
+        let mut seen_pairs = HashMap::new();
+        let mut subnets: Vec<(IpNet, String)> = Vec::new();
+        for (n, spec) in self.links.iter().enumerate() {
+            let label = spec.label();
+            let hosts = spec.ends.clone().map(|end| {
+                index_of
+                    .get(end.as_str())
+                    .copied()
+                    .ok_or(Error::UnknownHost {
+                        name: end,
+                        context: format!("link {label}"),
+                        known: known(),
+                    })
+            });
+            let [a, b] = hosts;
+            let (a, b) = (a?, b?);
+            if a == b {
+                return Err(Error::BadLink {
+                    link: label,
+                    why: "a link joins two different hosts".to_owned(),
+                });
+            }
+            if let Some(first) = seen_pairs.insert((a.min(b), a.max(b)), label.clone()) {
+                return Err(Error::BadLink {
+                    link: label,
+                    why: format!("{first} already joins these two hosts"),
+                });
+            }
+            if self.hosts[a].1 && self.hosts[b].1 {
+                return Err(Error::BadLink {
+                    link: label,
+                    why: "links between two routers are not supported: a path crosses at most one router"
+                        .to_owned(),
+                });
+            }
+            let min_mtu = if spec.v6.is_some() {
+                MIN_MTU_V6
+            } else {
+                MIN_MTU_V4
+            };
+            if !(min_mtu..=MAX_MTU).contains(&spec.mtu) {
+                return Err(Error::MtuOutOfRange {
+                    mtu: spec.mtu,
+                    link: label,
+                    why: format!(
+                        "a veth carries {min_mtu}..={MAX_MTU} octets{}",
+                        if spec.v6.is_some() {
+                            " with IPv6 (IPv6 needs 1280; `.without(Family::V6)` allows 68)"
+                        } else {
+                            ""
+                        }
+                    ),
+                });
+            }
+            let mut family_addrs = |family: Family, given: &Option<Option<[String; 2]>>| {
+                let nets = match given {
+                    None => return Ok(None),
+                    Some(Some([x, y])) => addr::parse_pair(&label, family, [x, y])?,
+                    Some(None) => addr::automatic(n, family).ok_or_else(|| Error::BadAddress {
+                        addr: "(automatic)".to_owned(),
+                        link: label.clone(),
+                        why: format!(
+                            "the harness numbers at most {} links; give this link's addresses with .v4()/.v6()",
+                            addr::MAX_AUTO_LINKS
+                        ),
+                    })?,
+                };
+                let subnet = nets[0].trunc();
+                if let Some((other, owner)) = subnets
+                    .iter()
+                    .find(|(s, _)| s.contains(&subnet) || subnet.contains(s))
+                {
+                    return Err(Error::BadAddress {
+                        addr: nets[0].to_string(),
+                        link: label.clone(),
+                        why: format!("its subnet {subnet} overlaps {other} of link {owner}"),
+                    });
+                }
+                subnets.push((subnet, label.clone()));
+                Ok(Some(nets))
+            };
+            let v4 = family_addrs(Family::V4, &spec.v4)?;
+            let v6 = family_addrs(Family::V6, &spec.v6)?;
+            let ends = [(0, a), (1, b)].map(|(side, host)| {
+                let nth = links_of_host[host];
+                links_of_host[host] += 1;
+                LinkEnd {
+                    host: self.hosts[host].0.clone(),
+                    host_index: host,
+                    ifname: format!("eth{nth}"),
+                    ifindex: netlink::LOOPBACK_INDEX + 1 + nth,
+                    addrs: [v4, v6].into_iter().flatten().map(|n| n[side]).collect(),
+                }
+            });
+            links.push(Link {
+                ends,
+                mtu: spec.mtu,
+                offloads: spec.offloads,
+            });
+        }
+        let routes = routes_through_routers(&self.hosts, &links);
+        Ok(Plan {
+            hosts: self.hosts.clone(),
+            links,
+            routes,
+        })
+    }
+}
+
+/// The routes a plan adds: each host linked to a router reaches the whole test range through it.
+fn routes_through_routers(hosts: &[(String, bool)], links: &[Link]) -> Vec<Route> {
+    let mut routes: Vec<Route> = Vec::new();
+    for link in links {
+        for (me, other) in [(0, 1), (1, 0)] {
+            let (host, peer) = (&link.ends[me], &link.ends[other]);
+            if hosts[host.host_index].1 || !hosts[peer.host_index].1 {
+                continue;
+            }
+            for gateway in &peer.addrs {
+                let family = Family::of(gateway.addr());
+                let taken = routes
+                    .iter()
+                    .any(|r| r.host_index == host.host_index && Family::of(r.via) == family);
+                if !taken {
+                    routes.push(Route {
+                        host_index: host.host_index,
+                        destination: family.test_range(),
+                        via: gateway.addr(),
+                    });
+                }
+            }
+        }
+    }
+    routes
+}
+
+fn check_host_name(name: &str) -> Result<()> {
+    let bad = |why| Error::BadHostName {
+        name: name.to_owned(),
+        why,
+    };
+    if name.is_empty() {
+        return Err(bad("a host needs a name"));
+    }
+    if name.len() > MAX_HOST_NAME {
+        return Err(bad(
+            "at most 15 characters (it names pcap files and threads)",
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(bad("only letters, digits, '-' and '_' (it names files)"));
+    }
+    Ok(())
+}
+
+struct Plan {
+    hosts: Vec<(String, bool)>,
+    links: Vec<Link>,
+    routes: Vec<Route>,
+}
+
+struct Route {
+    host_index: usize,
+    destination: IpNet,
+    via: IpAddr,
+}
+
+/// A link between two hosts: a veth pair.
+#[derive(Debug, Clone)]
+pub struct Link {
+    ends: [LinkEnd; 2],
+    mtu: u32,
+    offloads: bool,
+}
+
+impl Link {
+    /// The two ends, in the order the link was declared.
+    pub fn ends(&self) -> &[LinkEnd; 2] {
+        &self.ends
+    }
+
+    /// The end on host `name`.
+    pub fn end(&self, host: &str) -> Result<&LinkEnd> {
+        self.ends
+            .iter()
+            .find(|e| e.host == host)
+            .ok_or_else(|| Error::UnknownHost {
+                name: host.to_owned(),
+                context: format!("link {}-{}", self.ends[0].host, self.ends[1].host),
+                known: format!("{}, {}", self.ends[0].host, self.ends[1].host),
+            })
+    }
+
+    /// The MTU of both ends, in octets.
+    pub fn mtu(&self) -> u32 {
+        self.mtu
+    }
+
+    fn veth_end<'a>(&self, end: &'a LinkEnd) -> VethEnd<'a> {
+        VethEnd {
+            name: &end.ifname,
+            index: end.ifindex,
+            mtu: self.mtu,
+            offloads: self.offloads,
+        }
+    }
+}
+
+/// One end of a link: an interface inside a host.
+#[derive(Debug, Clone)]
+pub struct LinkEnd {
+    host: String,
+    host_index: usize,
+    ifname: String,
+    ifindex: u32,
+    addrs: Vec<IpNet>,
+}
+
+impl LinkEnd {
+    /// The host this end is in.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The interface name inside the host (`eth0`, `eth1`, ... in the order of the host's links).
+    pub fn ifname(&self) -> &str {
+        &self.ifname
+    }
+
+    /// The interface index inside the host.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// The address of `family` on this end, with its prefix, if the link has that family.
+    pub fn net(&self, family: Family) -> Option<IpNet> {
+        self.addrs
+            .iter()
+            .copied()
+            .find(|n| Family::of(n.addr()) == family)
+    }
+
+    /// The address of `family` on this end, if the link has that family.
+    pub fn addr(&self, family: Family) -> Option<IpAddr> {
+        self.net(family).map(|n| n.addr())
+    }
+}
+
+/// Hosts and links, ready to use. Dropping it tears everything down.
+pub struct Topology {
+    hosts: Vec<Host>,
+    links: Vec<Link>,
+}
+
+impl Topology {
+    /// Starts declaring a topology.
+    pub fn builder() -> TopologyBuilder {
+        TopologyBuilder::default()
+    }
+
+    /// Two hosts, `client` and `server`, on one link.
+    pub async fn pair() -> Result<Topology> {
+        Self::builder()
+            .hosts(["client", "server"])
+            .link("client", "server")
+            .build()
+            .await
+    }
+
+    /// `client` and `server`, each linked to `router`, which forwards between them.
+    pub async fn routed() -> Result<Topology> {
+        Self::builder()
+            .host("client")
+            .router("router")
+            .host("server")
+            .link("client", "router")
+            .link("router", "server")
+            .build()
+            .await
+    }
+
+    /// The host called `name`.
+    pub fn host(&self, name: &str) -> Result<&Host> {
+        self.hosts
+            .iter()
+            .find(|h| h.name() == name)
+            .ok_or_else(|| self.unknown_host(name, "Topology::host"))
+    }
+
+    /// Every host, in the order they were declared.
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.iter()
+    }
+
+    /// Every link, in the order they were declared.
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
+
+    /// The link between hosts `a` and `b`, in either order.
+    pub fn link(&self, a: &str, b: &str) -> Result<&Link> {
+        for name in [a, b] {
+            self.host(name)?;
+        }
+        self.links
+            .iter()
+            .find(|l| {
+                let [x, y] = [&l.ends[0].host, &l.ends[1].host];
+                (x == a && y == b) || (x == b && y == a)
+            })
+            .ok_or_else(|| Error::BadLink {
+                link: format!("{a}-{b}"),
+                why: "no such link in this topology".to_owned(),
+            })
+    }
+
+    /// The address of host `name` in `family`: that of its first link that has one.
+    pub fn addr(&self, name: &str, family: Family) -> Result<IpAddr> {
+        self.host(name)?;
+        self.links
+            .iter()
+            .flat_map(|l| &l.ends)
+            .filter(|e| e.host == name)
+            .find_map(|e| e.addr(family))
+            .ok_or_else(|| Error::BadAddress {
+                addr: format!("({family})"),
+                link: format!("any link of host {name}"),
+                why: format!("host {name} has no {family} address"),
+            })
+    }
+
+    /// The socket address of host `name` in `family`, at `port`.
+    pub fn socket_addr(&self, name: &str, family: Family, port: u16) -> Result<SocketAddr> {
+        Ok(SocketAddr::new(self.addr(name, family)?, port))
+    }
+
+    fn unknown_host(&self, name: &str, context: &str) -> Error {
+        Error::UnknownHost {
+            name: name.to_owned(),
+            context: context.to_owned(),
+            known: self
+                .hosts
+                .iter()
+                .map(Host::name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// Creates every veth pair from the namespace of its first end, the peer straight into the
+    /// second host's namespace.
+    async fn create_links(&self) -> Result<()> {
+        try_join_all(self.links.iter().map(|link| {
+            let [a, b] = &link.ends;
+            let (local, peer) = (&self.hosts[a.host_index], &self.hosts[b.host_index]);
+            netlink::create_veth(
+                local.netlink(),
+                local.name(),
+                link.veth_end(a),
+                link.veth_end(b),
+                peer.name(),
+                peer.netns().as_fd().as_raw_fd(),
+            )
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// On each host's own thread: offloads, addresses and routes, then waits for carrier.
+    async fn configure_hosts(&self, routes: &[Route]) -> Result<()> {
+        try_join_all(self.hosts.iter().enumerate().map(|(i, host)| {
+            let ends: Vec<EndSetup> = self
+                .links
+                .iter()
+                .flat_map(|l| {
+                    l.ends.iter().enumerate().map(|(side, e)| EndSetup {
+                        end: e.clone(),
+                        offloads: l.offloads,
+                        created_down: side == 1,
+                    })
+                })
+                .filter(|s| s.end.host_index == i)
+                .collect();
+            let routes: Vec<(IpNet, IpAddr)> = routes
+                .iter()
+                .filter(|r| r.host_index == i)
+                .map(|r| (r.destination, r.via))
+                .collect();
+            let netlink = host.netlink().clone();
+            let name = host.name().to_owned();
+            let task =
+                host.spawn(async move { configure_host(&netlink, &name, &ends, &routes).await });
+            async move { task.await? }
+        }))
+        .await?;
+        Ok(())
+    }
+}
+
+/// What a host does to one of its link ends once the link exists.
+struct EndSetup {
+    end: LinkEnd,
+    offloads: bool,
+    /// The second end of a veth is created down (see [`netlink::create_veth`]).
+    created_down: bool,
+}
+
+/// Runs on a host's thread: everything a host does to its own ends once they exist.
+async fn configure_host(
+    netlink: &rtnetlink::Handle,
+    host: &str,
+    ends: &[EndSetup],
+    routes: &[(IpNet, IpAddr)],
+) -> Result<()> {
+    for setup in ends.iter().filter(|s| !s.offloads) {
+        netlink::disable_tx_checksum(host, &setup.end.ifname)?;
+    }
+    try_join_all(
+        ends.iter()
+            .filter(|s| s.created_down)
+            .map(|s| netlink::set_up(netlink, host, s.end.ifindex)),
+    )
+    .await?;
+    try_join_all(ends.iter().flat_map(|s| {
+        s.end
+            .addrs
+            .iter()
+            .map(|a| netlink::add_address(netlink, host, s.end.ifindex, *a))
+    }))
+    .await?;
+    try_join_all(
+        routes
+            .iter()
+            .map(|(dest, via)| netlink::add_route(netlink, host, *dest, *via)),
+    )
+    .await?;
+    try_join_all(ends.iter().map(|s| {
+        netlink::wait_oper_up(
+            netlink,
+            host,
+            s.end.ifindex,
+            &s.end.ifname,
+            LINK_UP_DEADLINE,
+        )
+    }))
+    .await?;
+    Ok(())
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        // Ask every host to stop first, then wait: the threads wind down in parallel.
+        for host in &mut self.hosts {
+            host.begin_shutdown();
+        }
+        for host in &mut self.hosts {
+            host.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Topology")
+            .field("hosts", &self.hosts)
+            .field("links", &self.links)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_err(b: TopologyBuilder) -> String {
+        match b.plan() {
+            Ok(_) => panic!("the plan was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn bad_declarations_name_the_offending_item() {
+        let two = || Topology::builder().hosts(["a", "b"]);
+        let cases = [
+            (two().host("a"), "duplicate host name \"a\""),
+            (
+                two().link("a", "c"),
+                "unknown host \"c\" in link a-c; the hosts are: a, b",
+            ),
+            (two().link("a", "a"), "bad link a-a"),
+            (two().link("a", "b").link("b", "a"), "a-b already joins"),
+            (
+                two().link_with("a", "b", |l| l.mtu(1000)),
+                "MTU 1000 on link a-b",
+            ),
+            (
+                two().link_with("a", "b", |l| l.mtu(70_000)),
+                "MTU 70000 on link a-b",
+            ),
+            (
+                two().link_with("a", "b", |l| l.v4("198.18.0.1/24", "198.18.1.2/24")),
+                "does not fit the prefix",
+            ),
+            (
+                two()
+                    .host("c")
+                    .link("a", "b")
+                    .link_with("b", "c", |l| l.v4("198.18.0.5/24", "198.18.0.6/24")),
+                "overlaps 198.18.0.0/24 of link a-b",
+            ),
+            (
+                Topology::builder().host("bad name"),
+                "bad host name \"bad name\"",
+            ),
+            (
+                Topology::builder().host("a-very-long-hostname"),
+                "at most 15",
+            ),
+            (
+                Topology::builder()
+                    .router("r1")
+                    .router("r2")
+                    .link("r1", "r2"),
+                "at most one router",
+            ),
+        ];
+        for (builder, expected) in cases {
+            let err = plan_err(builder);
+            assert!(err.contains(expected), "expected {expected:?} in: {err}");
+        }
+    }
+
+    #[test]
+    fn small_mtu_is_allowed_without_ipv6() {
+        let b = Topology::builder()
+            .hosts(["a", "b"])
+            .link_with("a", "b", |l| l.mtu(576).without(Family::V6));
+        assert!(b.plan().is_ok());
+    }
+
+    #[test]
+    fn plan_numbers_interfaces_per_host_and_routes_through_the_router() {
+        let plan = Topology::builder()
+            .host("client")
+            .router("router")
+            .host("server")
+            .link("client", "router")
+            .link("router", "server")
+            .plan()
+            .unwrap();
+        let router_ends: Vec<_> = plan
+            .links
+            .iter()
+            .flat_map(|l| &l.ends)
+            .filter(|e| e.host == "router")
+            .map(|e| (e.ifname.clone(), e.ifindex))
+            .collect();
+        assert_eq!(router_ends, [("eth0".into(), 2), ("eth1".into(), 3)]);
+        let routes: Vec<String> = plan
+            .routes
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} via {}",
+                    plan.hosts[r.host_index].0, r.destination, r.via
+                )
+            })
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                "client 198.18.0.0/15 via 198.18.0.2",
+                "client 2001:db8::/32 via 2001:db8::2",
+                "server 198.18.0.0/15 via 198.18.1.1",
+                "server 2001:db8::/32 via 2001:db8:0:1::1",
+            ]
+        );
+    }
+}
