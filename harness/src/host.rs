@@ -22,7 +22,6 @@ use tokio::sync::oneshot;
 
 use crate::{
     error::{Error, Result},
-    netlink,
     sysctl::{self, Sysctl, SysctlValue},
 };
 
@@ -61,7 +60,7 @@ struct Started {
 }
 
 impl Host {
-    /// Creates a host: a new namespace with loopback up, on a thread of its own.
+    /// Creates a host: a new namespace on a thread of its own. The topology brings its loopback up.
     ///
     /// `router` turns IPv4 and IPv6 forwarding on.
     pub(crate) async fn create(name: &str, router: bool) -> Result<Host> {
@@ -310,7 +309,7 @@ fn enter_new_namespace(name: &str) -> Result<()> {
     })
 }
 
-/// Runs on the host's thread, inside its namespace: the namespace fd, netlink, loopback, settings.
+/// Runs on the host's thread, inside its namespace: the namespace fd, netlink, settings.
 async fn prepare(name: &str, router: bool, runtime: tokio::runtime::Handle) -> Result<Started> {
     let netns: OwnedFd = File::open("/proc/thread-self/ns/net")
         .map_err(|e| Error::io(format!("opening the namespace of host {name}"), e))?
@@ -325,7 +324,6 @@ async fn prepare(name: &str, router: bool, runtime: tokio::runtime::Handle) -> R
         sysctl::write_raw(name, sysctl::IP_FORWARD.path(), "1")?;
         sysctl::write_raw(name, sysctl::IPV6_FORWARDING.path(), "1")?;
     }
-    netlink::set_up(&netlink, name, netlink::LOOPBACK_INDEX).await?;
     Ok(Started {
         netns,
         runtime,
