@@ -22,6 +22,7 @@ pub mod addr;
 mod error;
 pub mod fixtures;
 mod host;
+pub mod leaks;
 mod netlink;
 pub mod privileges;
 pub mod sysctl;

@@ -84,6 +84,22 @@ pub fn can_run(needed: &[Capability]) -> bool {
     }
 }
 
+/// What a test returns when it cannot run: `()`, or `Ok(())` for tests that return a `Result`.
+pub trait Skipped {
+    /// The value to return.
+    fn skipped() -> Self;
+}
+
+impl Skipped for () {
+    fn skipped() -> Self {}
+}
+
+impl<E> Skipped for std::result::Result<(), E> {
+    fn skipped() -> Self {
+        Ok(())
+    }
+}
+
 /// Returns early from a test (with a one-line reason) when the process cannot build topologies.
 ///
 /// Under `CI=true` the test fails instead. Put it first in every test that builds a topology.
@@ -91,7 +107,7 @@ pub fn can_run(needed: &[Capability]) -> bool {
 macro_rules! require_privileges {
     () => {
         if !$crate::privileges::can_run($crate::privileges::TOPOLOGY) {
-            return;
+            return $crate::privileges::Skipped::skipped();
         }
     };
 }

@@ -154,33 +154,7 @@ impl TopologyBuilder {
     /// carrier and every address is usable; on any error, whatever was created is gone again.
     pub async fn build(self) -> Result<Topology> {
         privileges::check(privileges::TOPOLOGY)?;
-        let plan = self.plan()?;
-        let hosts = join_all(
-            plan.hosts
-                .iter()
-                .map(|(name, router)| Host::create(name, *router)),
-        )
-        .await;
-        // Every host that started is torn down by `net`'s Drop if a later step fails.
-        let mut net = Topology {
-            hosts: Vec::with_capacity(hosts.len()),
-            links: plan.links,
-        };
-        let mut first_error = None;
-        for host in hosts {
-            match host {
-                Ok(h) => net.hosts.push(h),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-        net.create_links().await?;
-        net.configure_hosts(&plan.routes).await?;
-        Ok(net)
+        Topology::create(self.plan()?).await
     }
 
     /// Checks names, links, addresses and MTUs, and decides every name, index and address.
@@ -553,6 +527,37 @@ impl Topology {
         }
     }
 
+    /// Creates the hosts and links of a checked plan. Whatever exists when a step fails is torn
+    /// down before the error is returned.
+    async fn create(plan: Plan) -> Result<Topology> {
+        let hosts = join_all(
+            plan.hosts
+                .iter()
+                .map(|(name, router)| Host::create(name, *router)),
+        )
+        .await;
+        let mut net = Topology {
+            hosts: Vec::with_capacity(hosts.len()),
+            links: plan.links,
+        };
+        // From here, every host that started is torn down by `net`'s Drop if a step fails.
+        let mut first_error = None;
+        for host in hosts {
+            match host {
+                Ok(h) => net.hosts.push(h),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        net.create_links().await?;
+        net.configure_hosts(&plan.routes).await?;
+        Ok(net)
+    }
+
     /// Creates every veth pair from the namespace of its first end, the peer straight into the
     /// second host's namespace.
     async fn create_links(&self) -> Result<()> {
@@ -737,6 +742,31 @@ mod tests {
             let err = plan_err(builder);
             assert!(err.contains(expected), "expected {expected:?} in: {err}");
         }
+    }
+
+    /// A build that fails in the kernel, after its hosts exist, leaves no namespace behind.
+    #[tokio::test]
+    async fn a_failed_build_undoes_what_it_created() -> Result<()> {
+        crate::require_privileges!();
+        let mut plan = Topology::builder()
+            .hosts(["undo-a", "undo-b", "undo-c"])
+            .link("undo-a", "undo-b")
+            .link("undo-a", "undo-c")
+            .plan()?;
+        // Two interfaces of host a with one index: the kernel refuses the second (EEXIST).
+        plan.links[1].ends[0].ifindex = plan.links[0].ends[0].ifindex;
+        let err = Topology::create(plan).await.unwrap_err().to_string();
+        assert!(err.contains("create veth eth1") && err.contains("host undo-a"), "{err}");
+        eprintln!("{err}");
+        // Each namespace was held only by its host's thread and fd: no thread of them is left.
+        let threads: Vec<String> = std::fs::read_dir("/proc/thread-self/..")
+            .map_err(|e| Error::io("listing this process's threads", e))?
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+            .filter(|comm| comm.starts_with("netcase-undo-"))
+            .collect();
+        assert!(threads.is_empty(), "host threads left running: {threads:?}");
+        Ok(())
     }
 
     #[test]
