@@ -16,7 +16,10 @@ pub fn netns_holders(inode: u64) -> Vec<String> {
     };
     for proc in procs.flatten() {
         let name = proc.file_name();
-        let Some(pid) = name.to_str().filter(|p| p.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         let comm = fs::read_to_string(proc.path().join("comm")).unwrap_or_default();
@@ -31,7 +34,10 @@ pub fn netns_holders(inode: u64) -> Vec<String> {
                     _ => entry.path(),
                 };
                 if points_to(&link, &target) {
-                    holders.push(format!("{who} {kind} {}", entry.file_name().to_string_lossy()));
+                    holders.push(format!(
+                        "{who} {kind} {}",
+                        entry.file_name().to_string_lossy()
+                    ));
                 }
             }
         }

@@ -756,8 +756,10 @@ mod tests {
         // Two interfaces of host a with one index: the kernel refuses the second (EEXIST).
         plan.links[1].ends[0].ifindex = plan.links[0].ends[0].ifindex;
         let err = Topology::create(plan).await.unwrap_err().to_string();
-        assert!(err.contains("create veth eth1") && err.contains("host undo-a"), "{err}");
-        eprintln!("{err}");
+        assert!(
+            err.contains("create veth eth1") && err.contains("host undo-a"),
+            "{err}"
+        );
         // Each namespace was held only by its host's thread and fd: no thread of them is left.
         let threads: Vec<String> = std::fs::read_dir("/proc/thread-self/..")
             .map_err(|e| Error::io("listing this process's threads", e))?

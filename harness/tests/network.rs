@@ -1,0 +1,235 @@
+//! Hosts reach each other over TCP on both families, directly and through a router, and a
+//! topology is usable the moment it is handed over.
+
+use netcase::{
+    Family, Result, Topology,
+    fixtures::{pair, routed},
+    require_privileges,
+};
+use rstest::rstest;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+/// Sends `request` from `client` to an echo-like server on `server` and returns what came back and
+/// the address the server saw the client at.
+async fn exchange(
+    net: &Topology,
+    family: Family,
+    request: &'static [u8],
+) -> Result<(Vec<u8>, std::net::SocketAddr)> {
+    let addr = net.socket_addr("server", family, 7000)?;
+    let listener = net
+        .host("server")?
+        .spawn(async move { TcpListener::bind(addr).await })
+        .await?
+        .expect("bind on the server's own address");
+    let served = net.host("server")?.spawn(async move {
+        let (mut stream, peer) = listener.accept().await.expect("accept");
+        let mut buf = vec![0; request.len()];
+        stream.read_exact(&mut buf).await.expect("read the request");
+        buf.reverse();
+        stream.write_all(&buf).await.expect("write the reply");
+        peer
+    });
+    let reply = net
+        .host("client")?
+        .spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            stream.write_all(request).await.expect("write");
+            let mut buf = vec![0; request.len()];
+            stream.read_exact(&mut buf).await.expect("read");
+            buf
+        })
+        .await?;
+    Ok((reply, served.await?))
+}
+
+#[rstest]
+#[tokio::test]
+async fn hosts_on_one_link_talk_tcp(
+    #[future] pair: Result<Topology>,
+    #[values(Family::V4, Family::V6)] family: Family,
+) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    let (reply, seen) = exchange(&net, family, b"hello").await?;
+    assert_eq!(reply, b"olleh");
+    assert_eq!(seen.ip(), net.addr("client", family)?);
+    Ok(())
+}
+
+/// Reads one counter from a `/proc/net/snmp`-style table ("Ip: Forwarding ...\nIp: 1 ...").
+fn snmp_counter(table: &str, prefix: &str, name: &str) -> u64 {
+    let mut rows = table.lines().filter(|l| l.starts_with(prefix));
+    let (names, values) = (rows.next().unwrap_or(""), rows.next().unwrap_or(""));
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("no counter {prefix} {name} in:\n{table}"))
+}
+
+/// Packets forwarded by `router` so far, in `family`.
+async fn forwarded(net: &Topology, family: Family) -> Result<u64> {
+    net.host("router")?
+        .run(move || match family {
+            Family::V4 => {
+                let t = std::fs::read_to_string("/proc/thread-self/net/snmp").expect("snmp");
+                snmp_counter(&t, "Ip:", "ForwDatagrams")
+            }
+            Family::V6 => {
+                let t = std::fs::read_to_string("/proc/thread-self/net/snmp6").expect("snmp6");
+                t.lines()
+                    .find_map(|l| l.strip_prefix("Ip6OutForwDatagrams"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .expect("Ip6OutForwDatagrams in snmp6")
+            }
+        })
+        .await
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_router_forwards_between_its_hosts(
+    #[future] routed: Result<Topology>,
+    #[values(Family::V4, Family::V6)] family: Family,
+) -> Result<()> {
+    require_privileges!();
+    let net = routed.await?;
+    // The two ends are on different subnets: only the router joins them.
+    let client = net
+        .link("client", "router")?
+        .end("client")?
+        .net(family)
+        .unwrap();
+    let server = net.addr("server", family)?;
+    assert!(!client.contains(&server), "{client} contains {server}");
+
+    let before = forwarded(&net, family).await?;
+    let (reply, seen) = exchange(&net, family, b"through the middle").await?;
+    assert_eq!(reply, b"elddim eht hguorht");
+    assert_eq!(seen.ip(), net.addr("client", family)?);
+    // Handshake, request, reply, acknowledgements: at least four segments crossed the router.
+    let crossed = forwarded(&net, family).await? - before;
+    assert!(crossed >= 4, "the router forwarded only {crossed} packets");
+    Ok(())
+}
+
+/// The first SYN on a fresh topology is never lost to set-up: a lost one would cost the client a
+/// retransmission after the initial RTO (1 s, TCP_TIMEOUT_INIT), visible in its retransmit count.
+#[tokio::test]
+async fn the_first_syn_on_a_fresh_link_arrives() -> Result<()> {
+    require_privileges!();
+    for _ in 0..20 {
+        for family in Family::BOTH {
+            let net = Topology::pair().await?;
+            let addr = net.socket_addr("server", family, 80)?;
+            let listener = net
+                .host("server")?
+                .spawn(async move { std::net::TcpListener::bind(addr) })
+                .await?
+                .expect("bind");
+            let retransmits = net
+                .host("client")?
+                .spawn(async move {
+                    let stream = TcpStream::connect(addr).await.expect("connect");
+                    tcp_total_retrans(&stream)
+                })
+                .await?;
+            assert_eq!(
+                retransmits, 0,
+                "{family}: the handshake needed a retransmission"
+            );
+            drop(listener);
+        }
+    }
+    Ok(())
+}
+
+/// `tcpi_total_retrans` of a connected socket.
+fn tcp_total_retrans(stream: &TcpStream) -> u32 {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain old data; getsockopt writes at most `len` bytes into it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+    info.tcpi_total_retrans
+}
+
+/// Two topologies built at once, with the same host names and the same addresses, are two
+/// separate worlds: each client reaches its own server.
+#[tokio::test]
+async fn identical_topologies_in_parallel_do_not_interfere() -> Result<()> {
+    require_privileges!();
+    let (one, two) = tokio::join!(Topology::pair(), Topology::pair());
+    let nets = [one?, two?];
+    assert_eq!(
+        nets[0].addr("server", Family::V4)?,
+        nets[1].addr("server", Family::V4)?
+    );
+    let mut servers = Vec::new();
+    for (id, net) in nets.iter().enumerate() {
+        let addr = net.socket_addr("server", Family::V4, 9000)?;
+        let listener = net
+            .host("server")?
+            .spawn(async move { TcpListener::bind(addr).await })
+            .await?
+            .expect("the same address and port bind in each topology");
+        servers.push(net.host("server")?.spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            stream.write_all(&[id as u8]).await.expect("write");
+        }));
+    }
+    for (id, net) in nets.iter().enumerate() {
+        let addr = net.socket_addr("server", Family::V4, 9000)?;
+        let heard = net
+            .host("client")?
+            .spawn(async move {
+                let mut stream = TcpStream::connect(addr).await.expect("connect");
+                stream.read_u8().await.expect("read")
+            })
+            .await?;
+        assert_eq!(
+            usize::from(heard),
+            id,
+            "client {id} reached another topology's server"
+        );
+    }
+    for server in servers {
+        server.await?;
+    }
+    Ok(())
+}
+
+/// The harness's offload and MTU settings reach the kernel, on both ends of a link.
+#[tokio::test]
+async fn links_carry_wire_size_segments_by_default() -> Result<()> {
+    require_privileges!();
+    let net = Topology::builder()
+        .hosts(["a", "b"])
+        .link_with("a", "b", |l| l.mtu(1400))
+        .build()
+        .await?;
+    for host in ["a", "b"] {
+        let mut show = net.host(host)?.command("ip");
+        show.args(["-d", "link", "show", "dev", "eth0"]);
+        let out = net.host(host)?.output(show).await?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("mtu 1400"), "{host}: {text}");
+        assert!(text.contains("gso_max_segs 1 "), "{host}: {text}");
+        assert!(text.contains("state UP"), "{host}: {text}");
+    }
+    Ok(())
+}
