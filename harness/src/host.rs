@@ -27,11 +27,13 @@ use crate::{
 
 /// Settings every host gets before its links exist, so that IPv6 is quiet and usable at once.
 ///
-/// Without them a new link runs duplicate-address detection on its link-local address for about a
-/// second and then sends router solicitations: noise in every capture, and a window in which the
-/// link-local address is unusable.
+/// Without them every new link-local address stays tentative for a random time of up to
+/// `rtr_solicit_delay` (1 s) before duplicate-address detection even starts, even with
+/// `dad_transmits` at 0; a router cannot send a neighbour solicitation without a usable link-local
+/// address, so the first packet it forwards is silently lost. Router solicitations are noise in
+/// every capture, and nothing here answers them.
 const QUIET_IPV6: &[(&str, &str)] = &[
-    ("net/ipv6/conf/default/dad_transmits", "0"),
+    ("net/ipv6/conf/default/accept_dad", "0"),
     ("net/ipv6/conf/default/router_solicitations", "0"),
 ];
 

@@ -9,7 +9,7 @@ use std::{
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use netlink_packet_route::{
-    address::{AddressAttribute, AddressHeaderFlags},
+    address::{AddressAttribute, AddressFlags, AddressHeaderFlags},
     link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage, State},
 };
 use rtnetlink::{LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
@@ -107,9 +107,8 @@ pub(crate) async fn add_address(
     if addr.addr().is_ipv6() {
         let msg = req.message_mut();
         msg.header.flags |= AddressHeaderFlags::Nodad;
-        msg.attributes.push(AddressAttribute::Flags(
-            netlink_packet_route::address::AddressFlags::Nodad,
-        ));
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
     }
     req.execute().await.map_err(|source| Error::Netlink {
         op: format!("add address {addr} to link {index}"),
@@ -170,6 +169,53 @@ pub(crate) async fn wait_oper_up(
                 what: format!("link {name} on host {host} to report operstate UP"),
                 waited: start.elapsed(),
                 last: format!("operstate {state:?}"),
+            });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(5));
+    }
+}
+
+/// Waits until no address of the host is tentative (still in duplicate-address detection), so
+/// that every address, link-local ones included, can be used as a source.
+pub(crate) async fn wait_addresses_usable(
+    handle: &rtnetlink::Handle,
+    host: &str,
+    deadline: Duration,
+) -> Result<()> {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(50);
+    loop {
+        let tentative: Vec<String> = handle
+            .address()
+            .get()
+            .execute()
+            .try_filter_map(|msg| async move {
+                let flagged = msg.header.flags.contains(AddressHeaderFlags::Tentative)
+                    || msg.attributes.iter().any(|a| {
+                        matches!(a, AddressAttribute::Flags(f) if f.contains(AddressFlags::Tentative))
+                    });
+                let addr = msg.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(ip) => Some(ip.to_string()),
+                    _ => None,
+                });
+                Ok(flagged.then(|| addr.unwrap_or_default()))
+            })
+            .try_collect()
+            .await
+            .map_err(|source| Error::Netlink {
+                op: "list addresses".to_owned(),
+                host: host.to_owned(),
+                source,
+            })?;
+        if tentative.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() >= deadline {
+            return Err(Error::Timeout {
+                what: format!("the addresses of host {host} to finish duplicate-address detection"),
+                waited: start.elapsed(),
+                last: format!("tentative: {}", tentative.join(", ")),
             });
         }
         tokio::time::sleep(pause).await;

@@ -120,12 +120,20 @@ async fn a_router_forwards_between_its_hosts(
 
 /// The first SYN on a fresh topology is never lost to set-up: a lost one would cost the client a
 /// retransmission after the initial RTO (1 s, TCP_TIMEOUT_INIT), visible in its retransmit count.
+/// Through a router too, which must resolve the server's address from a usable link-local one.
+#[rstest]
 #[tokio::test]
-async fn the_first_syn_on_a_fresh_link_arrives() -> Result<()> {
+async fn the_first_syn_on_a_fresh_topology_arrives(
+    #[values(false, true)] routed: bool,
+) -> Result<()> {
     require_privileges!();
     for _ in 0..20 {
         for family in Family::BOTH {
-            let net = Topology::pair().await?;
+            let net = if routed {
+                Topology::routed().await?
+            } else {
+                Topology::pair().await?
+            };
             let addr = net.socket_addr("server", family, 80)?;
             let listener = net
                 .host("server")?
