@@ -14,7 +14,8 @@
 //! let addr = net.socket_addr("server", Family::V6, 8080)?;
 //! let listener = server
 //!     .spawn(async move { tokio::net::TcpListener::bind(addr).await })
-//!     .await??;
+//!     .await?
+//!     .expect("bind the server's address");
 //! # Ok(()) }
 //! ```
 

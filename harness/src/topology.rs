@@ -657,6 +657,9 @@ async fn configure_host(
         )
     }))
     .await?;
+    // Carrier brings the link-local addresses; they must be usable too: a router sends its
+    // neighbour solicitations from them.
+    netlink::wait_addresses_usable(netlink, host, LINK_UP_DEADLINE).await?;
     Ok(())
 }
 

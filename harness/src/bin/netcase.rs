@@ -1,0 +1,127 @@
+//! The `netcase` command.
+//!
+//! For now one job, `netcase demo`: it builds the two common topologies, runs a TCP exchange over
+//! each family on each, and prints what it measured. The case runner (`netcase run`) comes next.
+
+use std::{
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use netcase::{Family, Topology, privileges};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+const USAGE: &str = "usage: netcase demo [--family v4|v6|both]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let families = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["demo"] | ["demo", "--family", "both"] => Family::BOTH.to_vec(),
+        ["demo", "--family", "v4"] => vec![Family::V4],
+        ["demo", "--family", "v6"] => vec![Family::V6],
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = privileges::check(privileges::TOPOLOGY) {
+        eprintln!("netcase: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("netcase: cannot start a tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(demo(&families)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netcase: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn demo(families: &[Family]) -> netcase::Result<()> {
+    println!("netcase demo: kernel {}", kernel_release());
+    println!(
+        "{:<8} {:<6} {:>9} {:>12} {:>9}  path",
+        "topology", "family", "setup_ms", "handshake_ms", "rtt_ms"
+    );
+    for shape in ["pair", "routed"] {
+        let start = Instant::now();
+        let net = match shape {
+            "pair" => Topology::pair().await?,
+            _ => Topology::routed().await?,
+        };
+        let setup = start.elapsed();
+        for &family in families {
+            let (handshake, rtt) = exchange(&net, family).await?;
+            let path: Vec<String> = net
+                .hosts()
+                .map(|h| {
+                    let addr = net.addr(h.name(), family).map(|a| a.to_string());
+                    format!("{} {}", h.name(), addr.unwrap_or_default())
+                })
+                .collect();
+            println!(
+                "{shape:<8} {family:<6} {:>9.3} {:>12.3} {:>9.3}  {}",
+                ms(setup),
+                ms(handshake),
+                ms(rtt),
+                path.join(" -> ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Connects client to server and bounces one byte: the time to connect, and one round trip.
+async fn exchange(net: &Topology, family: Family) -> netcase::Result<(Duration, Duration)> {
+    let addr = net.socket_addr("server", family, 7)?;
+    let server = net.host("server")?;
+    let listener = server
+        .spawn(async move { TcpListener::bind(addr).await })
+        .await?
+        .map_err(|e| io(format!("binding {addr} on server"), e))?;
+    let echo = server.spawn(async move {
+        let (mut stream, _) = listener.accept().await?;
+        let byte = stream.read_u8().await?;
+        stream.write_u8(byte).await
+    });
+    let timed = net
+        .host("client")?
+        .spawn(async move {
+            let start = Instant::now();
+            let mut stream = TcpStream::connect(addr).await?;
+            let handshake = start.elapsed();
+            let start = Instant::now();
+            stream.write_u8(42).await?;
+            stream.read_u8().await?;
+            Ok::<_, std::io::Error>((handshake, start.elapsed()))
+        })
+        .await?
+        .map_err(|e| io(format!("talking to {addr} from client"), e))?;
+    echo.await?
+        .map_err(|e| io(format!("echoing on {addr}"), e))?;
+    Ok(timed)
+}
+
+fn io(what: String, source: std::io::Error) -> netcase::Error {
+    netcase::Error::Io { what, source }
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
