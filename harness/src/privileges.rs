@@ -1,4 +1,5 @@
-//! What the harness needs from the process, checked once before anything is created.
+//! What a test needs from the process and the machine, checked before anything is created:
+//! capabilities, and external programs.
 
 use crate::error::{Error, Result};
 
@@ -84,6 +85,26 @@ pub fn can_run(needed: &[Capability]) -> bool {
     }
 }
 
+/// Finds `program` on PATH. When it is missing, prints one line naming the test, the program and
+/// the Debian `package` that has it, and returns `None`; under `CI=true` it panics with that line.
+pub fn program(program: &str, package: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("this test");
+        let why = format!("{program} is not installed (apt-get install {package})");
+        if in_ci() {
+            panic!("{test}: cannot run under CI=true: {why}");
+        }
+        eprintln!("SKIP {test}: {why}");
+    }
+    found
+}
+
 /// What a test returns when it cannot run: `()`, or `Ok(())` for tests that return a `Result`.
 pub trait Skipped {
     /// The value to return.
@@ -108,6 +129,18 @@ macro_rules! require_privileges {
     () => {
         if !$crate::privileges::can_run($crate::privileges::TOPOLOGY) {
             return $crate::privileges::Skipped::skipped();
+        }
+    };
+}
+
+/// Evaluates to the path of `program`, or returns early from the test (with a one-line reason)
+/// when it is not installed; under `CI=true` the test fails instead.
+#[macro_export]
+macro_rules! require_program {
+    ($program:expr, $package:expr) => {
+        match $crate::privileges::program($program, $package) {
+            Some(path) => path,
+            None => return $crate::privileges::Skipped::skipped(),
         }
     };
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use netcase::{
     Error, Family, Result, Topology,
     fixtures::pair,
-    require_privileges,
+    require_privileges, require_program,
     sysctl::{self, PortRange},
 };
 use rstest::rstest;
@@ -147,32 +147,12 @@ async fn a_panic_on_a_host_reaches_the_test(#[future] pair: Result<Topology>) ->
     Ok(())
 }
 
-/// Finds `program` on PATH, or says (once, clearly) that the test cannot run without it.
-fn tool(program: &str, package: &str) -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        let why = format!("{program} is not installed (apt-get install {package})");
-        assert!(
-            !netcase::privileges::in_ci(),
-            "cannot run under CI=true: {why}"
-        );
-        eprintln!("SKIP: {why}");
-    }
-    found
-}
-
 /// A real program runs inside a host: nc listens on the server, the client talks to it.
 #[rstest]
 #[tokio::test]
 async fn an_external_program_serves_inside_a_host(#[future] pair: Result<Topology>) -> Result<()> {
     require_privileges!();
-    let Some(nc) = tool("nc", "netcat-openbsd") else {
-        return Ok(());
-    };
+    let nc = require_program!("nc", "netcat-openbsd");
     let net = pair.await?;
     let server = net.host("server")?;
     let mut cmd = server.command(nc);

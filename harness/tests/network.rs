@@ -4,7 +4,7 @@
 use netcase::{
     Family, Result, Topology,
     fixtures::{pair, routed},
-    require_privileges,
+    require_privileges, require_program,
 };
 use rstest::rstest;
 use tokio::{
@@ -221,23 +221,49 @@ async fn identical_topologies_in_parallel_do_not_interfere() -> Result<()> {
     Ok(())
 }
 
-/// The harness's offload and MTU settings reach the kernel, on both ends of a link.
+/// Runs `program args...` on `host` and returns its standard output.
+async fn stdout_of(net: &Topology, host: &str, program: &str, args: &[&str]) -> Result<String> {
+    let mut cmd = net.host(host)?.command(program);
+    cmd.args(args);
+    let out = net.host(host)?.output(cmd).await?;
+    assert!(
+        out.status.success(),
+        "{program} {args:?} on {host}: {out:?}"
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The harness's offload and MTU settings reach the kernel, on both ends of a link: one segment
+/// per frame (`gso_max_segs 1`, TSO off), real checksums (transmit checksum offload off), no GRO.
+/// `offloads(true)` leaves the kernel's defaults alone.
 #[tokio::test]
 async fn links_carry_wire_size_segments_by_default() -> Result<()> {
     require_privileges!();
+    require_program!("ethtool", "ethtool");
     let net = Topology::builder()
-        .hosts(["a", "b"])
+        .hosts(["a", "b", "c"])
         .link_with("a", "b", |l| l.mtu(1400))
+        .link_with("a", "c", |l| l.offloads(true))
         .build()
         .await?;
     for host in ["a", "b"] {
-        let mut show = net.host(host)?.command("ip");
-        show.args(["-d", "link", "show", "dev", "eth0"]);
-        let out = net.host(host)?.output(show).await?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("mtu 1400"), "{host}: {text}");
-        assert!(text.contains("gso_max_segs 1 "), "{host}: {text}");
-        assert!(text.contains("state UP"), "{host}: {text}");
+        let link = stdout_of(&net, host, "ip", &["-d", "link", "show", "dev", "eth0"]).await?;
+        assert!(link.contains("mtu 1400"), "{host}: {link}");
+        assert!(link.contains("gso_max_segs 1 "), "{host}: {link}");
+        assert!(link.contains("state UP"), "{host}: {link}");
+        let features = stdout_of(&net, host, "ethtool", &["-k", "eth0"]).await?;
+        for off in [
+            "tx-checksumming: off",
+            "tx-tcp-segmentation: off",
+            "tx-tcp6-segmentation: off",
+            "generic-receive-offload: off",
+        ] {
+            assert!(features.contains(off), "{host}: no {off:?} in\n{features}");
+        }
     }
+    let kept = stdout_of(&net, "c", "ethtool", &["-k", "eth0"]).await?;
+    assert!(kept.contains("tx-checksumming: on"), "{kept}");
+    let link = stdout_of(&net, "c", "ip", &["-d", "link", "show", "dev", "eth0"]).await?;
+    assert!(!link.contains("gso_max_segs 1 "), "{link}");
     Ok(())
 }

@@ -18,7 +18,12 @@ const USAGE: &str = "usage: netcase demo [--family v4|v6|both]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let families = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let families = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["demo"] | ["demo", "--family", "both"] => Family::BOTH.to_vec(),
         ["demo", "--family", "v4"] => vec![Family::V4],
         ["demo", "--family", "v6"] => vec![Family::V6],
@@ -31,7 +36,10 @@ fn main() -> ExitCode {
         eprintln!("netcase: {e}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("netcase: cannot start a tokio runtime: {e}");
