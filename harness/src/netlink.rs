@@ -1,7 +1,7 @@
 //! The few netlink requests a topology is built from. Private: tests touch nouns, not netlink.
 
 use std::{
-    net::IpAddr,
+    net::{IpAddr, Ipv6Addr},
     os::fd::RawFd,
     time::{Duration, Instant},
 };
@@ -176,30 +176,39 @@ pub(crate) async fn wait_oper_up(
     }
 }
 
-/// Waits until no address of the host is tentative (still in duplicate-address detection), so
-/// that every address, link-local ones included, can be used as a source.
-pub(crate) async fn wait_addresses_usable(
+/// Waits until IPv6 on the interfaces `ipv6_links` of the host can be used: each has its
+/// link-local address, no address is tentative, and the host listens on the solicited-node
+/// multicast group of every address, so that neighbour solicitations for it are answered.
+///
+/// The kernel adds the link-local address when it handles the carrier change, after it has
+/// attached the link's qdisc: seeing it proves the link can transmit (the operstate alone is set
+/// a moment earlier). It joins an address's solicited-node group from a work item that runs
+/// after the address is added, even without duplicate-address detection; a solicitation that
+/// arrives before is dropped, and the sender retries only after `retrans_time_ms` (1 s).
+pub(crate) async fn wait_ipv6_usable(
     handle: &rtnetlink::Handle,
     host: &str,
+    ipv6_links: &[u32],
     deadline: Duration,
 ) -> Result<()> {
     let start = Instant::now();
     let mut pause = Duration::from_micros(50);
     loop {
-        let tentative: Vec<String> = handle
+        let addresses: Vec<(u32, Ipv6Addr, bool)> = handle
             .address()
             .get()
             .execute()
             .try_filter_map(|msg| async move {
-                let flagged = msg.header.flags.contains(AddressHeaderFlags::Tentative)
+                let tentative = msg.header.flags.contains(AddressHeaderFlags::Tentative)
                     || msg.attributes.iter().any(|a| {
                         matches!(a, AddressAttribute::Flags(f) if f.contains(AddressFlags::Tentative))
                     });
-                let addr = msg.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Address(ip) => Some(ip.to_string()),
+                Ok(msg.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(IpAddr::V6(ip)) => {
+                        Some((msg.header.index, *ip, tentative))
+                    }
                     _ => None,
-                });
-                Ok(flagged.then(|| addr.unwrap_or_default()))
+                }))
             })
             .try_collect()
             .await
@@ -208,19 +217,56 @@ pub(crate) async fn wait_addresses_usable(
                 host: host.to_owned(),
                 source,
             })?;
-        if tentative.is_empty() {
+        let groups = std::fs::read_to_string("/proc/thread-self/net/igmp6")
+            .map_err(|e| Error::io(format!("reading the multicast groups of host {host}"), e))?;
+        let mut problems = Vec::new();
+        for &index in ipv6_links {
+            let mine = addresses.iter().filter(|(i, _, _)| *i == index);
+            if !mine.clone().any(|(_, ip, _)| ip.is_unicast_link_local()) {
+                problems.push(format!("link {index} has no link-local address"));
+            }
+            for (_, ip, tentative) in mine {
+                if *tentative {
+                    problems.push(format!("{ip} is tentative"));
+                } else if !in_igmp6(&groups, index, solicited_node(*ip)) {
+                    problems.push(format!("{ip}: not yet in its solicited-node group"));
+                }
+            }
+        }
+        if problems.is_empty() {
             return Ok(());
         }
         if start.elapsed() >= deadline {
             return Err(Error::Timeout {
-                what: format!("the addresses of host {host} to finish duplicate-address detection"),
+                what: format!("IPv6 on host {host} to become usable"),
                 waited: start.elapsed(),
-                last: format!("tentative: {}", tentative.join(", ")),
+                last: problems.join(", "),
             });
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(5));
     }
+}
+
+/// The solicited-node multicast address of `addr` (RFC 4291 2.7.1): ff02::1:ffXX:XXXX.
+fn solicited_node(addr: Ipv6Addr) -> Ipv6Addr {
+    let o = addr.octets();
+    Ipv6Addr::from(
+        (0xff02_u128 << 112)
+            | (0x1_ff00_0000_u128)
+            | u128::from(u32::from_be_bytes([0, o[13], o[14], o[15]])),
+    )
+}
+
+/// Whether /proc/net/igmp6 (`index name group-in-hex users flags timer` a line) lists `group` on
+/// interface `index`.
+fn in_igmp6(table: &str, index: u32, group: Ipv6Addr) -> bool {
+    let hex: String = group.octets().iter().map(|b| format!("{b:02x}")).collect();
+    table.lines().any(|line| {
+        let mut fields = line.split_whitespace();
+        fields.next().and_then(|i| i.parse::<u32>().ok()) == Some(index)
+            && fields.nth(1) == Some(hex.as_str())
+    })
 }
 
 /// The operational state of interface `index`.
@@ -303,4 +349,22 @@ pub(crate) fn disable_tx_checksum(host: &str, name: &str) -> Result<()> {
         return Err(Error::io(what(), std::io::Error::last_os_error()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn solicited_node_groups() {
+        let addr: Ipv6Addr = "2001:db8:0:1::2".parse().unwrap();
+        assert_eq!(solicited_node(addr).to_string(), "ff02::1:ff00:2");
+        let ll: Ipv6Addr = "fe80::34c4:e0ff:fe08:5db".parse().unwrap();
+        assert_eq!(solicited_node(ll).to_string(), "ff02::1:ff08:5db");
+        let table = "1    lo              ff020000000000000000000000000001     1 0000000C 0\n\
+                     2    eth0            ff0200000000000000000001ff000002     1 00000004 0\n";
+        assert!(in_igmp6(table, 2, solicited_node(addr)));
+        assert!(!in_igmp6(table, 1, solicited_node(addr)));
+        assert!(!in_igmp6(table, 2, solicited_node(ll)));
+    }
 }

@@ -587,6 +587,7 @@ impl Topology {
                     l.ends.iter().enumerate().map(|(side, e)| EndSetup {
                         end: e.clone(),
                         offloads: l.offloads,
+                        mtu: l.mtu,
                         created_down: side == 1,
                     })
                 })
@@ -612,6 +613,7 @@ impl Topology {
 struct EndSetup {
     end: LinkEnd,
     offloads: bool,
+    mtu: u32,
     /// The second end of a veth is created down (see [`netlink::create_veth`]).
     created_down: bool,
 }
@@ -657,9 +659,13 @@ async fn configure_host(
         )
     }))
     .await?;
-    // Carrier brings the link-local addresses; they must be usable too: a router sends its
-    // neighbour solicitations from them.
-    netlink::wait_addresses_usable(netlink, host, LINK_UP_DEADLINE).await?;
+    // Below 1280 octets the kernel turns IPv6 off on a link.
+    let ipv6_links: Vec<u32> = ends
+        .iter()
+        .filter(|s| s.mtu >= MIN_MTU_V6)
+        .map(|s| s.end.ifindex)
+        .collect();
+    netlink::wait_ipv6_usable(netlink, host, &ipv6_links, LINK_UP_DEADLINE).await?;
     Ok(())
 }
 

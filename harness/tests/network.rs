@@ -118,16 +118,20 @@ async fn a_router_forwards_between_its_hosts(
     Ok(())
 }
 
-/// The first SYN on a fresh topology is never lost to set-up: a lost one would cost the client a
-/// retransmission after the initial RTO (1 s, TCP_TIMEOUT_INIT), visible in its retransmit count.
-/// Through a router too, which must resolve the server's address from a usable link-local one.
+/// The first packets on a fresh topology are never lost to set-up. A lost SYN or SYN-ACK costs a
+/// retransmission after the initial RTO (1 s, `TCP_TIMEOUT_INIT`), visible in the retransmit counts
+/// of both ends; a lost neighbour solicitation costs `retrans_time_ms` (1 s) with no TCP
+/// retransmission at all, so the handshake must also finish well before the first of those timers.
+/// Through a router too, which resolves the server from its own link-local address. Both variants
+/// run at once under `cargo test`, which is the load that once exposed a race here.
 #[rstest]
 #[tokio::test]
 async fn the_first_syn_on_a_fresh_topology_arrives(
     #[values(false, true)] routed: bool,
 ) -> Result<()> {
     require_privileges!();
-    for _ in 0..20 {
+    let long_before_the_first_timer = std::time::Duration::from_millis(500);
+    for round in 0..50 {
         for family in Family::BOTH {
             let net = if routed {
                 Topology::routed().await?
@@ -137,21 +141,31 @@ async fn the_first_syn_on_a_fresh_topology_arrives(
             let addr = net.socket_addr("server", family, 80)?;
             let listener = net
                 .host("server")?
-                .spawn(async move { std::net::TcpListener::bind(addr) })
+                .spawn(async move { TcpListener::bind(addr).await })
                 .await?
                 .expect("bind");
-            let retransmits = net
+            let accepted = net.host("server")?.spawn(async move {
+                let (stream, _) = listener.accept().await.expect("accept");
+                tcp_total_retrans(&stream)
+            });
+            let (took, client_retransmits) = net
                 .host("client")?
                 .spawn(async move {
+                    let start = std::time::Instant::now();
                     let stream = TcpStream::connect(addr).await.expect("connect");
-                    tcp_total_retrans(&stream)
+                    (start.elapsed(), tcp_total_retrans(&stream))
                 })
                 .await?;
+            let server_retransmits = accepted.await?;
             assert_eq!(
-                retransmits, 0,
-                "{family}: the handshake needed a retransmission"
+                (client_retransmits, server_retransmits),
+                (0, 0),
+                "round {round}, {family}: the handshake needed retransmissions (client, server)"
             );
-            drop(listener);
+            assert!(
+                took < long_before_the_first_timer,
+                "round {round}, {family}: the handshake took {took:?}: a neighbour solicitation was lost"
+            );
         }
     }
     Ok(())
