@@ -92,6 +92,15 @@ pub enum Error {
         why: String,
     },
 
+    /// A link was not created because the host that creates it failed first.
+    #[error("link {link} was not created: host {host} failed first")]
+    PeerFailed {
+        /// The link, as `a-b`.
+        link: String,
+        /// The host that was to create it.
+        host: String,
+    },
+
     /// A netlink request failed.
     #[error("netlink {op} on host {host} failed: {source}")]
     Netlink {

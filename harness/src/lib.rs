@@ -26,6 +26,7 @@ mod host;
 pub mod leaks;
 mod netlink;
 pub mod privileges;
+mod ready;
 pub mod sysctl;
 mod topology;
 

@@ -1,9 +1,9 @@
 //! The few netlink requests a topology is built from. Private: tests touch nouns, not netlink.
 
 use std::{
-    net::{IpAddr, Ipv6Addr},
-    os::fd::RawFd,
-    time::{Duration, Instant},
+    net::IpAddr,
+    os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd},
+    time::Duration,
 };
 
 use futures::TryStreamExt;
@@ -145,130 +145,6 @@ pub(crate) async fn add_route(
         })
 }
 
-/// Waits until interface `index` reports operstate UP.
-///
-/// A single-link RTM_GETLINK makes the kernel run the link's pending link-watch work first
-/// (`linkwatch_sync_dev` in `rtnl_getlink`), which is also what attaches its qdisc: once it answers
-/// UP, a packet sent on the link is not dropped by the set-up.
-pub(crate) async fn wait_oper_up(
-    handle: &rtnetlink::Handle,
-    host: &str,
-    index: u32,
-    name: &str,
-    deadline: Duration,
-) -> Result<()> {
-    let start = Instant::now();
-    let mut pause = Duration::from_micros(50);
-    loop {
-        let state = oper_state(handle, host, index).await?;
-        if state == State::Up {
-            return Ok(());
-        }
-        if start.elapsed() >= deadline {
-            return Err(Error::Timeout {
-                what: format!("link {name} on host {host} to report operstate UP"),
-                waited: start.elapsed(),
-                last: format!("operstate {state:?}"),
-            });
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(5));
-    }
-}
-
-/// Waits until IPv6 on the interfaces `ipv6_links` of the host can be used: each has its
-/// link-local address, no address is tentative, and the host listens on the solicited-node
-/// multicast group of every address, so that neighbour solicitations for it are answered.
-///
-/// The kernel adds the link-local address when it handles the carrier change, after it has
-/// attached the link's qdisc: seeing it proves the link can transmit (the operstate alone is set
-/// a moment earlier). It joins an address's solicited-node group from a work item that runs
-/// after the address is added, even without duplicate-address detection; a solicitation that
-/// arrives before is dropped, and the sender retries only after `retrans_time_ms` (1 s).
-pub(crate) async fn wait_ipv6_usable(
-    handle: &rtnetlink::Handle,
-    host: &str,
-    ipv6_links: &[u32],
-    deadline: Duration,
-) -> Result<()> {
-    let start = Instant::now();
-    let mut pause = Duration::from_micros(50);
-    loop {
-        let addresses: Vec<(u32, Ipv6Addr, bool)> = handle
-            .address()
-            .get()
-            .execute()
-            .try_filter_map(|msg| async move {
-                let tentative = msg.header.flags.contains(AddressHeaderFlags::Tentative)
-                    || msg.attributes.iter().any(|a| {
-                        matches!(a, AddressAttribute::Flags(f) if f.contains(AddressFlags::Tentative))
-                    });
-                Ok(msg.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Address(IpAddr::V6(ip)) => {
-                        Some((msg.header.index, *ip, tentative))
-                    }
-                    _ => None,
-                }))
-            })
-            .try_collect()
-            .await
-            .map_err(|source| Error::Netlink {
-                op: "list addresses".to_owned(),
-                host: host.to_owned(),
-                source,
-            })?;
-        let groups = std::fs::read_to_string("/proc/thread-self/net/igmp6")
-            .map_err(|e| Error::io(format!("reading the multicast groups of host {host}"), e))?;
-        let mut problems = Vec::new();
-        for &index in ipv6_links {
-            let mine = addresses.iter().filter(|(i, _, _)| *i == index);
-            if !mine.clone().any(|(_, ip, _)| ip.is_unicast_link_local()) {
-                problems.push(format!("link {index} has no link-local address"));
-            }
-            for (_, ip, tentative) in mine {
-                if *tentative {
-                    problems.push(format!("{ip} is tentative"));
-                } else if !in_igmp6(&groups, index, solicited_node(*ip)) {
-                    problems.push(format!("{ip}: not yet in its solicited-node group"));
-                }
-            }
-        }
-        if problems.is_empty() {
-            return Ok(());
-        }
-        if start.elapsed() >= deadline {
-            return Err(Error::Timeout {
-                what: format!("IPv6 on host {host} to become usable"),
-                waited: start.elapsed(),
-                last: problems.join(", "),
-            });
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(5));
-    }
-}
-
-/// The solicited-node multicast address of `addr` (RFC 4291 2.7.1): ff02::1:ffXX:XXXX.
-fn solicited_node(addr: Ipv6Addr) -> Ipv6Addr {
-    let o = addr.octets();
-    Ipv6Addr::from(
-        (0xff02_u128 << 112)
-            | (0x1_ff00_0000_u128)
-            | u128::from(u32::from_be_bytes([0, o[13], o[14], o[15]])),
-    )
-}
-
-/// Whether /proc/net/igmp6 (`index name group-in-hex users flags timer` a line) lists `group` on
-/// interface `index`.
-fn in_igmp6(table: &str, index: u32, group: Ipv6Addr) -> bool {
-    let hex: String = group.octets().iter().map(|b| format!("{b:02x}")).collect();
-    table.lines().any(|line| {
-        let mut fields = line.split_whitespace();
-        fields.next().and_then(|i| i.parse::<u32>().ok()) == Some(index)
-            && fields.nth(1) == Some(hex.as_str())
-    })
-}
-
 /// The operational state of interface `index`.
 pub(crate) async fn oper_state(
     handle: &rtnetlink::Handle,
@@ -313,58 +189,54 @@ pub(crate) async fn link_message(
 /// captured frames carry their real checksums instead of a partial one.
 pub(crate) fn disable_tx_checksum(host: &str, name: &str) -> Result<()> {
     const ETHTOOL_STXCSUM: u32 = 0x17;
+    ethtool_value(name, ETHTOOL_STXCSUM, 0)
+        .map(drop)
+        .map_err(|e| {
+            Error::io(
+                format!("turning tx checksum offload off on {name} (host {host})"),
+                e,
+            )
+        })
+}
+
+/// Whether `name` has carrier, in the calling thread's namespace, after the kernel has run the
+/// link's pending link-watch work (`ethtool_op_get_link` calls `linkwatch_sync_dev`).
+///
+/// The kernel handles at most 100 link-watch events in one go and puts the rest off by up to a
+/// second: a topology with many links would otherwise wait for that.
+pub(crate) fn sync_carrier(host: &str, name: &str) -> Result<bool> {
+    const ETHTOOL_GLINK: u32 = 0x0a;
+    ethtool_value(name, ETHTOOL_GLINK, 0)
+        .map(|link| link != 0)
+        .map_err(|e| Error::io(format!("reading the carrier of {name} (host {host})"), e))
+}
+
+/// One SIOCETHTOOL call with a `struct ethtool_value`; returns the value the kernel wrote back.
+fn ethtool_value(name: &str, cmd: u32, data: u32) -> std::io::Result<u32> {
     #[repr(C)]
     struct EthtoolValue {
         cmd: u32,
         data: u32,
     }
-    let mut value = EthtoolValue {
-        cmd: ETHTOOL_STXCSUM,
-        data: 0,
-    };
+    let mut value = EthtoolValue { cmd, data };
     // SAFETY: an all-zero ifreq is a valid value of this plain C struct.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in ifr.ifr_name.iter_mut().zip(name.bytes()) {
         *dst = src as libc::c_char;
     }
     ifr.ifr_ifru.ifru_data = (&mut value as *mut EthtoolValue).cast();
-    let what = || format!("turning tx checksum offload off on {name} (host {host})");
     // SAFETY: a plain socket() call; the fd is owned right after.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        return Err(Error::io(what(), std::io::Error::last_os_error()));
+        return Err(std::io::Error::last_os_error());
     }
     // SAFETY: fd was just returned by socket() and is owned by nothing else.
-    let socket = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: SIOCETHTOOL reads an ifreq whose ifru_data points at an ethtool_value that lives
     // until the call returns.
-    let rc = unsafe {
-        libc::ioctl(
-            std::os::fd::AsRawFd::as_raw_fd(&socket),
-            libc::SIOCETHTOOL,
-            &mut ifr,
-        )
-    };
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCETHTOOL, &mut ifr) };
     if rc < 0 {
-        return Err(Error::io(what(), std::io::Error::last_os_error()));
+        return Err(std::io::Error::last_os_error());
     }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn solicited_node_groups() {
-        let addr: Ipv6Addr = "2001:db8:0:1::2".parse().unwrap();
-        assert_eq!(solicited_node(addr).to_string(), "ff02::1:ff00:2");
-        let ll: Ipv6Addr = "fe80::34c4:e0ff:fe08:5db".parse().unwrap();
-        assert_eq!(solicited_node(ll).to_string(), "ff02::1:ff08:5db");
-        let table = "1    lo              ff020000000000000000000000000001     1 0000000C 0\n\
-                     2    eth0            ff0200000000000000000001ff000002     1 00000004 0\n";
-        assert!(in_igmp6(table, 2, solicited_node(addr)));
-        assert!(!in_igmp6(table, 1, solicited_node(addr)));
-        assert!(!in_igmp6(table, 2, solicited_node(ll)));
-    }
+    Ok(value.data)
 }

@@ -18,7 +18,7 @@
 use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
-    os::fd::{AsFd, AsRawFd},
+    os::fd::{AsFd, AsRawFd, RawFd},
     time::Duration,
 };
 
@@ -27,13 +27,14 @@ use futures::{
     future::{join_all, try_join_all},
 };
 use ipnet::IpNet;
+use tokio::sync::oneshot;
 
 use crate::{
     addr::{self, Family},
     error::{Error, Result},
     host::Host,
     netlink::{self, VethEnd},
-    privileges,
+    privileges, ready,
 };
 
 /// How long a new link may take to report carrier. Set-up normally takes well under a millisecond;
@@ -265,7 +266,7 @@ impl TopologyBuilder {
                     host: self.hosts[host].0.clone(),
                     host_index: host,
                     ifname: format!("eth{nth}"),
-                    ifindex: netlink::LOOPBACK_INDEX + 1 + nth,
+                    ifindex: end_index(n, side),
                     addrs: [v4, v6].into_iter().flatten().map(|n| n[side]).collect(),
                 }
             });
@@ -309,6 +310,15 @@ fn routes_through_routers(hosts: &[(String, bool)], links: &[Link]) -> Vec<Route
         }
     }
     routes
+}
+
+/// The interface index of end `side` (0 or 1) of the `n`th link (from 0).
+///
+/// Unique in the whole topology, so the two ends of a link never share an index: the kernel
+/// handles a carrier change at once only on a device whose index differs from its peer's
+/// (`linkwatch_urgent_event`), and otherwise batches it for up to a second.
+fn end_index(n: usize, side: usize) -> u32 {
+    netlink::LOOPBACK_INDEX + 1 + 2 * n as u32 + side as u32
 }
 
 fn check_host_name(name: &str) -> Result<()> {
@@ -374,6 +384,10 @@ impl Link {
     /// The MTU of both ends, in octets.
     pub fn mtu(&self) -> u32 {
         self.mtu
+    }
+
+    fn label(&self) -> String {
+        format!("{}-{}", self.ends[0].host, self.ends[1].host)
     }
 
     fn veth_end<'a>(&self, end: &'a LinkEnd) -> VethEnd<'a> {
@@ -553,63 +567,70 @@ impl Topology {
         if let Some(e) = first_error {
             return Err(e);
         }
-        net.create_links().await?;
-        net.configure_hosts(&plan.routes).await?;
+        net.build_hosts(&plan.routes).await?;
         Ok(net)
     }
 
-    /// Creates every veth pair from the namespace of its first end, the peer straight into the
-    /// second host's namespace.
-    async fn create_links(&self) -> Result<()> {
-        try_join_all(self.links.iter().map(|link| {
+    /// Has every host build its part, all at once, each on its own thread: the host that holds a
+    /// link's first end creates the veth pair (the peer straight into the second host's
+    /// namespace) and tells the second host; then each host configures its ends and waits until
+    /// they are usable.
+    async fn build_hosts(&self, routes: &[Route]) -> Result<()> {
+        let mut work: Vec<HostWork> = self.hosts.iter().map(|_| HostWork::default()).collect();
+        for link in &self.links {
             let [a, b] = &link.ends;
-            let (local, peer) = (&self.hosts[a.host_index], &self.hosts[b.host_index]);
-            netlink::create_veth(
-                local.netlink(),
-                local.name(),
-                link.veth_end(a),
-                link.veth_end(b),
-                peer.name(),
-                peer.netns().as_fd().as_raw_fd(),
-            )
-        }))
-        .await?;
-        Ok(())
-    }
-
-    /// On each host's own thread: offloads, addresses and routes, then waits for carrier.
-    async fn configure_hosts(&self, routes: &[Route]) -> Result<()> {
-        try_join_all(self.hosts.iter().enumerate().map(|(i, host)| {
-            let ends: Vec<EndSetup> = self
-                .links
-                .iter()
-                .flat_map(|l| {
-                    l.ends.iter().enumerate().map(|(side, e)| EndSetup {
-                        end: e.clone(),
-                        offloads: l.offloads,
-                        mtu: l.mtu,
-                        created_down: side == 1,
-                    })
-                })
-                .filter(|s| s.end.host_index == i)
-                .collect();
-            let routes: Vec<(IpNet, IpAddr)> = routes
-                .iter()
-                .filter(|r| r.host_index == i)
-                .map(|r| (r.destination, r.via))
-                .collect();
+            let (created_tx, created_rx) = oneshot::channel();
+            let peer = &self.hosts[b.host_index];
+            work[a.host_index].creates.push(Creation {
+                link: link.clone(),
+                peer: peer.name().to_owned(),
+                peer_netns: peer.netns().as_fd().as_raw_fd(),
+                created: created_tx,
+            });
+            work[b.host_index]
+                .awaits
+                .push((link.label(), a.host.clone(), created_rx));
+            for (side, end) in link.ends.iter().enumerate() {
+                work[end.host_index].ends.push(EndSetup {
+                    end: end.clone(),
+                    offloads: link.offloads,
+                    mtu: link.mtu,
+                    created_down: side == 1,
+                });
+            }
+        }
+        for route in routes {
+            work[route.host_index]
+                .routes
+                .push((route.destination, route.via));
+        }
+        let results = join_all(self.hosts.iter().zip(work).map(|(host, work)| {
             let netlink = host.netlink().clone();
             let name = host.name().to_owned();
-            let task =
-                host.spawn(async move { configure_host(&netlink, &name, &ends, &routes).await });
+            let task = host.spawn(async move { work.run(&netlink, &name).await });
             async move { task.await? }
         }))
-        .await?;
-        Ok(())
+        .await;
+        // A host whose peer failed to create their link fails too; report the cause.
+        let mut errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
+        errors.sort_by_key(|e| matches!(e, Error::PeerFailed { .. }));
+        match errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
-/// What a host does to one of its link ends once the link exists.
+/// A veth pair a host creates, and whom to tell.
+struct Creation {
+    link: Link,
+    peer: String,
+    /// The peer host's namespace; its `Host`, and so the fd, outlives the build.
+    peer_netns: RawFd,
+    created: oneshot::Sender<()>,
+}
+
+/// One of a host's link ends, as it is set up.
 struct EndSetup {
     end: LinkEnd,
     offloads: bool,
@@ -618,55 +639,77 @@ struct EndSetup {
     created_down: bool,
 }
 
-/// Runs on a host's thread: everything a host does to its own ends once they exist.
-///
-/// The netlink requests go out together and the kernel handles them in order, so loopback and the
-/// ends are up before their addresses are added, and addresses exist before routes through them:
-/// one round trip instead of one per request.
-async fn configure_host(
-    netlink: &rtnetlink::Handle,
-    host: &str,
-    ends: &[EndSetup],
-    routes: &[(IpNet, IpAddr)],
-) -> Result<()> {
-    for setup in ends.iter().filter(|s| !s.offloads) {
-        netlink::disable_tx_checksum(host, &setup.end.ifname)?;
-    }
-    let up = std::iter::once(netlink::LOOPBACK_INDEX)
-        .chain(
-            ends.iter()
-                .filter(|s| s.created_down)
-                .map(|s| s.end.ifindex),
-        )
-        .map(|index| netlink::set_up(netlink, host, index).boxed());
-    let addresses = ends.iter().flat_map(|s| {
-        s.end
-            .addrs
+/// Everything one host does to build its part of a topology.
+#[derive(Default)]
+struct HostWork {
+    creates: Vec<Creation>,
+    /// The links whose first end another host creates: (link, that host, its signal).
+    awaits: Vec<(String, String, oneshot::Receiver<()>)>,
+    ends: Vec<EndSetup>,
+    routes: Vec<(IpNet, IpAddr)>,
+}
+
+impl HostWork {
+    /// Runs on the host's thread.
+    ///
+    /// Netlink requests go out together and the kernel handles them in order, so loopback and the
+    /// ends are up before their addresses are added, and addresses exist before routes through
+    /// them: one round trip instead of one per request.
+    async fn run(self, netlink: &rtnetlink::Handle, host: &str) -> Result<()> {
+        // Subscribe first: every change from here on is seen.
+        let mut watch = ready::Watch::new(host)?;
+        let loopback = netlink::set_up(netlink, host, netlink::LOOPBACK_INDEX);
+        let created = try_join_all(self.creates.iter().map(|c| {
+            let [a, b] = &c.link.ends;
+            netlink::create_veth(
+                netlink,
+                host,
+                c.link.veth_end(a),
+                c.link.veth_end(b),
+                &c.peer,
+                c.peer_netns,
+            )
+        }));
+        futures::try_join!(loopback, created)?;
+        for creation in self.creates {
+            let _ = creation.created.send(());
+        }
+        for (link, creator, created) in self.awaits {
+            created.await.map_err(|_| Error::PeerFailed {
+                link,
+                host: creator,
+            })?;
+        }
+        for setup in self.ends.iter().filter(|s| !s.offloads) {
+            netlink::disable_tx_checksum(host, &setup.end.ifname)?;
+        }
+        let up = self
+            .ends
             .iter()
-            .map(|a| netlink::add_address(netlink, host, s.end.ifindex, *a).boxed())
-    });
-    let routes = routes
-        .iter()
-        .map(|(dest, via)| netlink::add_route(netlink, host, *dest, *via).boxed());
-    try_join_all(up.chain(addresses).chain(routes)).await?;
-    try_join_all(ends.iter().map(|s| {
-        netlink::wait_oper_up(
-            netlink,
-            host,
-            s.end.ifindex,
-            &s.end.ifname,
-            LINK_UP_DEADLINE,
-        )
-    }))
-    .await?;
-    // Below 1280 octets the kernel turns IPv6 off on a link.
-    let ipv6_links: Vec<u32> = ends
-        .iter()
-        .filter(|s| s.mtu >= MIN_MTU_V6)
-        .map(|s| s.end.ifindex)
-        .collect();
-    netlink::wait_ipv6_usable(netlink, host, &ipv6_links, LINK_UP_DEADLINE).await?;
-    Ok(())
+            .filter(|s| s.created_down)
+            .map(|s| netlink::set_up(netlink, host, s.end.ifindex).boxed());
+        let addresses = self.ends.iter().flat_map(|s| {
+            s.end
+                .addrs
+                .iter()
+                .map(|a| netlink::add_address(netlink, host, s.end.ifindex, *a).boxed())
+        });
+        let routes = self
+            .routes
+            .iter()
+            .map(|(dest, via)| netlink::add_route(netlink, host, *dest, *via).boxed());
+        try_join_all(up.chain(addresses).chain(routes)).await?;
+        let ready: Vec<ready::End> = self
+            .ends
+            .iter()
+            .map(|s| ready::End {
+                index: s.end.ifindex,
+                name: &s.end.ifname,
+                ipv6: s.mtu >= MIN_MTU_V6,
+            })
+            .collect();
+        ready::wait_usable(netlink, host, &ready, &mut watch, LINK_UP_DEADLINE).await
+    }
 }
 
 impl Drop for Topology {
@@ -805,7 +848,7 @@ mod tests {
             .filter(|e| e.host == "router")
             .map(|e| (e.ifname.clone(), e.ifindex))
             .collect();
-        assert_eq!(router_ends, [("eth0".into(), 2), ("eth1".into(), 3)]);
+        assert_eq!(router_ends, [("eth0".into(), 3), ("eth1".into(), 4)]);
         let routes: Vec<String> = plan
             .routes
             .iter()
