@@ -658,8 +658,8 @@ impl HostWork {
     async fn run(self, netlink: &rtnetlink::Handle, host: &str) -> Result<()> {
         // Subscribe first: every change from here on is seen.
         let mut watch = ready::Watch::new(host)?;
-        let loopback = netlink::set_up(netlink, host, netlink::LOOPBACK_INDEX);
-        let created = try_join_all(self.creates.iter().map(|c| {
+        // The veth pairs first: their peers wait for them. Loopback comes up with the ends.
+        try_join_all(self.creates.iter().map(|c| {
             let [a, b] = &c.link.ends;
             netlink::create_veth(
                 netlink,
@@ -669,8 +669,8 @@ impl HostWork {
                 &c.peer,
                 c.peer_netns,
             )
-        }));
-        futures::try_join!(loopback, created)?;
+        }))
+        .await?;
         for creation in self.creates {
             let _ = creation.created.send(());
         }
@@ -687,7 +687,9 @@ impl HostWork {
             .ends
             .iter()
             .filter(|s| s.created_down)
-            .map(|s| netlink::set_up(netlink, host, s.end.ifindex).boxed());
+            .map(|s| s.end.ifindex)
+            .chain([netlink::LOOPBACK_INDEX])
+            .map(|index| netlink::set_up(netlink, host, index).boxed());
         let addresses = self.ends.iter().flat_map(|s| {
             s.end
                 .addrs
