@@ -57,8 +57,19 @@ pub struct LinkSpec {
     ends: [String; 2],
     mtu: u32,
     offloads: bool,
-    v4: Option<Option<[String; 2]>>,
-    v6: Option<Option<[String; 2]>>,
+    v4: Addressing,
+    v6: Addressing,
+}
+
+/// Where the addresses of one family on a link come from.
+#[derive(Debug, Clone)]
+enum Addressing {
+    /// Chosen by the harness from the link's number.
+    Automatic,
+    /// Given as `address/prefix`, one for each end.
+    Given([String; 2]),
+    /// The link has no address of this family.
+    Without,
 }
 
 impl LinkSpec {
@@ -67,8 +78,8 @@ impl LinkSpec {
             ends: [a.to_owned(), b.to_owned()],
             mtu: DEFAULT_MTU,
             offloads: false,
-            v4: Some(None),
-            v6: Some(None),
+            v4: Addressing::Automatic,
+            v6: Addressing::Automatic,
         }
     }
 
@@ -88,21 +99,21 @@ impl LinkSpec {
     /// IPv4 addresses for the two ends, in the order the link names them, as `address/prefix`
     /// within 198.18.0.0/15. Chosen by the harness unless given.
     pub fn v4(mut self, a: &str, b: &str) -> Self {
-        self.v4 = Some(Some([a.to_owned(), b.to_owned()]));
+        self.v4 = Addressing::Given([a.to_owned(), b.to_owned()]);
         self
     }
 
     /// IPv6 addresses for the two ends, as `address/prefix` within 2001:db8::/32.
     pub fn v6(mut self, a: &str, b: &str) -> Self {
-        self.v6 = Some(Some([a.to_owned(), b.to_owned()]));
+        self.v6 = Addressing::Given([a.to_owned(), b.to_owned()]);
         self
     }
 
     /// No address of `family` on this link.
     pub fn without(mut self, family: Family) -> Self {
         match family {
-            Family::V4 => self.v4 = None,
-            Family::V6 => self.v6 = None,
+            Family::V4 => self.v4 = Addressing::Without,
+            Family::V6 => self.v6 = Addressing::Without,
         }
         self
     }
@@ -115,28 +126,43 @@ impl LinkSpec {
 /// Declares hosts and links; [`TopologyBuilder::build`] creates them.
 #[derive(Debug, Default, Clone)]
 pub struct TopologyBuilder {
-    hosts: Vec<(String, bool)>,
+    hosts: Vec<HostSpec>,
     links: Vec<LinkSpec>,
+}
+
+#[derive(Debug, Clone)]
+struct HostSpec {
+    name: String,
+    router: bool,
+}
+
+impl HostSpec {
+    fn new(name: &str, router: bool) -> Self {
+        HostSpec {
+            name: name.to_owned(),
+            router,
+        }
+    }
 }
 
 impl TopologyBuilder {
     /// Declares a host.
     pub fn host(mut self, name: &str) -> Self {
-        self.hosts.push((name.to_owned(), false));
+        self.hosts.push(HostSpec::new(name, false));
         self
     }
 
     /// Declares several hosts.
     pub fn hosts<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
         self.hosts
-            .extend(names.into_iter().map(|n| (n.to_owned(), false)));
+            .extend(names.into_iter().map(|n| HostSpec::new(n, false)));
         self
     }
 
     /// Declares a router: a host that forwards IPv4 and IPv6. Every host linked to it gets a route
     /// to the whole test range through it, so any two hosts behind it reach each other.
     pub fn router(mut self, name: &str) -> Self {
-        self.hosts.push((name.to_owned(), true));
+        self.hosts.push(HostSpec::new(name, true));
         self
     }
 
@@ -161,113 +187,50 @@ impl TopologyBuilder {
     /// Checks names, links, addresses and MTUs, and decides every name, index and address.
     fn plan(&self) -> Result<Plan> {
         let mut index_of: HashMap<&str, usize> = HashMap::new();
-        for (i, (name, _)) in self.hosts.iter().enumerate() {
-            check_host_name(name)?;
-            if index_of.insert(name, i).is_some() {
-                return Err(Error::DuplicateHost(name.clone()));
+        for (i, host) in self.hosts.iter().enumerate() {
+            check_host_name(&host.name)?;
+            if index_of.insert(&host.name, i).is_some() {
+                return Err(Error::DuplicateHost(host.name.clone()));
             }
         }
-        let known = || {
-            self.hosts
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let mut links_of_host = vec![0u32; self.hosts.len()];
-        let mut links = Vec::with_capacity(self.links.len());
-        let mut seen_pairs = HashMap::new();
+        let mut joined = HashMap::new();
         let mut subnets: Vec<(IpNet, String)> = Vec::new();
+        let mut links = Vec::with_capacity(self.links.len());
         for (n, spec) in self.links.iter().enumerate() {
             let label = spec.label();
-            let hosts = spec.ends.clone().map(|end| {
-                index_of
-                    .get(end.as_str())
-                    .copied()
-                    .ok_or(Error::UnknownHost {
-                        name: end,
-                        context: format!("link {label}"),
-                        known: known(),
-                    })
-            });
-            let [a, b] = hosts;
-            let (a, b) = (a?, b?);
+            let [a, b] = self.host_indexes(spec, &index_of)?;
             if a == b {
-                return Err(Error::BadLink {
-                    link: label,
-                    why: "a link joins two different hosts".to_owned(),
-                });
+                return Err(bad_link(&label, "a link joins two different hosts"));
             }
-            if let Some(first) = seen_pairs.insert((a.min(b), a.max(b)), label.clone()) {
-                return Err(Error::BadLink {
-                    link: label,
-                    why: format!("{first} already joins these two hosts"),
-                });
+            if let Some(first) = joined.insert((a.min(b), a.max(b)), label.clone()) {
+                return Err(bad_link(
+                    &label,
+                    &format!("{first} already joins these two hosts"),
+                ));
             }
-            if self.hosts[a].1 && self.hosts[b].1 {
-                return Err(Error::BadLink {
-                    link: label,
-                    why: "links between two routers are not supported: a path crosses at most one router"
-                        .to_owned(),
-                });
+            if self.hosts[a].router && self.hosts[b].router {
+                return Err(bad_link(
+                    &label,
+                    "links between two routers are not supported: a path crosses at most one router",
+                ));
             }
-            let min_mtu = if spec.v6.is_some() {
-                MIN_MTU_V6
-            } else {
-                MIN_MTU_V4
-            };
-            if !(min_mtu..=MAX_MTU).contains(&spec.mtu) {
-                return Err(Error::MtuOutOfRange {
-                    mtu: spec.mtu,
-                    link: label,
-                    why: format!(
-                        "a veth carries {min_mtu}..={MAX_MTU} octets{}",
-                        if spec.v6.is_some() {
-                            " with IPv6 (IPv6 needs 1280; `.without(Family::V6)` allows 68)"
-                        } else {
-                            ""
-                        }
-                    ),
-                });
-            }
-            let mut family_addrs = |family: Family, given: &Option<Option<[String; 2]>>| {
-                let nets = match given {
-                    None => return Ok(None),
-                    Some(Some([x, y])) => addr::parse_pair(&label, family, [x, y])?,
-                    Some(None) => addr::automatic(n, family).ok_or_else(|| Error::BadAddress {
-                        addr: "(automatic)".to_owned(),
-                        link: label.clone(),
-                        why: format!(
-                            "the harness numbers at most {} links; give this link's addresses with .v4()/.v6()",
-                            addr::MAX_AUTO_LINKS
-                        ),
-                    })?,
-                };
-                let subnet = nets[0].trunc();
-                if let Some((other, owner)) = subnets
-                    .iter()
-                    .find(|(s, _)| s.contains(&subnet) || subnet.contains(s))
-                {
-                    return Err(Error::BadAddress {
-                        addr: nets[0].to_string(),
-                        link: label.clone(),
-                        why: format!("its subnet {subnet} overlaps {other} of link {owner}"),
-                    });
+            check_mtu(spec, &label)?;
+            let mut addrs = Vec::new();
+            for (family, addressing) in [(Family::V4, &spec.v4), (Family::V6, &spec.v6)] {
+                if let Some(pair) = link_addresses(n, &label, family, addressing, &mut subnets)? {
+                    addrs.push(pair);
                 }
-                subnets.push((subnet, label.clone()));
-                Ok(Some(nets))
-            };
-            let v4 = family_addrs(Family::V4, &spec.v4)?;
-            let v6 = family_addrs(Family::V6, &spec.v6)?;
+            }
             let ends = [(0, a), (1, b)].map(|(side, host)| {
                 let nth = links_of_host[host];
                 links_of_host[host] += 1;
                 LinkEnd {
-                    host: self.hosts[host].0.clone(),
+                    host: self.hosts[host].name.clone(),
                     host_index: host,
                     ifname: format!("eth{nth}"),
                     ifindex: end_index(n, side),
-                    addrs: [v4, v6].into_iter().flatten().map(|n| n[side]).collect(),
+                    addrs: addrs.iter().map(|pair| pair[side]).collect(),
                 }
             });
             links.push(Link {
@@ -283,15 +246,99 @@ impl TopologyBuilder {
             routes,
         })
     }
+
+    /// The indexes of the two hosts a link names.
+    fn host_indexes(&self, spec: &LinkSpec, index_of: &HashMap<&str, usize>) -> Result<[usize; 2]> {
+        let [a, b] = spec.ends.clone().map(|end| {
+            index_of
+                .get(end.as_str())
+                .copied()
+                .ok_or_else(|| Error::UnknownHost {
+                    context: format!("link {}", spec.label()),
+                    known: self
+                        .hosts
+                        .iter()
+                        .map(|h| h.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    name: end,
+                })
+        });
+        Ok([a?, b?])
+    }
+}
+
+fn bad_link(label: &str, why: &str) -> Error {
+    Error::BadLink {
+        link: label.to_owned(),
+        why: why.to_owned(),
+    }
+}
+
+/// Checks that the link's MTU fits a veth and, with IPv6, IPv6's minimum.
+fn check_mtu(spec: &LinkSpec, label: &str) -> Result<()> {
+    let ipv6 = !matches!(spec.v6, Addressing::Without);
+    let min = if ipv6 { MIN_MTU_V6 } else { MIN_MTU_V4 };
+    if (min..=MAX_MTU).contains(&spec.mtu) {
+        return Ok(());
+    }
+    Err(Error::MtuOutOfRange {
+        mtu: spec.mtu,
+        link: label.to_owned(),
+        why: format!(
+            "a veth carries {min}..={MAX_MTU} octets{}",
+            if ipv6 {
+                " with IPv6 (IPv6 needs 1280; `.without(Family::V6)` allows 68)"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+/// The two addresses of `family` on the `n`th link, if it has that family; `subnets` holds the
+/// subnets of the links before it, which this one must not overlap.
+fn link_addresses(
+    n: usize,
+    label: &str,
+    family: Family,
+    addressing: &Addressing,
+    subnets: &mut Vec<(IpNet, String)>,
+) -> Result<Option<[IpNet; 2]>> {
+    let pair = match addressing {
+        Addressing::Without => return Ok(None),
+        Addressing::Given([x, y]) => addr::parse_pair(label, family, [x, y])?,
+        Addressing::Automatic => addr::automatic(n, family).ok_or_else(|| Error::BadAddress {
+            addr: "(automatic)".to_owned(),
+            link: label.to_owned(),
+            why: format!(
+                "the harness numbers at most {} links; give this link's addresses with .v4()/.v6()",
+                addr::MAX_AUTO_LINKS
+            ),
+        })?,
+    };
+    let subnet = pair[0].trunc();
+    if let Some((other, owner)) = subnets
+        .iter()
+        .find(|(s, _)| s.contains(&subnet) || subnet.contains(s))
+    {
+        return Err(Error::BadAddress {
+            addr: pair[0].to_string(),
+            link: label.to_owned(),
+            why: format!("its subnet {subnet} overlaps {other} of link {owner}"),
+        });
+    }
+    subnets.push((subnet, label.to_owned()));
+    Ok(Some(pair))
 }
 
 /// The routes a plan adds: each host linked to a router reaches the whole test range through it.
-fn routes_through_routers(hosts: &[(String, bool)], links: &[Link]) -> Vec<Route> {
+fn routes_through_routers(hosts: &[HostSpec], links: &[Link]) -> Vec<Route> {
     let mut routes: Vec<Route> = Vec::new();
     for link in links {
         for (me, other) in [(0, 1), (1, 0)] {
             let (host, peer) = (&link.ends[me], &link.ends[other]);
-            if hosts[host.host_index].1 || !hosts[peer.host_index].1 {
+            if hosts[host.host_index].router || !hosts[peer.host_index].router {
                 continue;
             }
             for gateway in &peer.addrs {
@@ -344,7 +391,7 @@ fn check_host_name(name: &str) -> Result<()> {
 }
 
 struct Plan {
-    hosts: Vec<(String, bool)>,
+    hosts: Vec<HostSpec>,
     links: Vec<Link>,
     routes: Vec<Route>,
 }
@@ -478,7 +525,7 @@ impl Topology {
         self.hosts
             .iter()
             .find(|h| h.name() == name)
-            .ok_or_else(|| self.unknown_host(name, "Topology::host"))
+            .ok_or_else(|| self.unknown_host(name, "this topology"))
     }
 
     /// Every host, in the order they were declared.
@@ -494,7 +541,9 @@ impl Topology {
     /// The link between hosts `a` and `b`, in either order.
     pub fn link(&self, a: &str, b: &str) -> Result<&Link> {
         for name in [a, b] {
-            self.host(name)?;
+            if self.host(name).is_err() {
+                return Err(self.unknown_host(name, &format!("link {a}-{b}")));
+            }
         }
         self.links
             .iter()
@@ -502,10 +551,7 @@ impl Topology {
                 let [x, y] = [&l.ends[0].host, &l.ends[1].host];
                 (x == a && y == b) || (x == b && y == a)
             })
-            .ok_or_else(|| Error::BadLink {
-                link: format!("{a}-{b}"),
-                why: "no such link in this topology".to_owned(),
-            })
+            .ok_or_else(|| bad_link(&format!("{a}-{b}"), "no such link in this topology"))
     }
 
     /// The address of host `name` in `family`: that of its first link that has one.
@@ -544,12 +590,7 @@ impl Topology {
     /// Creates the hosts and links of a checked plan. Whatever exists when a step fails is torn
     /// down before the error is returned.
     async fn create(plan: Plan) -> Result<Topology> {
-        let hosts = join_all(
-            plan.hosts
-                .iter()
-                .map(|(name, router)| Host::create(name, *router)),
-        )
-        .await;
+        let hosts = join_all(plan.hosts.iter().map(|h| Host::create(&h.name, h.router))).await;
         let mut net = Topology {
             hosts: Vec::with_capacity(hosts.len()),
             links: plan.links,
@@ -857,7 +898,7 @@ mod tests {
             .map(|r| {
                 format!(
                     "{} {} via {}",
-                    plan.hosts[r.host_index].0, r.destination, r.via
+                    plan.hosts[r.host_index].name, r.destination, r.via
                 )
             })
             .collect();

@@ -207,3 +207,37 @@ async fn a_hosts_processes_die_with_it() -> Result<()> {
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
     Ok(())
 }
+
+/// Looking up what a topology does not have names what was asked for and what there is.
+#[rstest]
+#[tokio::test]
+async fn bad_lookups_are_named(#[future] pair: Result<Topology>) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    let err = net.host("sever").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "unknown host \"sever\" in this topology; the hosts are: client, server"
+    );
+    let err = net.link("client", "router").unwrap_err().to_string();
+    assert!(
+        err.contains("unknown host \"router\" in link client-router"),
+        "{err}"
+    );
+    let err = net
+        .link("client", "server")?
+        .end("router")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown host \"router\""), "{err}");
+
+    let v4_only = Topology::builder()
+        .hosts(["a", "b"])
+        .link_with("a", "b", |l| l.without(Family::V6))
+        .build()
+        .await?;
+    let err = v4_only.addr("a", Family::V6).unwrap_err().to_string();
+    assert!(err.contains("host a has no IPv6 address"), "{err}");
+    assert!(v4_only.addr("a", Family::V4)?.is_ipv4());
+    Ok(())
+}
