@@ -66,6 +66,29 @@ fn assert_no_holders(inodes: &[u64]) {
     }
 }
 
+/// Runs `future` on a runtime of its own, as a synchronous test would.
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+/// A routed topology with a long-running process on its server, and the inodes of its namespaces.
+async fn routed_with_a_process() -> (Topology, netcase::Process, Vec<u64>) {
+    let net = Topology::routed().await.expect("routed");
+    let inodes = net
+        .hosts()
+        .map(|h| h.netns_inode().expect("inode"))
+        .collect();
+    let server = net.host("server").expect("server");
+    let mut sleep = server.command("sleep");
+    sleep.arg("1000");
+    let process = server.start(sleep).await.expect("sleep");
+    (net, process, inodes)
+}
+
 /// A test that panics with a routed topology and a running process: unwinding tears it all down
 /// before the panic reaches the test harness, in the same process.
 #[test]
@@ -74,20 +97,8 @@ fn a_panicking_test_leaves_nothing() {
     let before = root_state();
     let (tx, rx) = std::sync::mpsc::channel();
     let outcome = std::panic::catch_unwind(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let net = Topology::routed().await.expect("routed");
-            let inodes: Vec<u64> = net
-                .hosts()
-                .map(|h| h.netns_inode().expect("inode"))
-                .collect();
-            let server = net.host("server").expect("server");
-            let mut sleep = server.command("sleep");
-            sleep.arg("1000");
-            let process = server.start(sleep).await.expect("sleep");
+        block_on(async {
+            let (net, process, inodes) = routed_with_a_process().await;
             tx.send((inodes, process.pid())).expect("send");
             let _alive = (net, process);
             panic!("the test failed here");
@@ -167,20 +178,9 @@ fn a_killed_test_process_leaves_nothing() {
 }
 
 fn killed_child() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let net = Topology::routed().await.expect("routed");
-        let server = net.host("server").expect("server");
-        let mut sleep = server.command("sleep");
-        sleep.arg("1000");
-        let process = server.start(sleep).await.expect("sleep");
-        let inodes: Vec<String> = net
-            .hosts()
-            .map(|h| h.netns_inode().expect("inode").to_string())
-            .collect();
+    block_on(async {
+        let (_net, process, inodes) = routed_with_a_process().await;
+        let inodes: Vec<String> = inodes.iter().map(u64::to_string).collect();
         println!("READY {} {}", process.pid(), inodes.join(" "));
         // Wait to be killed: stdin stays open until then.
         let mut line = String::new();
