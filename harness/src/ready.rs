@@ -54,12 +54,19 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    pub(crate) fn new(host: &str) -> Result<Watch> {
-        let (connection, _, events) = rtnetlink::new_multicast_connection(&[
-            MulticastGroup::Link,
-            MulticastGroup::Ipv6Ifaddr,
-        ])
-        .map_err(|e| Error::io(format!("subscribing to link events on host {host}"), e))?;
+    ///
+    /// IPv6 address notifications tell everything about links that run IPv6 (see the module
+    /// documentation); link notifications, which are many more, only matter for links that do
+    /// not. Every notification is offered to every subscribed socket on the machine, so a large
+    /// topology pays for each subscription of each host.
+    pub(crate) fn new(host: &str, links_without_ipv6: bool) -> Result<Watch> {
+        let groups: &[MulticastGroup] = if links_without_ipv6 {
+            &[MulticastGroup::Ipv6Ifaddr, MulticastGroup::Link]
+        } else {
+            &[MulticastGroup::Ipv6Ifaddr]
+        };
+        let (connection, _, events) = rtnetlink::new_multicast_connection(groups)
+            .map_err(|e| Error::io(format!("subscribing to link events on host {host}"), e))?;
         Ok(Watch {
             events,
             connection: tokio::spawn(connection),

@@ -698,7 +698,7 @@ impl HostWork {
     /// them: one round trip instead of one per request.
     async fn run(self, netlink: &rtnetlink::Handle, host: &str) -> Result<()> {
         // Subscribe first: every change from here on is seen.
-        let mut watch = ready::Watch::new(host)?;
+        let mut watch = ready::Watch::new(host, self.ends.iter().any(|s| s.mtu < MIN_MTU_V6))?;
         // The veth pairs first: their peers wait for them. Loopback comes up with the ends.
         try_join_all(self.creates.iter().map(|c| {
             let [a, b] = &c.link.ends;
