@@ -281,3 +281,22 @@ async fn links_carry_wire_size_segments_by_default() -> Result<()> {
     assert!(!link.contains("gso_max_segs 1 "), "{link}");
     Ok(())
 }
+
+/// A link below IPv6's minimum MTU carries IPv4 only; it is ready, and TCP segments fit its MTU.
+#[tokio::test]
+async fn a_small_mtu_link_carries_ipv4() -> Result<()> {
+    require_privileges!();
+    let net = Topology::builder()
+        .hosts(["client", "server"])
+        .link_with("client", "server", |l| l.mtu(576).without(Family::V6))
+        .build()
+        .await?;
+    let (reply, _) = exchange(&net, Family::V4, b"small frames").await?;
+    assert_eq!(reply, b"semarf llams");
+    let link = stdout_of(&net, "client", "ip", &["-o", "link", "show", "dev", "eth0"]).await?;
+    assert!(
+        link.contains("mtu 576") && link.contains("state UP"),
+        "{link}"
+    );
+    Ok(())
+}
