@@ -8,7 +8,7 @@ use std::{
     fs::File,
     future::Future,
     os::{
-        fd::{AsFd, AsRawFd, OwnedFd},
+        fd::{AsFd, AsRawFd, OwnedFd, RawFd},
         unix::process::CommandExt,
     },
     process::{Child, Command, Output},
@@ -17,6 +17,7 @@ use std::{
     time::Duration,
 };
 
+use futures::future::BoxFuture;
 use nix::sched::{CloneFlags, setns, unshare};
 use tokio::sync::oneshot;
 
@@ -49,9 +50,19 @@ pub struct Host {
     name: Arc<str>,
     netns: Arc<OwnedFd>,
     runtime: tokio::runtime::Handle,
-    netlink: rtnetlink::Handle,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Work a host starts on its own thread as soon as it is ready.
+pub(crate) type FirstJob = Box<dyn FnOnce(JobContext) -> BoxFuture<'static, ()> + Send>;
+
+/// What a [`FirstJob`] gets to work with.
+pub(crate) struct JobContext {
+    /// The host's netlink connection.
+    pub netlink: rtnetlink::Handle,
+    /// The host's namespace; the fd stays open as long as the [`Host`] exists.
+    pub netns: RawFd,
 }
 
 /// What the host's thread hands back once its namespace and runtime exist.
@@ -65,13 +76,16 @@ impl Host {
     /// Creates a host: a new namespace on a thread of its own. The topology brings its loopback up.
     ///
     /// `router` turns IPv4 and IPv6 forwarding on.
-    pub(crate) async fn create(name: &str, router: bool) -> Result<Host> {
+    ///
+    /// `first` starts on the host's thread as soon as the host is ready, before this returns: a
+    /// topology's hosts build their parts without waiting for each other or for the caller.
+    pub(crate) async fn create(name: &str, router: bool, first: FirstJob) -> Result<Host> {
         let (ready_tx, ready_rx) = oneshot::channel();
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let thread_name = name.to_owned();
         let thread = std::thread::Builder::new()
             .name(format!("netcase-{name}"))
-            .spawn(move || host_thread(&thread_name, router, ready_tx, shutdown_rx))
+            .spawn(move || host_thread(&thread_name, router, first, ready_tx, shutdown_rx))
             .map_err(|e| Error::io(format!("starting the thread of host {name}"), e))?;
         let started = match ready_rx.await {
             Ok(result) => result,
@@ -85,7 +99,6 @@ impl Host {
                 name: name.into(),
                 netns: Arc::new(s.netns),
                 runtime: s.runtime,
-                netlink: s.netlink,
                 shutdown: Some(shutdown_tx),
                 thread: Some(thread),
             }),
@@ -111,10 +124,6 @@ impl Host {
         let stat = nix::sys::stat::fstat(self.netns.as_fd())
             .map_err(|e| Error::io(format!("fstat of host {}'s namespace", self.name), e.into()))?;
         Ok(stat.st_ino)
-    }
-
-    pub(crate) fn netlink(&self) -> &rtnetlink::Handle {
-        &self.netlink
     }
 
     /// Runs `future` on the host's thread, inside its namespace, and returns its output.
@@ -269,6 +278,7 @@ impl std::fmt::Debug for Host {
 fn host_thread(
     name: &str,
     router: bool,
+    first: FirstJob,
     ready: oneshot::Sender<Result<Started>>,
     shutdown: oneshot::Receiver<()>,
 ) {
@@ -287,7 +297,12 @@ fn host_thread(
     runtime.block_on(async {
         match prepare(name, router, runtime.handle().clone()).await {
             Ok(started) => {
+                let context = JobContext {
+                    netlink: started.netlink.clone(),
+                    netns: started.netns.as_raw_fd(),
+                };
                 if ready.send(Ok(started)).is_ok() {
+                    tokio::spawn(first(context));
                     let _ = shutdown.await;
                 }
             }

@@ -18,7 +18,7 @@
 use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
-    os::fd::{AsFd, AsRawFd, RawFd},
+    os::fd::RawFd,
     time::Duration,
 };
 
@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 use crate::{
     addr::{self, Family},
     error::{Error, Result},
-    host::Host,
+    host::{FirstJob, Host, JobContext},
     netlink::{self, VethEnd},
     privileges, ready,
 };
@@ -589,43 +589,22 @@ impl Topology {
 
     /// Creates the hosts and links of a checked plan. Whatever exists when a step fails is torn
     /// down before the error is returned.
+    ///
+    /// Each host builds its part on its own thread as soon as it exists, without waiting for the
+    /// others: the host that holds a link's first end creates the veth pair once the second host
+    /// has told it its namespace (the peer goes straight into that namespace), then tells the
+    /// second host; each host then configures its ends and waits until they are usable.
     async fn create(plan: Plan) -> Result<Topology> {
-        let hosts = join_all(plan.hosts.iter().map(|h| Host::create(&h.name, h.router))).await;
-        let mut net = Topology {
-            hosts: Vec::with_capacity(hosts.len()),
-            links: plan.links,
-        };
-        // From here, every host that started is torn down by `net`'s Drop if a step fails.
-        let mut first_error = None;
-        for host in hosts {
-            match host {
-                Ok(h) => net.hosts.push(h),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-        net.build_hosts(&plan.routes).await?;
-        Ok(net)
-    }
-
-    /// Has every host build its part, all at once, each on its own thread: the host that holds a
-    /// link's first end creates the veth pair (the peer straight into the second host's
-    /// namespace) and tells the second host; then each host configures its ends and waits until
-    /// they are usable.
-    async fn build_hosts(&self, routes: &[Route]) -> Result<()> {
-        let mut work: Vec<HostWork> = self.hosts.iter().map(|_| HostWork::default()).collect();
-        for link in &self.links {
+        let mut work: Vec<HostWork> = plan.hosts.iter().map(|_| HostWork::default()).collect();
+        for link in &plan.links {
             let [a, b] = &link.ends;
+            let (netns_tx, netns_rx) = oneshot::channel();
             let (created_tx, created_rx) = oneshot::channel();
-            let peer = &self.hosts[b.host_index];
+            work[b.host_index].tell_netns.push(netns_tx);
             work[a.host_index].creates.push(Creation {
                 link: link.clone(),
-                peer: peer.name().to_owned(),
-                peer_netns: peer.netns().as_fd().as_raw_fd(),
+                peer: b.host.clone(),
+                peer_netns: netns_rx,
                 created: created_tx,
             });
             work[b.host_index]
@@ -640,24 +619,50 @@ impl Topology {
                 });
             }
         }
-        for route in routes {
+        for route in &plan.routes {
             work[route.host_index]
                 .routes
                 .push((route.destination, route.via));
         }
-        let results = join_all(self.hosts.iter().zip(work).map(|(host, work)| {
-            let netlink = host.netlink().clone();
-            let name = host.name().to_owned();
-            let task = host.spawn(async move { work.run(&netlink, &name).await });
-            async move { task.await? }
+        let mut built = Vec::with_capacity(plan.hosts.len());
+        let hosts = join_all(plan.hosts.iter().zip(work).map(|(spec, work)| {
+            let (done_tx, done_rx) = oneshot::channel();
+            built.push(done_rx);
+            let name = spec.name.clone();
+            let first: FirstJob = Box::new(move |context| {
+                Box::pin(async move {
+                    let _ = done_tx.send(work.run(&context, &name).await);
+                })
+            });
+            Host::create(&spec.name, spec.router, first)
         }))
         .await;
+        let mut net = Topology {
+            hosts: Vec::with_capacity(hosts.len()),
+            links: plan.links,
+        };
+        // From here, every host that started is torn down by `net`'s Drop if a step fails.
+        let mut errors = Vec::new();
+        for host in hosts {
+            match host {
+                Ok(h) => net.hosts.push(h),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            for (host, done) in net.hosts.iter().zip(built) {
+                match done.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => errors.push(e),
+                    Err(_) => errors.push(Error::HostGone(host.name().to_owned())),
+                }
+            }
+        }
         // A host whose peer failed to create their link fails too; report the cause.
-        let mut errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
         errors.sort_by_key(|e| matches!(e, Error::PeerFailed { .. }));
         match errors.into_iter().next() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(net),
         }
     }
 }
@@ -666,8 +671,8 @@ impl Topology {
 struct Creation {
     link: Link,
     peer: String,
-    /// The peer host's namespace; its `Host`, and so the fd, outlives the build.
-    peer_netns: RawFd,
+    /// The peer host's namespace, once it exists; its `Host`, and so the fd, outlives the build.
+    peer_netns: oneshot::Receiver<RawFd>,
     created: oneshot::Sender<()>,
 }
 
@@ -683,6 +688,8 @@ struct EndSetup {
 /// Everything one host does to build its part of a topology.
 #[derive(Default)]
 struct HostWork {
+    /// The hosts that create a link to this one, and wait for its namespace.
+    tell_netns: Vec<oneshot::Sender<RawFd>>,
     creates: Vec<Creation>,
     /// The links whose first end another host creates: (link, that host, its signal).
     awaits: Vec<(String, String, oneshot::Receiver<()>)>,
@@ -696,11 +703,19 @@ impl HostWork {
     /// Netlink requests go out together and the kernel handles them in order, so loopback and the
     /// ends are up before their addresses are added, and addresses exist before routes through
     /// them: one round trip instead of one per request.
-    async fn run(self, netlink: &rtnetlink::Handle, host: &str) -> Result<()> {
+    async fn run(mut self, context: &JobContext, host: &str) -> Result<()> {
+        let netlink = &context.netlink;
+        for tell in self.tell_netns.drain(..) {
+            let _ = tell.send(context.netns);
+        }
         // Subscribe first: every change from here on is seen.
         let mut watch = ready::Watch::new(host, self.ends.iter().any(|s| s.mtu < MIN_MTU_V6))?;
         // The veth pairs first: their peers wait for them. Loopback comes up with the ends.
-        try_join_all(self.creates.iter().map(|c| {
+        try_join_all(self.creates.iter_mut().map(|c| async {
+            let peer_netns = (&mut c.peer_netns).await.map_err(|_| Error::PeerFailed {
+                link: c.link.label(),
+                host: c.peer.clone(),
+            })?;
             let [a, b] = &c.link.ends;
             netlink::create_veth(
                 netlink,
@@ -708,8 +723,9 @@ impl HostWork {
                 c.link.veth_end(a),
                 c.link.veth_end(b),
                 &c.peer,
-                c.peer_netns,
+                peer_netns,
             )
+            .await
         }))
         .await?;
         for creation in self.creates {
@@ -851,8 +867,11 @@ mod tests {
         // Two interfaces of host a with one index: the kernel refuses the second (EEXIST).
         plan.links[1].ends[0].ifindex = plan.links[0].ends[0].ifindex;
         let err = Topology::create(plan).await.unwrap_err().to_string();
+        // Host a creates both links at once: whichever the kernel handles second fails.
         assert!(
-            err.contains("create veth eth1") && err.contains("host undo-a"),
+            err.contains("create veth eth")
+                && err.contains("on host undo-a")
+                && err.contains("File exists"),
             "{err}"
         );
         // Each namespace was held only by its host's thread and fd: no thread of them is left.
