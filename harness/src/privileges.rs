@@ -74,15 +74,20 @@ pub fn can_run(needed: &[Capability]) -> bool {
     match check(needed) {
         Ok(()) => true,
         Err(e) => {
-            let thread = std::thread::current();
-            let test = thread.name().unwrap_or("this test");
-            if in_ci() {
-                panic!("{test}: cannot run under CI=true: {e}");
-            }
-            eprintln!("SKIP {test}: {e}");
+            cannot_run(&e);
             false
         }
     }
+}
+
+/// Says in one line why the current test cannot run; under `CI=true`, fails it with that line.
+fn cannot_run(why: &dyn std::fmt::Display) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("this test");
+    if in_ci() {
+        panic!("{test}: cannot run under CI=true: {why}");
+    }
+    eprintln!("SKIP {test}: {why}");
 }
 
 /// Finds `program` on PATH. When it is missing, prints one line naming the test, the program and
@@ -94,13 +99,9 @@ pub fn program(program: &str, package: &str) -> Option<std::path::PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        let thread = std::thread::current();
-        let test = thread.name().unwrap_or("this test");
-        let why = format!("{program} is not installed (apt-get install {package})");
-        if in_ci() {
-            panic!("{test}: cannot run under CI=true: {why}");
-        }
-        eprintln!("SKIP {test}: {why}");
+        cannot_run(&format!(
+            "{program} is not installed (apt-get install {package})"
+        ));
     }
     found
 }
