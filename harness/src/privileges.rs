@@ -151,6 +151,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_missing_program_skips_or_fails_under_ci() {
+        assert!(program("sh", "dash").is_some());
+        let missing = std::panic::catch_unwind(|| program("netcase-no-such-program", "nothing"));
+        match missing {
+            Ok(found) => {
+                assert!(
+                    !in_ci(),
+                    "under CI=true a missing program must fail the test"
+                );
+                assert_eq!(found, None);
+            }
+            Err(panic) => {
+                assert!(in_ci(), "outside CI a missing program skips the test");
+                let message = panic.downcast_ref::<String>().expect("a message");
+                assert!(
+                    message.contains("netcase-no-such-program is not installed"),
+                    "{message}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn parses_the_effective_set() {
         let status = "Name:\tx\nCapPrm:\t0000000000000000\nCapEff:\t0000000000201000\n";
         let eff = effective_set(status).unwrap();
