@@ -20,6 +20,7 @@
 //! ```
 
 pub mod addr;
+pub mod decode;
 mod error;
 pub mod fixtures;
 mod host;
