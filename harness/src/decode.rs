@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     fmt,
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    time::{Duration, SystemTime},
+    time::SystemTime,
 };
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
@@ -483,6 +483,7 @@ pub(crate) fn tcp_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn frame(ms: u64, data: Vec<u8>) -> Frame {
         Frame {
