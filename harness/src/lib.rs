@@ -20,12 +20,14 @@
 //! ```
 
 pub mod addr;
+pub mod capture;
 pub mod decode;
 mod error;
 pub mod fixtures;
 mod host;
 pub mod leaks;
 mod netlink;
+pub mod pcap;
 pub mod privileges;
 mod ready;
 pub mod sysctl;

@@ -481,6 +481,11 @@ impl LinkEnd {
             .find(|n| Family::of(n.addr()) == family)
     }
 
+    /// Every address of this end, without prefix.
+    pub fn addrs(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.addrs.iter().map(|n| n.addr())
+    }
+
     /// The address of `family` on this end, if the link has that family.
     pub fn addr(&self, family: Family) -> Option<IpAddr> {
         self.net(family).map(|n| n.addr())
