@@ -1,0 +1,99 @@
+//! Measures what capturing costs a bulk transfer.
+//!
+//! ```text
+//! cargo run --release -p netcase --example capture_bench -- --megabytes 200
+//! packets=N dropped=D capture_mbps=X uncaptured_mbps=Y
+//! ```
+//!
+//! Sends the given amount (default 200 MB) from client to server over TCP on a `pair`, once
+//! without capture and once capturing both link ends, and prints the capture's frame count, the
+//! frames the kernel dropped from the captures, and both transfer speeds in megabits per second.
+
+use std::time::Instant;
+
+use netcase::{Family, Topology};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+const CHUNK: usize = 64 * 1024;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let megabytes = match args.as_slice() {
+        [] => Some(200),
+        [flag, n] if flag == "--megabytes" => n.parse::<u64>().ok().filter(|n| *n > 0),
+        _ => None,
+    };
+    let Some(megabytes) = megabytes else {
+        eprintln!("usage: capture_bench [--megabytes N]   (N > 0, default 200)");
+        std::process::exit(2);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    if let Err(e) = runtime.block_on(bench(megabytes * 1_000_000)) {
+        eprintln!("capture_bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn bench(bytes: u64) -> netcase::Result<()> {
+    let net = Topology::pair().await?;
+    let uncaptured = transfer(&net, bytes, 9000).await?;
+    let recording = net.record(&["client", "server"]).await?;
+    let captured = transfer(&net, bytes, 9001).await?;
+    let recorded = recording.stop().await?;
+    let packets: usize = recorded.captures().iter().map(|c| c.frames.len()).sum();
+    println!(
+        "packets={packets} dropped={} capture_mbps={:.0} uncaptured_mbps={:.0}",
+        recorded.dropped(),
+        captured,
+        uncaptured
+    );
+    Ok(())
+}
+
+/// Sends `bytes` from client to server and returns the speed, in megabits per second.
+async fn transfer(net: &Topology, bytes: u64, port: u16) -> netcase::Result<f64> {
+    let addr = net.socket_addr("server", Family::V4, port)?;
+    let listener = net
+        .host("server")?
+        .spawn(async move { TcpListener::bind(addr).await })
+        .await?
+        .map_err(|e| netcase::Error::Io { what: format!("binding {addr}"), source: e })?;
+    let sink = net.host("server")?.spawn(async move {
+        let (mut stream, _) = listener.accept().await?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut total = 0u64;
+        loop {
+            match stream.read(&mut buf).await? {
+                0 => return Ok::<_, std::io::Error>(total),
+                n => total += n as u64,
+            }
+        }
+    });
+    let start = Instant::now();
+    net.host("client")?
+        .spawn(async move {
+            let mut stream = TcpStream::connect(addr).await?;
+            let buf = vec![0x5a_u8; CHUNK];
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(CHUNK as u64) as usize;
+                stream.write_all(&buf[..n]).await?;
+                left -= n as u64;
+            }
+            stream.shutdown().await
+        })
+        .await?
+        .map_err(|e| netcase::Error::Io { what: "sending".to_owned(), source: e })?;
+    let received = sink
+        .await?
+        .map_err(|e| netcase::Error::Io { what: "receiving".to_owned(), source: e })?;
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(received, bytes, "the server received everything");
+    Ok(received as f64 * 8.0 / seconds / 1e6)
+}
