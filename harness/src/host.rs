@@ -246,6 +246,30 @@ impl Host {
             .await?
     }
 
+    /// The host's TCP/IP settings by name, for expectations and reports: every file of
+    /// /proc/sys/net/ipv4 and net/core in the host's namespace, named as the file is
+    /// (`tcp_syn_retries`, `somaxconn`, ...), values trimmed.
+    pub async fn settings(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let name = self.name.clone();
+        self.spawn(async move {
+            let mut settings = std::collections::BTreeMap::new();
+            for dir in ["net/ipv4", "net/core"] {
+                let path = format!("/proc/sys/{dir}");
+                let entries = std::fs::read_dir(&path)
+                    .map_err(|e| Error::io(format!("listing {path} on host {name}"), e))?;
+                for entry in entries.flatten() {
+                    let file = entry.file_name().to_string_lossy().into_owned();
+                    // Directories (conf/, neigh/) and write-only files are not settings.
+                    if let Ok(value) = std::fs::read_to_string(entry.path()) {
+                        settings.insert(file, value.trim().to_owned());
+                    }
+                }
+            }
+            Ok(settings)
+        })
+        .await?
+    }
+
     /// Asks the host's thread to stop; [`Host::join`] waits for it.
     pub(crate) fn begin_shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {

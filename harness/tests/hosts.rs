@@ -51,6 +51,30 @@ async fn a_sysctl_changes_only_its_own_host(#[future] pair: Result<Topology>) ->
     Ok(())
 }
 
+/// A host's settings snapshot has the values the typed reads give, by file name.
+#[rstest]
+#[tokio::test]
+async fn settings_snapshot_names_every_value(#[future] pair: Result<Topology>) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    let host = net.host("client")?;
+    host.set(sysctl::TCP_KEEPALIVE_INTVL, 7).await?;
+    let settings = host.settings().await?;
+    assert_eq!(
+        settings.get("tcp_keepalive_intvl").map(String::as_str),
+        Some("7")
+    );
+    assert_eq!(
+        settings.get("somaxconn"),
+        Some(&host.get(sysctl::SOMAXCONN).await?.to_string())
+    );
+    assert_eq!(
+        settings.get("tcp_syn_retries"),
+        Some(&host.get(sysctl::TCP_SYN_RETRIES).await?.to_string())
+    );
+    Ok(())
+}
+
 /// Every typed sysctl exists in a host on this kernel, and parses as its type.
 #[rstest]
 #[tokio::test]
