@@ -63,7 +63,10 @@ async fn transfer(net: &Topology, bytes: u64, port: u16) -> netcase::Result<f64>
         .host("server")?
         .spawn(async move { TcpListener::bind(addr).await })
         .await?
-        .map_err(|e| netcase::Error::Io { what: format!("binding {addr}"), source: e })?;
+        .map_err(|e| netcase::Error::Io {
+            what: format!("binding {addr}"),
+            source: e,
+        })?;
     let sink = net.host("server")?.spawn(async move {
         let (mut stream, _) = listener.accept().await?;
         let mut buf = vec![0u8; CHUNK];
@@ -89,10 +92,14 @@ async fn transfer(net: &Topology, bytes: u64, port: u16) -> netcase::Result<f64>
             stream.shutdown().await
         })
         .await?
-        .map_err(|e| netcase::Error::Io { what: "sending".to_owned(), source: e })?;
-    let received = sink
-        .await?
-        .map_err(|e| netcase::Error::Io { what: "receiving".to_owned(), source: e })?;
+        .map_err(|e| netcase::Error::Io {
+            what: "sending".to_owned(),
+            source: e,
+        })?;
+    let received = sink.await?.map_err(|e| netcase::Error::Io {
+        what: "receiving".to_owned(),
+        source: e,
+    })?;
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(received, bytes, "the server received everything");
     Ok(received as f64 * 8.0 / seconds / 1e6)
