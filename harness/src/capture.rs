@@ -17,11 +17,12 @@ use std::{
     mem::{size_of, zeroed},
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
     path::{Path, PathBuf},
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime},
 };
-
-use tokio::{io::unix::AsyncFd, sync::oneshot};
 
 use crate::{
     Topology,
@@ -50,8 +51,8 @@ pub struct Stats {
 pub struct Capture {
     host: String,
     ifname: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Result<Captured>>> + Send>>,
+    stop: Arc<AtomicBool>,
+    reader: Option<std::thread::JoinHandle<io::Result<Captured>>>,
 }
 
 /// The frames one capture saw.
@@ -95,31 +96,49 @@ impl Captured {
 impl Host {
     /// Starts capturing every frame on interface `ifname` of this host, both directions. Returns
     /// once the socket is bound: from then on nothing on the interface is missed.
+    ///
+    /// The socket is opened on the host's thread, so it belongs to the host's namespace; a thread
+    /// of its own reads it, so that a busy host does not make the capture fall behind.
     pub async fn capture(&self, ifname: &str) -> Result<Capture> {
-        let (bound_tx, bound_rx) = oneshot::channel();
-        let (stop_tx, stop_rx) = oneshot::channel();
         let (host, name) = (self.name().to_owned(), ifname.to_owned());
-        let task = Box::pin(self.spawn(run(host.clone(), name.clone(), bound_tx, stop_rx)));
-        match bound_rx.await {
-            Ok(Ok(())) => Ok(Capture {
-                host,
-                ifname: name,
-                stop: Some(stop_tx),
-                task,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::HostGone(host)),
-        }
+        let what = |doing: &str| format!("{doing} a capture on {name} of host {host}");
+        let opened = {
+            let name = name.clone();
+            self.run(move || open(&name)).await?
+        };
+        let socket = opened.map_err(|e| Error::io(what("opening"), e))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (stop, host, name) = (stop.clone(), host.clone(), name.clone());
+            std::thread::Builder::new()
+                .name(format!("netcase-cap-{host}"))
+                .spawn(move || read_until_stopped(socket, host, name, &stop))
+                .map_err(|e| Error::io(what("starting the reader of"), e))?
+        };
+        Ok(Capture {
+            host,
+            ifname: name,
+            stop,
+            reader: Some(reader),
+        })
     }
 }
 
 impl Capture {
     /// Stops the capture, after taking every frame the kernel has already queued for it.
     pub async fn stop(mut self) -> Result<Captured> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        self.stop.store(true, Ordering::Relaxed);
+        let label = self.label();
+        let reader = self.reader.take();
+        let joined = tokio::task::spawn_blocking(move || reader.map(|r| r.join()))
+            .await
+            .map_err(|e| Error::io(format!("stopping the capture {label}"), io::Error::other(e)))?;
+        match joined {
+            Some(Ok(Ok(captured))) => Ok(captured),
+            Some(Ok(Err(e))) => Err(Error::io(format!("reading the capture {label}"), e)),
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Err(Error::HostGone(self.host.clone())),
         }
-        (&mut self.task).await?
     }
 
     /// The host and interface, as `host-ifname`.
@@ -128,46 +147,46 @@ impl Capture {
     }
 }
 
-/// On the host's thread: opens the socket, reports it bound, reads until told to stop.
-async fn run(
+impl Drop for Capture {
+    fn drop(&mut self) {
+        // A capture dropped without stop(): its reader sees the flag within one poll interval.
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How long the reader waits for frames before it looks at the stop flag, in milliseconds.
+const POLL_MS: libc::c_int = 2;
+
+/// On the capture's own thread: reads frames until told to stop, then takes what is queued.
+fn read_until_stopped(
+    socket: OwnedFd,
     host: String,
     ifname: String,
-    bound: oneshot::Sender<Result<()>>,
-    mut stop: oneshot::Receiver<()>,
-) -> Result<Captured> {
-    let what = |doing: &str| format!("{doing} a capture on {ifname} of host {host}");
-    let registered = open(&ifname).and_then(|fd| {
-        // SAFETY: the AsyncFd owns the OwnedFd, so the descriptor stays open and the same for
-        // the AsyncFd's whole life.
-        unsafe { AsyncFd::register(fd) }.map_err(io::Error::from)
-    });
-    let socket = match registered {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = bound.send(Err(Error::io(what("opening"), e)));
-            return Err(Error::HostGone(host));
-        }
-    };
-    let _ = bound.send(Ok(()));
+    stop: &AtomicBool,
+) -> io::Result<Captured> {
     let mut frames = Vec::new();
     let mut buffer = vec![0u8; pcap::SNAPLEN as usize];
-    loop {
-        tokio::select! {
-            ready = socket.readable() => {
-                let mut guard = ready.map_err(|e| Error::io(what("waiting on"), e))?;
-                drain(socket.get_ref(), &mut buffer, &mut frames).map_err(|e| Error::io(what("reading"), e))?;
-                guard.clear_ready();
+    while !stop.load(Ordering::Relaxed) {
+        let mut poll = libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut poll, 1, POLL_MS) } < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
             }
-            _ = &mut stop => break,
         }
+        drain(&socket, &mut buffer, &mut frames)?;
     }
-    drain(socket.get_ref(), &mut buffer, &mut frames).map_err(|e| Error::io(what("reading"), e))?;
-    let stats = stats(socket.get_ref()).map_err(|e| Error::io(what("counting"), e))?;
+    drain(&socket, &mut buffer, &mut frames)?;
     Ok(Captured {
         host,
         ifname,
         frames,
-        stats,
+        stats: stats(&socket)?,
     })
 }
 
