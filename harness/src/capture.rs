@@ -1,5 +1,6 @@
 //! Capturing every frame on a link end: an AF_PACKET socket inside the host's namespace, bound to
-//! the interface, with the kernel's nanosecond timestamps and its count of frames it had to drop.
+//! the interface, with the kernel's nanosecond timestamps and its count of frames it had to drop,
+//! read through a receive ring (see `ring.rs`) by a thread of its own.
 //!
 //! ```no_run
 //! # async fn demo(net: &netcase::Topology) -> netcase::Result<()> {
@@ -14,8 +15,6 @@
 
 use std::{
     io,
-    mem::{size_of, zeroed},
-    os::fd::{AsRawFd, FromRawFd, OwnedFd},
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -30,20 +29,15 @@ use crate::{
     error::{Error, Result},
     host::Host,
     pcap,
+    ring::{self, Ring},
 };
-
-/// The receive buffer a capture asks for, in octets: a burst at link speed must fit while the
-/// host's thread is busy elsewhere.
-const RECEIVE_BUFFER: libc::c_int = 64 << 20;
-/// `PACKET_STATISTICS` from linux/if_packet.h.
-const PACKET_STATISTICS: libc::c_int = 6;
 
 /// What the kernel counted for a capture socket (`PACKET_STATISTICS`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Frames the socket received, including the dropped ones, a count.
     pub received: u64,
-    /// Frames the kernel dropped because the socket's buffer was full, a count.
+    /// Frames the kernel dropped because the capture's ring was full, a count.
     pub dropped: u64,
 }
 
@@ -104,7 +98,8 @@ impl Host {
         let what = |doing: &str| format!("{doing} a capture on {name} of host {host}");
         let opened = {
             let name = name.clone();
-            self.run(move || open(&name)).await?
+            self.run(move || interface_index(&name).and_then(Ring::open))
+                .await?
         };
         let socket = opened.map_err(|e| Error::io(what("opening"), e))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -154,203 +149,42 @@ impl Drop for Capture {
     }
 }
 
-/// How long the reader waits for frames before it looks at the stop flag, in milliseconds.
-const POLL_MS: libc::c_int = 2;
-
-/// On the capture's own thread: reads frames until told to stop, then takes what is queued.
+/// On the capture's own thread: copies the ring's blocks until told to stop, then until the
+/// kernel has handed over the last, partly filled block.
 fn read_until_stopped(
-    socket: OwnedFd,
+    mut ring: Ring,
     host: String,
     ifname: String,
     stop: &AtomicBool,
 ) -> io::Result<Captured> {
-    let mut frames = Vec::new();
-    let mut buffer = vec![0u8; pcap::SNAPLEN as usize];
+    let mut blocks = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        let mut poll = libc::pollfd {
-            fd: socket.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut poll, 1, POLL_MS) } < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-        drain(&socket, &mut buffer, &mut frames)?;
+        ring.take(ring::RETIRE_MS as i32, &mut blocks)?;
     }
-    drain(&socket, &mut buffer, &mut frames)?;
+    // The kernel hands a partly filled block over RETIRE_MS after its first frame: wait until
+    // three such periods pass without a block.
+    let quiet = 3 * ring::RETIRE_MS as i32;
+    while ring.take(quiet, &mut blocks)? > 0 {}
+    let (received, dropped) = ring.stats()?;
     Ok(Captured {
         host,
         ifname,
-        frames,
-        stats: stats(&socket)?,
+        frames: ring::frames(&blocks),
+        stats: Stats { received, dropped },
     })
 }
 
-/// An AF_PACKET socket bound to `ifname` in the calling thread's namespace, non-blocking, with
-/// nanosecond receive timestamps.
-fn open(ifname: &str) -> io::Result<OwnedFd> {
+/// The index of interface `ifname` in the calling thread's namespace.
+fn interface_index(ifname: &str) -> io::Result<u32> {
     let name = std::ffi::CString::new(ifname).map_err(|_| io::Error::other("a NUL in the name"))?;
     // SAFETY: a valid C string.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    if index == 0 {
-        return Err(io::Error::new(
+    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+        0 => Err(io::Error::new(
             io::ErrorKind::NotFound,
             format!("no interface {ifname}"),
-        ));
+        )),
+        index => Ok(index),
     }
-    // Protocol 0 receives nothing until bind() names the protocol and the interface, so frames
-    // of other interfaces never slip in between.
-    // SAFETY: plain socket() call; the fd is owned right after.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd was just returned by socket() and is owned by nothing else.
-    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-    set_int(&socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
-    // Forcing the size needs CAP_NET_ADMIN, which the harness has; fall back to the allowed size.
-    if set_int(
-        &socket,
-        libc::SOL_SOCKET,
-        libc::SO_RCVBUFFORCE,
-        RECEIVE_BUFFER,
-    )
-    .is_err()
-    {
-        set_int(&socket, libc::SOL_SOCKET, libc::SO_RCVBUF, RECEIVE_BUFFER)?;
-    }
-    // SAFETY: an all-zero sockaddr_ll is valid; the fields set below make it a bind address.
-    let mut addr: libc::sockaddr_ll = unsafe { zeroed() };
-    addr.sll_family = libc::AF_PACKET as u16;
-    addr.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-    addr.sll_ifindex = index as i32;
-    // SAFETY: addr is a sockaddr_ll of the size given.
-    let rc = unsafe {
-        libc::bind(
-            socket.as_raw_fd(),
-            (&addr as *const libc::sockaddr_ll).cast(),
-            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(socket)
-}
-
-fn set_int(
-    socket: &OwnedFd,
-    level: libc::c_int,
-    option: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: the option value is a c_int of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            option,
-            (&value as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// Reads every frame queued on the socket, until it would block.
-fn drain(socket: &OwnedFd, buffer: &mut [u8], frames: &mut Vec<Frame>) -> io::Result<()> {
-    loop {
-        let mut iov = libc::iovec {
-            iov_base: buffer.as_mut_ptr().cast(),
-            iov_len: buffer.len(),
-        };
-        let mut control = [0u64; 16];
-        // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the call.
-        let mut msg: libc::msghdr = unsafe { zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = size_of::<[u64; 16]>();
-        // SAFETY: msg describes a buffer and a control area that live until the call returns.
-        let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return match e.kind() {
-                io::ErrorKind::WouldBlock => Ok(()),
-                io::ErrorKind::Interrupted => continue,
-                _ => Err(e),
-            };
-        }
-        let wire_len = n as usize;
-        let kept = wire_len.min(buffer.len());
-        frames.push(Frame {
-            at: timestamp(&msg).unwrap_or_else(SystemTime::now),
-            data: buffer[..kept].to_vec(),
-            wire_len: wire_len as u32,
-        });
-    }
-}
-
-/// The `SCM_TIMESTAMPNS` the kernel attached to a received message.
-fn timestamp(msg: &libc::msghdr) -> Option<SystemTime> {
-    // SAFETY: msg was filled in by recvmsg; the CMSG macros walk its control area within bounds.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
-            {
-                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
-                return Some(
-                    SystemTime::UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32),
-                );
-            }
-            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
-        }
-    }
-    None
-}
-
-/// The kernel's counts since the socket was opened (reading them resets them; this is read once).
-fn stats(socket: &OwnedFd) -> io::Result<Stats> {
-    #[repr(C)]
-    #[derive(Default)]
-    struct TpacketStats {
-        packets: u32,
-        drops: u32,
-    }
-    let mut raw = TpacketStats::default();
-    let mut len = size_of::<TpacketStats>() as libc::socklen_t;
-    // SAFETY: raw is a tpacket_stats of the size given.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_PACKET,
-            PACKET_STATISTICS,
-            (&mut raw as *mut TpacketStats).cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(Stats {
-        received: u64::from(raw.packets),
-        dropped: u64::from(raw.drops),
-    })
 }
 
 /// Where the timeline's zero is.

@@ -30,6 +30,7 @@ mod netlink;
 pub mod pcap;
 pub mod privileges;
 mod ready;
+mod ring;
 pub mod sysctl;
 mod topology;
 
