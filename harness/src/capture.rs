@@ -27,6 +27,7 @@ use crate::{
     Topology,
     decode::{self, Flags, Frame, Packet},
     error::{Error, Result},
+    expect::Expectation,
     host::Host,
     pcap,
     ring::{self, Ring},
@@ -299,10 +300,54 @@ impl Recorded {
             })
     }
 
+    /// Checks the capture on `host` against `expectation`, with times from its first SYN.
+    ///
+    /// A capture that lost frames fails with [`Error::LossyCapture`] before anything is compared;
+    /// a mismatch fails with [`Error::Expectation`], whose report names the pcap. Either way the
+    /// pcap files are kept.
+    pub fn check(&self, net: &Topology, host: &str, expectation: &Expectation) -> Result<()> {
+        let index = self
+            .captured
+            .iter()
+            .position(|c| c.host == host)
+            .ok_or_else(|| {
+                self.on(host)
+                    .err()
+                    .unwrap_or(Error::HostGone(host.to_owned()))
+            })?;
+        let (captured, pcap) = (&self.captured[index], &self.files[index]);
+        if let Err(e) = complete(captured, pcap) {
+            self.keep();
+            return Err(e);
+        }
+        let packets = captured.packets(net, Zero::FirstSyn);
+        expectation
+            .check(decode::segments(&packets))
+            .map_err(|mismatch| {
+                self.keep();
+                Error::Expectation(mismatch.with_pcap(pcap).with_loss(format!(
+                    "{} frames dropped by the kernel",
+                    captured.stats.dropped
+                )))
+            })
+    }
+
     /// Keeps the pcap files even when the test passes.
     pub fn keep(&self) {
         self.keep.store(true, Ordering::Relaxed);
     }
+}
+
+/// Fails when the kernel dropped frames from the capture: it cannot prove what was on the wire.
+fn complete(captured: &Captured, pcap: &Path) -> Result<()> {
+    if captured.stats.dropped == 0 {
+        return Ok(());
+    }
+    Err(Error::LossyCapture {
+        pcap: pcap.display().to_string(),
+        dropped: captured.stats.dropped,
+        received: captured.stats.received,
+    })
 }
 
 impl Drop for Recorded {
@@ -350,4 +395,30 @@ pub fn output_dir() -> PathBuf {
         })
         .unwrap_or_else(|| std::env::temp_dir().join("netcase"));
     base.join(test)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lossy_capture_is_refused_with_its_reason() {
+        let mut captured = Captured {
+            host: "client".to_owned(),
+            ifname: "eth0".to_owned(),
+            frames: Vec::new(),
+            stats: Stats {
+                received: 10,
+                dropped: 3,
+            },
+        };
+        let err = complete(&captured, Path::new("x/client-eth0.pcap")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "capture x/client-eth0.pcap lost 3 of 10 frames (the kernel's PACKET_STATISTICS): \
+             it cannot show what was on the wire; nothing was checked"
+        );
+        captured.stats.dropped = 0;
+        assert!(complete(&captured, Path::new("x")).is_ok());
+    }
 }

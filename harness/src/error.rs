@@ -123,6 +123,28 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The captured segments did not match an expectation; the report shows both side by side.
+    #[error("{0}")]
+    Expectation(crate::expect::Mismatch),
+
+    /// An expectation file could not be read or parsed.
+    #[error("{0}")]
+    ExpectationFile(#[from] crate::expect::ParseError),
+
+    /// A capture lost frames, so it cannot prove what was on the wire.
+    #[error(
+        "capture {pcap} lost {dropped} of {received} frames (the kernel's PACKET_STATISTICS): \
+         it cannot show what was on the wire; nothing was checked"
+    )]
+    LossyCapture {
+        /// The capture's pcap file.
+        pcap: String,
+        /// Frames the kernel dropped, a count.
+        dropped: u64,
+        /// Frames the kernel received for the capture, a count.
+        received: u64,
+    },
+
     /// The host's thread has stopped: the topology was dropped or is being torn down.
     #[error("host {0} has shut down: its topology was dropped")]
     HostGone(String),

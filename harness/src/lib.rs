@@ -23,6 +23,7 @@ pub mod addr;
 pub mod capture;
 pub mod decode;
 mod error;
+pub mod expect;
 pub mod fixtures;
 mod host;
 pub mod leaks;

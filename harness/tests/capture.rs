@@ -7,6 +7,7 @@ use netcase::{
     Family, Result, Topology,
     capture::Zero,
     decode::{Flags, Segment, segments},
+    expect::Expectation,
     fixtures::pair,
     pcap, require_privileges, require_program,
 };
@@ -182,5 +183,70 @@ async fn tshark_agrees_with_the_decoder(
         .collect();
     assert!(ours.len() >= 7, "{ours:?}");
     assert_eq!(theirs, ours);
+    Ok(())
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/expect")
+        .join(name)
+}
+
+/// The exchange, captured for real, matches its expectation file on both families; the file's
+/// numbers are the relative ones any Linux connection has.
+#[rstest]
+#[tokio::test]
+async fn a_real_exchange_matches_its_expectation_file(
+    #[future] pair: Result<Topology>,
+    #[values(Family::V4, Family::V6)] family: Family,
+) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    let settings = net.host("client")?.settings().await?;
+    let expectation = Expectation::load(fixture("handshake.expect"), &settings)?;
+    let recording = net.record(&["client", "server"]).await?;
+    hello_and_close(&net, family).await?;
+    let recorded = recording.stop().await?;
+    recorded.check(&net, "client", &expectation)?;
+    recorded.check(&net, "server", &expectation)?;
+    Ok(())
+}
+
+/// A wrong expectation fails with the side-by-side report, which names the kept pcap.
+#[rstest]
+#[tokio::test]
+async fn a_wrong_expectation_reports_side_by_side_and_keeps_the_pcap(
+    #[future] pair: Result<Topology>,
+) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    // The server closes first; this claims the client does.
+    let wrong = Expectation::parse(
+        "@0 client>server S\n* client>server F. seq 6 ack 1\n",
+        "wrong.expect",
+        &(),
+    )?;
+    let recording = net.record(&["client"]).await?;
+    hello_and_close(&net, Family::V4).await?;
+    let recorded = recording.stop().await?;
+    let err = recorded.check(&net, "client", &wrong).unwrap_err();
+    let report = err.to_string();
+    assert!(matches!(err, netcase::Error::Expectation(_)), "{report}");
+    assert!(
+        report.starts_with("wrong.expect:2: wrong ack (expected 1, got 2)"),
+        "{report}"
+    );
+    let pcap = recorded.files()[0].display().to_string();
+    assert!(report.contains(&format!("capture: {pcap}")), "{report}");
+    assert!(
+        report.contains(">>") && report.contains("client>server F. seq 6 ack 2"),
+        "{report}"
+    );
+    drop(recorded);
+    assert!(
+        std::path::Path::new(&pcap).exists(),
+        "a failed check keeps its pcap"
+    );
+    std::fs::remove_file(&pcap).expect("clean up the kept pcap");
     Ok(())
 }
