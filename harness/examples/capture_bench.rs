@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Sends the given amount (default 200 MB) from client to server over TCP on a `pair`, three
-//! times without capture and three times capturing both link ends, alternating, and prints the
+//! times without capture and five times capturing both link ends, alternating, and prints the
 //! frames of one captured transfer, the frames the kernel dropped from all captures, and the
 //! median speed of each kind in megabits per second. A transfer's speed on this machine varies by
 //! tens of percent from one run to the next; medians of alternating runs compare like with like.
@@ -42,7 +42,7 @@ fn main() {
     }
 }
 
-const ROUNDS: u16 = 3;
+const ROUNDS: u16 = 5;
 
 async fn bench(bytes: u64) -> netcase::Result<()> {
     let net = Topology::pair().await?;
