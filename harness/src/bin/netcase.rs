@@ -1,14 +1,15 @@
 //! The `netcase` command.
 //!
 //! For now one job, `netcase demo`: it builds the two common topologies, runs a TCP exchange over
-//! each family on each, and prints what it measured. The case runner (`netcase run`) comes next.
+//! each family on each, and prints what it measured and the captured segments. The case runner
+//! (`netcase run`) comes next.
 
 use std::{
     process::ExitCode,
     time::{Duration, Instant},
 };
 
-use netcase::{Family, Topology, privileges};
+use netcase::{Family, Topology, capture::Zero, decode::segments, privileges};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -61,6 +62,7 @@ async fn demo(families: &[Family]) -> netcase::Result<()> {
         "{:<8} {:<6} {:>9} {:>12} {:>9}  path",
         "topology", "family", "setup_ms", "handshake_ms", "rtt_ms"
     );
+    let mut timelines = Vec::new();
     for shape in ["pair", "routed"] {
         let start = Instant::now();
         let net = match shape {
@@ -69,7 +71,16 @@ async fn demo(families: &[Family]) -> netcase::Result<()> {
         };
         let setup = start.elapsed();
         for &family in families {
+            let recording = net.record(&["client"]).await?;
             let (handshake, rtt) = exchange(&net, family).await?;
+            let recorded = recording.stop().await?;
+            let packets = recorded.on("client")?.packets(&net, Zero::FirstSyn);
+            timelines.push((
+                format!("{shape} {family}, as captured on client"),
+                segments(&packets)
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            ));
             let path: Vec<String> = net
                 .hosts()
                 .map(|h| {
@@ -84,6 +95,12 @@ async fn demo(families: &[Family]) -> netcase::Result<()> {
                 ms(rtt),
                 path.join(" -> ")
             );
+        }
+    }
+    for (title, lines) in timelines {
+        println!("\n{title}:");
+        for line in lines {
+            println!("  {line}");
         }
     }
     Ok(())
