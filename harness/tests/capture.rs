@@ -248,5 +248,6 @@ async fn a_wrong_expectation_reports_side_by_side_and_keeps_the_pcap(
         "a failed check keeps its pcap"
     );
     std::fs::remove_file(&pcap).expect("clean up the kept pcap");
+    let _ = std::fs::remove_dir(std::path::Path::new(&pcap).parent().expect("its directory"));
     Ok(())
 }
