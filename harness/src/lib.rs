@@ -20,12 +20,14 @@
 //! ```
 
 pub mod addr;
+mod bpf;
 pub mod capture;
 pub mod decode;
 mod error;
 pub mod expect;
 pub mod fixtures;
 mod host;
+pub mod impair;
 pub mod leaks;
 mod netlink;
 pub mod pcap;

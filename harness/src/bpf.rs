@@ -1,0 +1,214 @@
+//! The eBPF drop program: built from raw instructions, loaded with bpf(2), no compiler needed.
+//!
+//! It runs as a direct-action classifier (cls_bpf) on an interface's ingress. Its state is one
+//! element of an array map, shared with the process:
+//!
+//! | offset | field | meaning |
+//! |---|---|---|
+//! | 0 | `all: u32` | non-zero: drop every packet (a blackhole) |
+//! | 4 | `threshold: u32` | drop a packet when the next random number is below it (loss = threshold / 2^32) |
+//! | 8 | `state: u32` | the xorshift32 state: the seed, then the last number drawn |
+//! | 16 | `seen: u64` | packets the program saw, a count |
+//! | 24 | `dropped: u64` | packets it dropped, a count |
+//!
+//! The random numbers come from the map, not from `bpf_get_prandom_u32`, so that a seed makes
+//! the drops repeatable: the same packets in the same order meet the same fate.
+
+use std::{
+    io,
+    mem::size_of,
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+};
+
+/// The map value, as the program reads and writes it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct State {
+    pub all: u32,
+    pub threshold: u32,
+    pub state: u32,
+    pub pad: u32,
+    pub seen: u64,
+    pub dropped: u64,
+}
+
+const BPF_MAP_CREATE: libc::c_long = 0;
+const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_MAP_TYPE_ARRAY: u32 = 2;
+const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
+/// `TC_ACT_OK` and `TC_ACT_SHOT`: what a direct-action classifier returns.
+const TC_ACT_OK: i32 = 0;
+const TC_ACT_SHOT: i32 = 2;
+
+/// One eBPF instruction (`struct bpf_insn`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct Insn {
+    code: u8,
+    regs: u8,
+    off: i16,
+    imm: i32,
+}
+
+fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+    Insn {
+        code,
+        regs: (src << 4) | dst,
+        off,
+        imm,
+    }
+}
+
+// Instruction classes, sizes, modes and operations (linux/bpf_common.h, linux/bpf.h).
+const LD: u8 = 0x00;
+const LDX: u8 = 0x01;
+const ST: u8 = 0x02;
+const STX: u8 = 0x03;
+const ALU: u8 = 0x04;
+const JMP: u8 = 0x05;
+const ALU64: u8 = 0x07;
+const W: u8 = 0x00;
+const DW: u8 = 0x18;
+const IMM: u8 = 0x00;
+const MEM: u8 = 0x60;
+const ATOMIC: u8 = 0xc0;
+const K: u8 = 0x00;
+const X: u8 = 0x08;
+const ADD: u8 = 0x00;
+const LSH: u8 = 0x60;
+const RSH: u8 = 0x70;
+const XOR: u8 = 0xa0;
+const MOV: u8 = 0xb0;
+const JEQ: u8 = 0x10;
+const JGE: u8 = 0x30;
+const JNE: u8 = 0x50;
+const CALL: u8 = 0x80;
+const EXIT: u8 = 0x90;
+const PSEUDO_MAP_FD: u8 = 1;
+const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
+
+/// The program, for the map `map_fd`. Jump offsets count instructions after the jump.
+fn program(map_fd: i32) -> Vec<Insn> {
+    let (r0, r1, r2, r3, r4, r6, r10) = (0, 1, 2, 3, 4, 6, 10);
+    let mut p = vec![
+        insn(ST | W | MEM, r10, 0, -4, 0),    // key = 0
+        insn(ALU64 | MOV | X, r2, r10, 0, 0), // r2 = &key
+        insn(ALU64 | ADD | K, r2, 0, 0, -4),
+        insn(LD | DW | IMM, r1, PSEUDO_MAP_FD, 0, map_fd), // r1 = map
+        insn(0, 0, 0, 0, 0),
+        insn(JMP | CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM), // r0 = &state or NULL
+    ];
+    let pass = 30; // index of the `pass` instructions below
+    let drop = 26;
+    let at = |p: &Vec<Insn>, target: usize| (target - p.len() - 1) as i16;
+    p.push(insn(JMP | JEQ | K, r0, 0, at(&p, pass), 0)); // no state: pass
+    p.push(insn(ALU64 | MOV | X, r6, r0, 0, 0));
+    p.push(insn(ALU64 | MOV | K, r1, 0, 0, 1));
+    p.push(insn(STX | DW | ATOMIC, r6, r1, 16, ADD as i32)); // seen += 1
+    p.push(insn(LDX | W | MEM, r1, r6, 0, 0)); // all
+    p.push(insn(JMP | JNE | K, r1, 0, at(&p, drop), 0));
+    p.push(insn(LDX | W | MEM, r2, r6, 4, 0)); // threshold
+    p.push(insn(JMP | JEQ | K, r2, 0, at(&p, pass), 0));
+    p.push(insn(LDX | W | MEM, r3, r6, 8, 0)); // state; xorshift32 in 32-bit ALU
+    for (op, shift) in [(LSH, 13), (RSH, 17), (LSH, 5)] {
+        p.push(insn(ALU | MOV | X, r4, r3, 0, 0));
+        p.push(insn(ALU | op | K, r4, 0, 0, shift));
+        p.push(insn(ALU | XOR | X, r3, r4, 0, 0));
+    }
+    p.push(insn(STX | W | MEM, r6, r3, 8, 0)); // state = next
+    p.push(insn(JMP | JGE | X, r3, r2, at(&p, pass), 0)); // number >= threshold: pass
+    debug_assert_eq!(p.len(), drop, "the drop label moved");
+    p.push(insn(ALU64 | MOV | K, r1, 0, 0, 1));
+    p.push(insn(STX | DW | ATOMIC, r6, r1, 24, ADD as i32)); // dropped += 1
+    p.push(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_SHOT));
+    p.push(insn(JMP | EXIT, 0, 0, 0, 0));
+    debug_assert_eq!(p.len(), pass, "the pass label moved");
+    p.push(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_OK));
+    p.push(insn(JMP | EXIT, 0, 0, 0, 0));
+    p
+}
+
+fn bpf(cmd: libc::c_long, attr: &mut [u64; 16]) -> io::Result<i64> {
+    // SAFETY: attr is a zero-padded bpf_attr of 128 octets, as every command here expects.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr.as_mut_ptr(),
+            size_of::<[u64; 16]>(),
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// A loaded drop program and its state map.
+pub(crate) struct DropProgram {
+    map: OwnedFd,
+    prog: OwnedFd,
+}
+
+impl DropProgram {
+    /// Creates the map and loads the program. The verifier's log comes back in the error.
+    pub(crate) fn load() -> io::Result<DropProgram> {
+        let mut attr = [0u64; 16];
+        attr[0] = u64::from(BPF_MAP_TYPE_ARRAY) | (4u64 << 32); // map_type, key_size
+        attr[1] = size_of::<State>() as u64 | (1u64 << 32); // value_size, max_entries
+        // SAFETY: BPF_MAP_CREATE returns a new fd, owned right after.
+        let map = unsafe { OwnedFd::from_raw_fd(bpf(BPF_MAP_CREATE, &mut attr)? as i32) };
+        let insns = program(map.as_raw_fd());
+        let license = c"GPL";
+        let mut log = vec![0u8; 64 * 1024];
+        let mut attr = [0u64; 16];
+        attr[0] = u64::from(BPF_PROG_TYPE_SCHED_CLS) | ((insns.len() as u64) << 32);
+        attr[1] = insns.as_ptr() as u64;
+        attr[2] = license.as_ptr() as u64;
+        attr[3] = 1 | ((log.len() as u64) << 32); // log_level, log_size
+        attr[4] = log.as_mut_ptr() as u64;
+        let prog = bpf(BPF_PROG_LOAD, &mut attr).map_err(|e| {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "{e}; verifier: {}",
+                    String::from_utf8_lossy(&log[..end]).trim()
+                ),
+            )
+        })?;
+        // SAFETY: BPF_PROG_LOAD returned a new fd, owned right after.
+        let prog = unsafe { OwnedFd::from_raw_fd(prog as i32) };
+        Ok(DropProgram { map, prog })
+    }
+
+    /// The program's fd, for the tc filter.
+    pub(crate) fn prog_fd(&self) -> i32 {
+        self.prog.as_raw_fd()
+    }
+
+    /// Reads the state.
+    pub(crate) fn state(&self) -> io::Result<State> {
+        let key = 0u32;
+        let mut value = State::default();
+        let mut attr = [0u64; 16];
+        attr[0] = self.map.as_raw_fd() as u64;
+        attr[1] = &key as *const u32 as u64;
+        attr[2] = &mut value as *mut State as u64;
+        bpf(BPF_MAP_LOOKUP_ELEM, &mut attr)?;
+        Ok(value)
+    }
+
+    /// Writes the state.
+    pub(crate) fn set_state(&self, state: &State) -> io::Result<()> {
+        let key = 0u32;
+        let mut attr = [0u64; 16];
+        attr[0] = self.map.as_raw_fd() as u64;
+        attr[1] = &key as *const u32 as u64;
+        attr[2] = state as *const State as u64;
+        bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
+    }
+}

@@ -1,0 +1,225 @@
+//! Breaking a link on purpose: packets of one direction dropped where the sender cannot see it.
+//!
+//! An [`Impairment`] is the eBPF drop program ([`crate::bpf`]) attached as a direct-action
+//! classifier to the receiving end's ingress (clsact qdisc). A drop there is silent, as on a real
+//! network: the sending socket gets no ENOBUFS, which a drop on its own egress would give it.
+//! This kernel has no netem; the netem backend (delay, jitter, reordering) is still to come.
+
+use futures::StreamExt;
+use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage};
+use netlink_packet_route::{
+    RouteNetlinkMessage,
+    tc::{TcAttribute, TcBpfFlags, TcFilterBpfOption, TcHandle, TcMessage, TcOption},
+};
+
+use crate::{
+    Topology,
+    bpf::{DropProgram, State},
+    error::{Error, Result},
+    host::Host,
+};
+
+/// `TC_H_CLSACT`, the clsact qdisc's parent, and its ingress hook `TC_H_MIN_INGRESS`.
+const CLSACT: TcHandle = TcHandle {
+    major: 0xffff,
+    minor: 0xfff1,
+};
+const CLSACT_INGRESS: TcHandle = TcHandle {
+    major: 0xffff,
+    minor: 0xfff2,
+};
+/// The priority of netcase's filter; one per ingress.
+const PRIORITY: u32 = 1;
+
+/// What an impairment's program counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Packets that reached the receiving end, dropped or not, a count.
+    pub seen: u64,
+    /// Packets dropped, a count.
+    pub dropped: u64,
+}
+
+/// Drops on one direction of a link, from one host to the other, at the receiving end.
+pub struct Impairment {
+    link: String,
+    host: String,
+    index: u32,
+    program: DropProgram,
+}
+
+impl Topology {
+    /// Attaches a drop program to the link from `from` to `to`, at `to`'s ingress. It drops
+    /// nothing until told to ([`Impairment::blackhole`], [`Impairment::loss`]).
+    pub async fn impair(&self, from: &str, to: &str) -> Result<Impairment> {
+        let end = self.link(from, to)?.end(to)?;
+        let (index, link) = (
+            end.ifindex(),
+            format!("{from}>{to} ({to} {})", end.ifname()),
+        );
+        let program = DropProgram::load()
+            .map_err(|e| Error::io(format!("loading the drop program for {link}"), e))?;
+        let prog_fd = program.prog_fd();
+        let what = link.clone();
+        netlink(self.host(to)?, move |handle| async move {
+            let clsact = qdisc(index, CLSACT, "clsact");
+            request(
+                &handle,
+                RouteNetlinkMessage::NewQueueDiscipline(clsact),
+                NLM_F_CREATE | NLM_F_EXCL,
+            )
+            .await
+            .map_err(|e| format!("adding a clsact qdisc on {what}: {e}"))?;
+            request(
+                &handle,
+                RouteNetlinkMessage::NewTrafficFilter(filter(index, prog_fd)),
+                NLM_F_CREATE | NLM_F_EXCL,
+            )
+            .await
+            .map_err(|e| format!("attaching the drop program on {what}: {e}"))
+        })
+        .await?;
+        Ok(Impairment {
+            link,
+            host: to.to_owned(),
+            index,
+            program,
+        })
+    }
+}
+
+impl Impairment {
+    /// Drops every packet: the peer has vanished, as far as this direction can tell.
+    pub fn blackhole(&self) -> Result<()> {
+        self.update(|s| {
+            s.all = 1;
+            s.threshold = 0;
+        })
+    }
+
+    /// Drops each packet with probability `percent` / 100, drawn from a generator seeded with
+    /// `seed`: the same packets in the same order meet the same fate on every run.
+    pub fn loss(&self, percent: f64, seed: u32) -> Result<()> {
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(Error::BadLink {
+                link: self.link.clone(),
+                why: format!("loss of {percent}% is not a percentage (0 to 100)"),
+            });
+        }
+        // xorshift32 never leaves 0: a zero seed would draw nothing but zeros.
+        let seed = if seed == 0 { 0x9e37_79b9 } else { seed };
+        let threshold = (percent / 100.0 * f64::from(u32::MAX)).round() as u32;
+        self.update(|s| {
+            s.all = u32::from(percent >= 100.0);
+            s.threshold = threshold;
+            s.state = seed;
+        })
+    }
+
+    /// Lets every packet through again; the counts stay.
+    pub fn clear(&self) -> Result<()> {
+        self.update(|s| {
+            s.all = 0;
+            s.threshold = 0;
+        })
+    }
+
+    /// What the program has counted since it was attached.
+    pub fn counts(&self) -> Result<Counts> {
+        let state = self.read()?;
+        Ok(Counts {
+            seen: state.seen,
+            dropped: state.dropped,
+        })
+    }
+
+    /// Detaches the program: the qdisc and filter are deleted and the path is as it was built.
+    /// (Dropping an `Impairment` without removing it leaves it in place until the topology goes.)
+    pub async fn remove(self, net: &Topology) -> Result<()> {
+        let (index, what) = (self.index, self.link.clone());
+        netlink(net.host(&self.host)?, move |handle| async move {
+            let clsact = qdisc(index, CLSACT, "clsact");
+            request(&handle, RouteNetlinkMessage::DelQueueDiscipline(clsact), 0)
+                .await
+                .map_err(|e| format!("removing the clsact qdisc of {what}: {e}"))
+        })
+        .await
+    }
+
+    fn read(&self) -> Result<State> {
+        self.program
+            .state()
+            .map_err(|e| Error::io(format!("reading the drop counts of {}", self.link), e))
+    }
+
+    fn update(&self, change: impl FnOnce(&mut State)) -> Result<()> {
+        let mut state = self.read()?;
+        change(&mut state);
+        self.program
+            .set_state(&state)
+            .map_err(|e| Error::io(format!("changing the impairment of {}", self.link), e))
+    }
+}
+
+/// A qdisc message for interface `index`.
+fn qdisc(index: u32, parent: TcHandle, kind: &str) -> TcMessage {
+    let mut msg = TcMessage::with_index(index as i32);
+    msg.header.parent = parent;
+    msg.header.handle = TcHandle {
+        major: 0xffff,
+        minor: 0,
+    };
+    msg.attributes.push(TcAttribute::Kind(kind.to_owned()));
+    msg
+}
+
+/// The cls_bpf filter running `prog_fd` in direct-action mode on every protocol, at ingress.
+fn filter(index: u32, prog_fd: i32) -> TcMessage {
+    let mut msg = TcMessage::with_index(index as i32);
+    msg.header.parent = CLSACT_INGRESS;
+    // tcm_info: priority above, protocol (network order) below.
+    msg.header.info = (PRIORITY << 16) | u32::from((libc::ETH_P_ALL as u16).to_be());
+    msg.attributes.push(TcAttribute::Kind("bpf".to_owned()));
+    msg.attributes.push(TcAttribute::Options(vec![
+        TcOption::Bpf(TcFilterBpfOption::ProgFd(prog_fd as u32)),
+        TcOption::Bpf(TcFilterBpfOption::ProgName("netcase_drop".to_owned())),
+        TcOption::Bpf(TcFilterBpfOption::Flags(TcBpfFlags::DirectAction)),
+    ]));
+    msg
+}
+
+async fn request(
+    handle: &rtnetlink::Handle,
+    message: RouteNetlinkMessage,
+    flags: u16,
+) -> std::result::Result<(), rtnetlink::Error> {
+    let mut req = NetlinkMessage::from(message);
+    req.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    let mut responses = handle.clone().request(req)?;
+    while let Some(message) = responses.next().await {
+        if let netlink_packet_core::NetlinkPayload::Error(e) = message.payload
+            && e.code.is_some()
+        {
+            return Err(rtnetlink::Error::NetlinkError(e));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `work` with a netlink connection inside `host`'s namespace.
+async fn netlink<F, Fut>(host: &Host, work: F) -> Result<()>
+where
+    F: FnOnce(rtnetlink::Handle) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::result::Result<(), String>> + Send,
+{
+    let name = host.name().to_owned();
+    host.spawn(async move {
+        let (connection, handle, _) = rtnetlink::new_connection()
+            .map_err(|e| Error::io(format!("opening a netlink socket on host {name}"), e))?;
+        let connection = tokio::spawn(connection);
+        let result = work(handle).await;
+        connection.abort();
+        result.map_err(|e| Error::io(format!("on host {name}"), std::io::Error::other(e)))
+    })
+    .await?
+}
