@@ -12,7 +12,9 @@
 //! | 24 | `dropped: u64` | packets it dropped, a count |
 //!
 //! The random numbers come from the map, not from `bpf_get_prandom_u32`, so that a seed makes
-//! the drops repeatable: the same packets in the same order meet the same fate.
+//! the drops repeatable: the same TCP and UDP packets in the same order meet the same fate. Only
+//! TCP and UDP packets draw a number; a blackhole drops every frame, ARP and neighbour discovery
+//! included, as a vanished peer would.
 
 use std::{
     io,
@@ -70,6 +72,8 @@ const ALU: u8 = 0x04;
 const JMP: u8 = 0x05;
 const ALU64: u8 = 0x07;
 const W: u8 = 0x00;
+const H: u8 = 0x08;
+const B: u8 = 0x10;
 const DW: u8 = 0x18;
 const IMM: u8 = 0x00;
 const MEM: u8 = 0x60;
@@ -81,7 +85,9 @@ const LSH: u8 = 0x60;
 const RSH: u8 = 0x70;
 const XOR: u8 = 0xa0;
 const MOV: u8 = 0xb0;
+const JA: u8 = 0x00;
 const JEQ: u8 = 0x10;
+const JGT: u8 = 0x20;
 const JGE: u8 = 0x30;
 const JNE: u8 = 0x50;
 const CALL: u8 = 0x80;
@@ -89,45 +95,124 @@ const EXIT: u8 = 0x90;
 const PSEUDO_MAP_FD: u8 = 1;
 const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
 
-/// The program, for the map `map_fd`. Jump offsets count instructions after the jump.
-fn program(map_fd: i32) -> Vec<Insn> {
-    let (r0, r1, r2, r3, r4, r6, r10) = (0, 1, 2, 3, 4, 6, 10);
-    let mut p = vec![
-        insn(ST | W | MEM, r10, 0, -4, 0),    // key = 0
-        insn(ALU64 | MOV | X, r2, r10, 0, 0), // r2 = &key
-        insn(ALU64 | ADD | K, r2, 0, 0, -4),
-        insn(LD | DW | IMM, r1, PSEUDO_MAP_FD, 0, map_fd), // r1 = map
-        insn(0, 0, 0, 0, 0),
-        insn(JMP | CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM), // r0 = &state or NULL
-    ];
-    let pass = 30; // index of the `pass` instructions below
-    let drop = 26;
-    let at = |p: &Vec<Insn>, target: usize| (target - p.len() - 1) as i16;
-    p.push(insn(JMP | JEQ | K, r0, 0, at(&p, pass), 0)); // no state: pass
-    p.push(insn(ALU64 | MOV | X, r6, r0, 0, 0));
-    p.push(insn(ALU64 | MOV | K, r1, 0, 0, 1));
-    p.push(insn(STX | DW | ATOMIC, r6, r1, 16, ADD as i32)); // seen += 1
-    p.push(insn(LDX | W | MEM, r1, r6, 0, 0)); // all
-    p.push(insn(JMP | JNE | K, r1, 0, at(&p, drop), 0));
-    p.push(insn(LDX | W | MEM, r2, r6, 4, 0)); // threshold
-    p.push(insn(JMP | JEQ | K, r2, 0, at(&p, pass), 0));
-    p.push(insn(LDX | W | MEM, r3, r6, 8, 0)); // state; xorshift32 in 32-bit ALU
-    for (op, shift) in [(LSH, 13), (RSH, 17), (LSH, 5)] {
-        p.push(insn(ALU | MOV | X, r4, r3, 0, 0));
-        p.push(insn(ALU | op | K, r4, 0, 0, shift));
-        p.push(insn(ALU | XOR | X, r3, r4, 0, 0));
+/// Places in the program that jumps go to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Label {
+    Ipv4,
+    Protocol,
+    Draw,
+    Drop,
+    Pass,
+}
+
+/// Instructions with labelled jumps, patched once every label has its place.
+#[derive(Default)]
+struct Asm {
+    insns: Vec<Insn>,
+    jumps: Vec<(usize, Label)>,
+    labels: Vec<(Label, usize)>,
+}
+
+impl Asm {
+    fn op(&mut self, insn: Insn) {
+        self.insns.push(insn);
     }
-    p.push(insn(STX | W | MEM, r6, r3, 8, 0)); // state = next
-    p.push(insn(JMP | JGE | X, r3, r2, at(&p, pass), 0)); // number >= threshold: pass
-    debug_assert_eq!(p.len(), drop, "the drop label moved");
-    p.push(insn(ALU64 | MOV | K, r1, 0, 0, 1));
-    p.push(insn(STX | DW | ATOMIC, r6, r1, 24, ADD as i32)); // dropped += 1
-    p.push(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_SHOT));
-    p.push(insn(JMP | EXIT, 0, 0, 0, 0));
-    debug_assert_eq!(p.len(), pass, "the pass label moved");
-    p.push(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_OK));
-    p.push(insn(JMP | EXIT, 0, 0, 0, 0));
-    p
+
+    fn jump(&mut self, code: u8, dst: u8, src: u8, imm: i32, to: Label) {
+        self.jumps.push((self.insns.len(), to));
+        self.insns.push(insn(code, dst, src, 0, imm));
+    }
+
+    fn label(&mut self, label: Label) {
+        self.labels.push((label, self.insns.len()));
+    }
+
+    fn finish(mut self) -> Vec<Insn> {
+        for (at, to) in self.jumps {
+            let target = self
+                .labels
+                .iter()
+                .find(|(l, _)| *l == to)
+                .map_or(at + 1, |(_, t)| *t);
+            self.insns[at].off = (target as i64 - at as i64 - 1) as i16;
+        }
+        self.insns
+    }
+}
+
+/// The program, for the map `map_fd` (see the module documentation for what it does).
+///
+/// Random drops draw a number only for TCP and UDP packets, so that other frames crossing the
+/// link (neighbour discovery, multicast listener reports) do not shift a seeded sequence.
+fn program(map_fd: i32) -> Vec<Insn> {
+    let (r0, r1, r2, r3, r4, r6, r7, r8, r9, r10) = (0, 1, 2, 3, 4, 6, 7, 8, 9, 10);
+    // Offsets in `struct __sk_buff` of the packet's start and end.
+    const SKB_DATA: i16 = 76;
+    const SKB_DATA_END: i16 = 80;
+    let mut a = Asm::default();
+    a.op(insn(ALU64 | MOV | X, r9, r1, 0, 0)); // r9 = ctx, kept across the call
+    a.op(insn(ST | W | MEM, r10, 0, -4, 0)); // key = 0
+    a.op(insn(ALU64 | MOV | X, r2, r10, 0, 0));
+    a.op(insn(ALU64 | ADD | K, r2, 0, 0, -4));
+    a.op(insn(LD | DW | IMM, r1, PSEUDO_MAP_FD, 0, map_fd));
+    a.op(insn(0, 0, 0, 0, 0));
+    a.op(insn(JMP | CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM)); // r0 = &state or NULL
+    a.jump(JMP | JEQ | K, r0, 0, 0, Label::Pass);
+    a.op(insn(ALU64 | MOV | X, r6, r0, 0, 0));
+    a.op(insn(ALU64 | MOV | K, r1, 0, 0, 1));
+    a.op(insn(STX | DW | ATOMIC, r6, r1, 16, ADD as i32)); // seen += 1
+    a.op(insn(LDX | W | MEM, r1, r6, 0, 0)); // all
+    a.jump(JMP | JNE | K, r1, 0, 0, Label::Drop);
+    a.op(insn(LDX | W | MEM, r2, r6, 4, 0)); // threshold
+    a.jump(JMP | JEQ | K, r2, 0, 0, Label::Pass);
+    // Only TCP and UDP draw: find the IP protocol (IPv6: the first next-header only).
+    a.op(insn(LDX | W | MEM, r7, r9, SKB_DATA, 0));
+    a.op(insn(LDX | W | MEM, r8, r9, SKB_DATA_END, 0));
+    a.op(insn(ALU64 | MOV | X, r4, r7, 0, 0));
+    a.op(insn(ALU64 | ADD | K, r4, 0, 0, 34)); // Ethernet and an IPv4 header
+    a.jump(JMP | JGT | X, r4, r8, 0, Label::Pass);
+    a.op(insn(LDX | H | MEM, r3, r7, 12, 0)); // EtherType, as it lies in memory
+    a.jump(
+        JMP | JEQ | K,
+        r3,
+        0,
+        i32::from(0x0800u16.to_be()),
+        Label::Ipv4,
+    );
+    a.jump(
+        JMP | JNE | K,
+        r3,
+        0,
+        i32::from(0x86ddu16.to_be()),
+        Label::Pass,
+    );
+    a.op(insn(ALU64 | ADD | K, r4, 0, 0, 20)); // an IPv6 header is 20 octets longer
+    a.jump(JMP | JGT | X, r4, r8, 0, Label::Pass);
+    a.op(insn(LDX | B | MEM, r3, r7, 14 + 6, 0)); // next header
+    a.jump(JMP | JA, 0, 0, 0, Label::Protocol);
+    a.label(Label::Ipv4);
+    a.op(insn(LDX | B | MEM, r3, r7, 14 + 9, 0)); // protocol
+    a.label(Label::Protocol);
+    a.jump(JMP | JEQ | K, r3, 0, libc::IPPROTO_TCP, Label::Draw);
+    a.jump(JMP | JNE | K, r3, 0, libc::IPPROTO_UDP, Label::Pass);
+    a.label(Label::Draw);
+    a.op(insn(LDX | W | MEM, r3, r6, 8, 0)); // state; xorshift32 in 32-bit ALU
+    for (op, shift) in [(LSH, 13), (RSH, 17), (LSH, 5)] {
+        a.op(insn(ALU | MOV | X, r4, r3, 0, 0));
+        a.op(insn(ALU | op | K, r4, 0, 0, shift));
+        a.op(insn(ALU | XOR | X, r3, r4, 0, 0));
+    }
+    a.op(insn(STX | W | MEM, r6, r3, 8, 0)); // state = next
+    a.jump(JMP | JGE | X, r3, r2, 0, Label::Pass); // number >= threshold: pass
+    a.label(Label::Drop);
+    a.op(insn(ALU64 | MOV | K, r1, 0, 0, 1));
+    a.op(insn(STX | DW | ATOMIC, r6, r1, 24, ADD as i32)); // dropped += 1
+    a.op(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_SHOT));
+    a.op(insn(JMP | EXIT, 0, 0, 0, 0));
+    a.label(Label::Pass);
+    a.op(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_OK));
+    a.op(insn(JMP | EXIT, 0, 0, 0, 0));
+    a.finish()
 }
 
 fn bpf(cmd: libc::c_long, attr: &mut [u64; 16]) -> io::Result<i64> {

@@ -116,11 +116,7 @@ async fn a_blackhole_drops_silently_and_counts(#[future] pair: Result<Topology>)
     Ok(())
 }
 
-/// 30% loss over 10,000 packets measures 30 ± 2%, in two rounds from the same seed.
-///
-/// The rounds are not compared packet by packet yet: every frame that reaches the program draws a
-/// number, so a stray neighbour-discovery frame shifts the sequence. Drawing only for TCP and UDP
-/// (which needs the program to parse headers) will make a seed exact.
+/// 30% loss over 10,000 packets measures 30 ± 2%, and the same seed drops the same packets.
 #[rstest]
 #[tokio::test]
 async fn random_loss_is_accurate_and_repeatable(#[future] pair: Result<Topology>) -> Result<()> {
@@ -128,6 +124,7 @@ async fn random_loss_is_accurate_and_repeatable(#[future] pair: Result<Topology>
     let net = pair.await?;
     resolve_neighbours(&net).await?;
     let impairment = net.impair("client", "server").await?;
+    let mut runs = Vec::new();
     for (round, port) in [(0, 6100), (1, 6101)] {
         impairment.loss(30.0, 7)?;
         let before = impairment.counts()?;
@@ -145,7 +142,12 @@ async fn random_loss_is_accurate_and_repeatable(#[future] pair: Result<Topology>
         let lost = 10_000 - received.len();
         let loss = lost as f64 / 100.0;
         assert!((28.0..=32.0).contains(&loss), "round {round}: {loss}% lost");
+        runs.push(received);
     }
+    assert!(
+        runs[0] == runs[1],
+        "the same seed dropped different packets"
+    );
     impairment.clear()?;
     let (received, _) = datagrams(&net, 100, 6102, Some(&impairment)).await?;
     assert_eq!(received.len(), 100, "cleared: nothing dropped");
