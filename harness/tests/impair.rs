@@ -5,7 +5,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use netcase::{Family, Result, Topology, fixtures::pair, impair::Impairment, require_privileges};
+use netcase::{
+    Family, Result, Topology,
+    fixtures::{pair, routed},
+    impair::Impairment,
+    require_privileges,
+};
 use rstest::rstest;
 
 /// Sends `count` datagrams numbered 0.. from client to server and returns the numbers the server
@@ -157,6 +162,93 @@ async fn random_loss_is_accurate_and_repeatable(#[future] pair: Result<Topology>
             .unwrap_err()
             .to_string()
             .contains("not a percentage")
+    );
+    Ok(())
+}
+
+/// Under 20% loss on the data's direction, TCP retransmits until every byte arrives, intact and
+/// in order.
+#[rstest]
+#[tokio::test]
+async fn tcp_delivers_every_byte_under_loss(#[future] pair: Result<Topology>) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    require_privileges!();
+    let net = pair.await?;
+    let forward = net.impair("client", "server").await?;
+    forward.loss(20.0, 11)?;
+    let addr = net.socket_addr("server", Family::V4, 7100)?;
+    let listener = net
+        .host("server")?
+        .spawn(async move { tokio::net::TcpListener::bind(addr).await })
+        .await?
+        .expect("bind");
+    let payload: Vec<u8> = (0..64_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let expected = payload.clone();
+    let received = net.host("server")?.spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).await.expect("read");
+        got
+    });
+    net.host("client")?
+        .spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            stream.write_all(&payload).await.expect("write");
+            stream.shutdown().await.expect("shutdown");
+        })
+        .await?;
+    assert!(
+        received.await? == expected,
+        "the bytes arrived changed or incomplete"
+    );
+    assert!(forward.counts()?.dropped > 0, "nothing was lost");
+    Ok(())
+}
+
+/// A cut in the middle of the path: the router drops everything from the client, both ends keep
+/// their links up, and removing the cut restores the path.
+#[rstest]
+#[tokio::test]
+async fn a_cut_in_the_middle_leaves_both_links_up(
+    #[future] routed: Result<Topology>,
+) -> Result<()> {
+    require_privileges!();
+    let net = routed.await?;
+    let cut = net.impair("client", "router").await?;
+    cut.blackhole()?;
+    let addr = net.socket_addr("server", Family::V6, 7200)?;
+    let _listener = net
+        .host("server")?
+        .spawn(async move { std::net::TcpListener::bind(addr) })
+        .await?
+        .expect("bind");
+    let connect = net
+        .host("client")?
+        .spawn(async move { tokio::net::TcpStream::connect(addr).await.is_ok() });
+    // The router drops the SYN; the client cannot tell and will retransmit after its initial RTO.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cut.counts()?.dropped == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the SYN never reached the router"
+        );
+        tokio::task::yield_now().await;
+    }
+    for host in ["client", "server"] {
+        let mut show = net.host(host)?.command("ip");
+        show.args(["-o", "link", "show", "dev", "eth0"]);
+        let out = net.host(host)?.output(show).await?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("state UP") && !text.contains("NO-CARRIER"),
+            "{host}: {text}"
+        );
+    }
+    // Repaired: the retransmitted SYN gets through and the same connect succeeds.
+    cut.remove(&net).await?;
+    assert!(
+        connect.await?,
+        "the connect failed after the cut was removed"
     );
     Ok(())
 }
