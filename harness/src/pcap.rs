@@ -189,7 +189,10 @@ mod tests {
     }
 
     fn written() -> Vec<u8> {
-        let dir = std::env::temp_dir().join(format!("netcase-pcap-{}", std::process::id()));
+        // Tests run in parallel: each call writes in a directory of its own.
+        static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("netcase-pcap-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.pcap");
         write(&path, &frames()).unwrap();
