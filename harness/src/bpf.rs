@@ -8,8 +8,16 @@
 //! | 0 | `all: u32` | non-zero: drop every packet (a blackhole) |
 //! | 4 | `threshold: u32` | drop a packet when the next random number is below it (loss = threshold / 2^32) |
 //! | 8 | `state: u32` | the xorshift32 state: the seed, then the last number drawn |
+//! | 12 | `rule: u32` | non-zero: the flag rule below is on |
 //! | 16 | `seen: u64` | packets the program saw, a count |
 //! | 24 | `dropped: u64` | packets it dropped, a count |
+//! | 32 | `flags_mask: u32` | the TCP flags the rule looks at |
+//! | 36 | `flags_value: u32` | their values in a matching segment |
+//! | 40 | `nth: u32` | 0: drop every matching segment; N: every Nth (or only the Nth, with `once`) |
+//! | 44 | `once: u32` | non-zero: drop only the `nth` matching segment |
+//! | 48 | `matched: u64` | TCP segments the rule matched, a count |
+//!
+//! A TCP segment the rule does not drop, and any UDP packet, then meets the random loss.
 //!
 //! The random numbers come from the map, not from `bpf_get_prandom_u32`, so that a seed makes
 //! the drops repeatable: the same TCP and UDP packets in the same order meet the same fate. Only
@@ -29,9 +37,14 @@ pub(crate) struct State {
     pub all: u32,
     pub threshold: u32,
     pub state: u32,
-    pub pad: u32,
+    pub rule: u32,
     pub seen: u64,
     pub dropped: u64,
+    pub flags_mask: u32,
+    pub flags_value: u32,
+    pub nth: u32,
+    pub once: u32,
+    pub matched: u64,
 }
 
 const BPF_MAP_CREATE: libc::c_long = 0;
@@ -84,6 +97,8 @@ const ADD: u8 = 0x00;
 const LSH: u8 = 0x60;
 const RSH: u8 = 0x70;
 const XOR: u8 = 0xa0;
+const AND: u8 = 0x50;
+const MOD: u8 = 0x90;
 const MOV: u8 = 0xb0;
 const JA: u8 = 0x00;
 const JEQ: u8 = 0x10;
@@ -100,7 +115,9 @@ const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
 enum Label {
     Ipv4,
     Protocol,
-    Draw,
+    Tcp,
+    Once,
+    Random,
     Drop,
     Pass,
 }
@@ -145,7 +162,7 @@ impl Asm {
 /// Random drops draw a number only for TCP and UDP packets, so that other frames crossing the
 /// link (neighbour discovery, multicast listener reports) do not shift a seeded sequence.
 fn program(map_fd: i32) -> Vec<Insn> {
-    let (r0, r1, r2, r3, r4, r6, r7, r8, r9, r10) = (0, 1, 2, 3, 4, 6, 7, 8, 9, 10);
+    let (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
     // Offsets in `struct __sk_buff` of the packet's start and end.
     const SKB_DATA: i16 = 76;
     const SKB_DATA_END: i16 = 80;
@@ -163,9 +180,7 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.op(insn(STX | DW | ATOMIC, r6, r1, 16, ADD as i32)); // seen += 1
     a.op(insn(LDX | W | MEM, r1, r6, 0, 0)); // all
     a.jump(JMP | JNE | K, r1, 0, 0, Label::Drop);
-    a.op(insn(LDX | W | MEM, r2, r6, 4, 0)); // threshold
-    a.jump(JMP | JEQ | K, r2, 0, 0, Label::Pass);
-    // Only TCP and UDP draw: find the IP protocol (IPv6: the first next-header only).
+    // Find the IP protocol (r3) and where the transport header starts (r5).
     a.op(insn(LDX | W | MEM, r7, r9, SKB_DATA, 0));
     a.op(insn(LDX | W | MEM, r8, r9, SKB_DATA_END, 0));
     a.op(insn(ALU64 | MOV | X, r4, r7, 0, 0));
@@ -188,14 +203,49 @@ fn program(map_fd: i32) -> Vec<Insn> {
     );
     a.op(insn(ALU64 | ADD | K, r4, 0, 0, 20)); // an IPv6 header is 20 octets longer
     a.jump(JMP | JGT | X, r4, r8, 0, Label::Pass);
-    a.op(insn(LDX | B | MEM, r3, r7, 14 + 6, 0)); // next header
+    a.op(insn(LDX | B | MEM, r3, r7, 14 + 6, 0)); // next header (the first only)
+    a.op(insn(ALU64 | MOV | K, r5, 0, 0, 14 + 40));
     a.jump(JMP | JA, 0, 0, 0, Label::Protocol);
     a.label(Label::Ipv4);
     a.op(insn(LDX | B | MEM, r3, r7, 14 + 9, 0)); // protocol
+    a.op(insn(LDX | B | MEM, r5, r7, 14, 0)); // version and header length
+    a.op(insn(ALU64 | AND | K, r5, 0, 0, 0x0f));
+    a.op(insn(ALU64 | LSH | K, r5, 0, 0, 2));
+    a.op(insn(ALU64 | ADD | K, r5, 0, 0, 14));
     a.label(Label::Protocol);
-    a.jump(JMP | JEQ | K, r3, 0, libc::IPPROTO_TCP, Label::Draw);
+    a.jump(JMP | JEQ | K, r3, 0, libc::IPPROTO_TCP, Label::Tcp);
     a.jump(JMP | JNE | K, r3, 0, libc::IPPROTO_UDP, Label::Pass);
-    a.label(Label::Draw);
+    a.jump(JMP | JA, 0, 0, 0, Label::Random);
+    // The flag rule, on TCP segments with a whole header in the frame.
+    a.label(Label::Tcp);
+    a.op(insn(LDX | W | MEM, r1, r6, 12, 0)); // rule
+    a.jump(JMP | JEQ | K, r1, 0, 0, Label::Random);
+    a.op(insn(ALU64 | ADD | X, r7, r5, 0, 0)); // r7 = the TCP header
+    a.op(insn(ALU64 | MOV | X, r4, r7, 0, 0));
+    a.op(insn(ALU64 | ADD | K, r4, 0, 0, 20));
+    a.jump(JMP | JGT | X, r4, r8, 0, Label::Random);
+    a.op(insn(LDX | B | MEM, r1, r7, 13, 0)); // flags
+    a.op(insn(LDX | W | MEM, r2, r6, 32, 0)); // flags_mask
+    a.op(insn(ALU64 | AND | X, r1, r2, 0, 0));
+    a.op(insn(LDX | W | MEM, r2, r6, 36, 0)); // flags_value
+    a.jump(JMP | JNE | X, r1, r2, 0, Label::Random);
+    a.op(insn(LDX | DW | MEM, r1, r6, 48, 0)); // matched += 1 (segments of one flow arrive in order)
+    a.op(insn(ALU64 | ADD | K, r1, 0, 0, 1));
+    a.op(insn(STX | DW | MEM, r6, r1, 48, 0));
+    a.op(insn(LDX | W | MEM, r2, r6, 40, 0)); // nth
+    a.jump(JMP | JEQ | K, r2, 0, 0, Label::Drop);
+    a.op(insn(LDX | W | MEM, r3, r6, 44, 0)); // once
+    a.jump(JMP | JNE | K, r3, 0, 0, Label::Once);
+    a.op(insn(ALU64 | MOV | X, r3, r1, 0, 0));
+    a.op(insn(ALU64 | MOD | X, r3, r2, 0, 0));
+    a.jump(JMP | JEQ | K, r3, 0, 0, Label::Drop);
+    a.jump(JMP | JA, 0, 0, 0, Label::Random);
+    a.label(Label::Once);
+    a.jump(JMP | JEQ | X, r1, r2, 0, Label::Drop);
+    // Random loss: TCP and UDP only.
+    a.label(Label::Random);
+    a.op(insn(LDX | W | MEM, r2, r6, 4, 0)); // threshold
+    a.jump(JMP | JEQ | K, r2, 0, 0, Label::Pass);
     a.op(insn(LDX | W | MEM, r3, r6, 8, 0)); // state; xorshift32 in 32-bit ALU
     for (op, shift) in [(LSH, 13), (RSH, 17), (LSH, 5)] {
         a.op(insn(ALU | MOV | X, r4, r3, 0, 0));

@@ -15,6 +15,7 @@ use netlink_packet_route::{
 use crate::{
     Topology,
     bpf::{DropProgram, State},
+    decode::Flags,
     error::{Error, Result},
     host::Host,
 };
@@ -31,6 +32,43 @@ const CLSACT_INGRESS: TcHandle = TcHandle {
 /// The priority of netcase's filter; one per ingress.
 const PRIORITY: u32 = 1;
 
+/// Which TCP segments a rule picks: those whose flags, masked with `mask`, equal `value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segments {
+    mask: Flags,
+    value: Flags,
+}
+
+impl Segments {
+    /// Segments with exactly these flags set, and no other (`Segments::exactly(Flags::SYN)` is
+    /// a SYN, not a SYN-ACK).
+    pub fn exactly(flags: Flags) -> Segments {
+        Segments {
+            mask: Flags::from_bits(0xff),
+            value: flags,
+        }
+    }
+
+    /// Segments with at least these flags set.
+    pub fn with(flags: Flags) -> Segments {
+        Segments {
+            mask: flags,
+            value: flags,
+        }
+    }
+}
+
+/// Which of the segments a rule picks are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Every one.
+    All,
+    /// The Nth, the 2Nth, ... (N from 1).
+    EveryNth(u32),
+    /// Only the Nth (N from 1), once.
+    Nth(u32),
+}
+
 /// What an impairment's program counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
@@ -38,6 +76,8 @@ pub struct Counts {
     pub seen: u64,
     /// Packets dropped, a count.
     pub dropped: u64,
+    /// TCP segments the rule picked, dropped or not, a count.
+    pub matched: u64,
 }
 
 /// Drops on one direction of a link, from one host to the other, at the receiving end.
@@ -116,11 +156,36 @@ impl Impairment {
         })
     }
 
+    /// Drops the TCP `segments` that `which` names, counting from now; other packets still meet
+    /// the random loss, if any.
+    pub fn drop_segments(&self, segments: Segments, which: Which) -> Result<()> {
+        let (nth, once) = match which {
+            Which::All => (0, false),
+            Which::EveryNth(n) | Which::Nth(n) if n == 0 => {
+                return Err(Error::BadLink {
+                    link: self.link.clone(),
+                    why: format!("{which:?}: segments are counted from 1"),
+                });
+            }
+            Which::EveryNth(n) => (n, false),
+            Which::Nth(n) => (n, true),
+        };
+        self.update(|s| {
+            s.rule = 1;
+            s.flags_mask = u32::from(segments.mask.bits());
+            s.flags_value = u32::from(segments.value.bits());
+            s.nth = nth;
+            s.once = u32::from(once);
+            s.matched = 0;
+        })
+    }
+
     /// Lets every packet through again; the counts stay.
     pub fn clear(&self) -> Result<()> {
         self.update(|s| {
             s.all = 0;
             s.threshold = 0;
+            s.rule = 0;
         })
     }
 
@@ -130,6 +195,7 @@ impl Impairment {
         Ok(Counts {
             seen: state.seen,
             dropped: state.dropped,
+            matched: state.matched,
         })
     }
 

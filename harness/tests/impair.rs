@@ -7,8 +7,10 @@ use std::{
 
 use netcase::{
     Family, Result, Topology,
+    capture::Zero,
+    decode::{Flags, segments},
     fixtures::{pair, routed},
-    impair::Impairment,
+    impair::{Impairment, Segments, Which},
     require_privileges,
 };
 use rstest::rstest;
@@ -249,6 +251,50 @@ async fn a_cut_in_the_middle_leaves_both_links_up(
     assert!(
         connect.await?,
         "the connect failed after the cut was removed"
+    );
+    Ok(())
+}
+
+/// Only the first SYN is dropped: the capture on the server shows both SYNs (the tap sees a
+/// frame before the ingress filter drops it), the counters say one of two matched was dropped,
+/// and the client's retransmission brings the connection up.
+#[rstest]
+#[tokio::test]
+async fn dropping_the_first_syn_costs_one_retransmission(
+    #[future] pair: Result<Topology>,
+) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    let rule = net.impair("client", "server").await?;
+    rule.drop_segments(Segments::exactly(Flags::SYN), Which::Nth(1))?;
+    let recording = net.record(&["server"]).await?;
+    let addr = net.socket_addr("server", Family::V4, 7300)?;
+    let _listener = net
+        .host("server")?
+        .spawn(async move { std::net::TcpListener::bind(addr) })
+        .await?
+        .expect("bind");
+    net.host("client")?
+        .spawn(async move { tokio::net::TcpStream::connect(addr).await })
+        .await?
+        .expect("connect after one retransmission");
+    let recorded = recording.stop().await?;
+    let counts = rule.counts()?;
+    assert_eq!((counts.matched, counts.dropped), (2, 1), "{counts:?}");
+    let packets = recorded.on("server")?.packets(&net, Zero::FirstSyn);
+    let syns: Vec<&netcase::decode::Segment> = segments(&packets)
+        .filter(|s| s.flags == Flags::SYN)
+        .collect();
+    assert_eq!(syns.len(), 2, "the dropped SYN and its retransmission");
+    // The kernel retransmits a SYN after its initial RTO, 1 s (TCP_TIMEOUT_INIT).
+    let gap = syns[1].at_ns - syns[0].at_ns;
+    assert!(
+        (900_000_000..1_300_000_000).contains(&gap),
+        "retransmitted after {gap} ns"
+    );
+    assert!(
+        rule.drop_segments(Segments::with(Flags::FIN), Which::Nth(0))
+            .is_err()
     );
     Ok(())
 }
