@@ -33,9 +33,13 @@ use crate::{
 /// `dad_transmits` at 0; a router cannot send a neighbour solicitation without a usable link-local
 /// address, so the first packet it forwards is silently lost. Router solicitations are noise in
 /// every capture, and nothing here answers them.
+///
+/// `keep_addr_on_down` keeps a link's IPv6 addresses while it is down, as IPv4 does, so that a
+/// pulled cable plugged back in finds its addresses where they were.
 const QUIET_IPV6: &[(&str, &str)] = &[
     ("net/ipv6/conf/default/accept_dad", "0"),
     ("net/ipv6/conf/default/router_solicitations", "0"),
+    ("net/ipv6/conf/default/keep_addr_on_down", "1"),
 ];
 
 /// How long a torn-down host waits for blocking work still running on its runtime, before it

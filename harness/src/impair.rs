@@ -12,12 +12,15 @@ use netlink_packet_route::{
     tc::{TcAttribute, TcBpfFlags, TcFilterBpfOption, TcHandle, TcMessage, TcOption},
 };
 
+use rtnetlink::LinkUnspec;
+
 use crate::{
     Topology,
     bpf::{DropProgram, State},
     decode::Flags,
     error::{Error, Result},
     host::Host,
+    ready,
 };
 
 /// `TC_H_CLSACT`, the clsact qdisc's parent, and its ingress hook `TC_H_MIN_INGRESS`.
@@ -127,6 +130,101 @@ impl Topology {
         })
     }
 }
+
+impl Topology {
+    /// Pulls the cable of the link between `a` and `b` out of `b`'s end: `a`'s interface reports
+    /// NO-CARRIER, as when a cable is unplugged, and `b`'s goes down.
+    ///
+    /// A veth cannot lose its carrier with both ends up (this kernel refuses `carrier off` and
+    /// `protodown` on it), so the unplugged end is taken down. Both hosts keep their addresses
+    /// (`keep_addr_on_down`); routes through the link go, as on a real host, and
+    /// [`Topology::plug_cable`] puts them back.
+    pub async fn pull_cable(&self, a: &str, b: &str) -> Result<()> {
+        self.cable(a, b, false).await
+    }
+
+    /// Plugs the cable pulled by [`Topology::pull_cable`] back in, and returns once both ends can
+    /// carry traffic again.
+    pub async fn plug_cable(&self, a: &str, b: &str) -> Result<()> {
+        self.cable(a, b, true).await
+    }
+
+    async fn cable(&self, a: &str, b: &str, plug: bool) -> Result<()> {
+        let link = self.link(a, b)?;
+        let (near, far) = (link.end(a)?.clone(), link.end(b)?.clone());
+        let routes = self.routes_via(&far);
+        let ipv6 = link.mtu() >= 1280;
+        let doing = if plug { "plugging" } else { "pulling" };
+        let what = format!("{doing} the cable of {a}-{b} at {b}");
+        self.host(b)?
+            .spawn(async move {
+                let (connection, handle, _) = rtnetlink::new_connection()
+                    .map_err(|e| Error::io(format!("{what}: opening a netlink socket"), e))?;
+                let connection = tokio::spawn(connection);
+                let mut watch = ready::Watch::new(&what, !ipv6)?;
+                let message = if plug {
+                    LinkUnspec::new_with_index(far.ifindex()).up().build()
+                } else {
+                    LinkUnspec::new_with_index(far.ifindex()).down().build()
+                };
+                let result = async {
+                    handle
+                        .link()
+                        .set(message)
+                        .execute()
+                        .await
+                        .map_err(|source| Error::Netlink {
+                            op: what.clone(),
+                            host: far.host().to_owned(),
+                            source,
+                        })?;
+                    if plug {
+                        for (destination, via) in &routes {
+                            crate::netlink::add_route(&handle, far.host(), *destination, *via)
+                                .await?;
+                        }
+                        let end = ready::End {
+                            index: far.ifindex(),
+                            name: far.ifname(),
+                            ipv6,
+                        };
+                        ready::wait_usable(&handle, far.host(), &[end], &mut watch, UP_DEADLINE)
+                            .await?;
+                    }
+                    Ok::<(), Error>(())
+                }
+                .await;
+                connection.abort();
+                result
+            })
+            .await??;
+        if plug {
+            // The near end regains its carrier with the far end; wait for it there too.
+            self.host(a)?
+                .spawn(async move {
+                    let (connection, handle, _) = rtnetlink::new_connection()
+                        .map_err(|e| Error::io("opening a netlink socket".to_owned(), e))?;
+                    let connection = tokio::spawn(connection);
+                    let mut watch = ready::Watch::new(near.host(), !ipv6)?;
+                    let end = ready::End {
+                        index: near.ifindex(),
+                        name: near.ifname(),
+                        ipv6,
+                    };
+                    let result =
+                        ready::wait_usable(&handle, near.host(), &[end], &mut watch, UP_DEADLINE)
+                            .await;
+                    connection.abort();
+                    result
+                })
+                .await??;
+        }
+        Ok(())
+    }
+}
+
+/// How long a plugged cable may take to carry traffic again.
+const UP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Impairment {
     /// Drops every packet: the peer has vanished, as far as this direction can tell.

@@ -117,7 +117,7 @@ pub(crate) async fn add_address(
     })
 }
 
-/// Adds a route to `destination` through `gateway`.
+/// Adds a route to `destination` through `gateway`, or replaces the one there is.
 pub(crate) async fn add_route(
     handle: &rtnetlink::Handle,
     host: &str,
@@ -136,6 +136,7 @@ pub(crate) async fn add_route(
     handle
         .route()
         .add(message)
+        .replace()
         .execute()
         .await
         .map_err(|source| Error::Netlink {

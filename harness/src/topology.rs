@@ -396,6 +396,7 @@ struct Plan {
     routes: Vec<Route>,
 }
 
+#[derive(Debug, Clone)]
 struct Route {
     host_index: usize,
     destination: IpNet,
@@ -496,6 +497,7 @@ impl LinkEnd {
 pub struct Topology {
     hosts: Vec<Host>,
     links: Vec<Link>,
+    routes: Vec<Route>,
 }
 
 impl Topology {
@@ -574,6 +576,16 @@ impl Topology {
             })
     }
 
+    /// The routes the harness gave host `name` whose gateway is on `end`'s subnet.
+    pub(crate) fn routes_via(&self, end: &LinkEnd) -> Vec<(IpNet, IpAddr)> {
+        self.routes
+            .iter()
+            .filter(|r| r.host_index == end.host_index)
+            .filter(|r| end.addrs.iter().any(|a| a.contains(&r.via)))
+            .map(|r| (r.destination, r.via))
+            .collect()
+    }
+
     /// The socket address of host `name` in `family`, at `port`.
     pub fn socket_addr(&self, name: &str, family: Family, port: u16) -> Result<SocketAddr> {
         Ok(SocketAddr::new(self.addr(name, family)?, port))
@@ -645,6 +657,7 @@ impl Topology {
         let mut net = Topology {
             hosts: Vec::with_capacity(hosts.len()),
             links: plan.links,
+            routes: plan.routes,
         };
         // From here, every host that started is torn down by `net`'s Drop if a step fails.
         let mut errors = Vec::new();

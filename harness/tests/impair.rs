@@ -298,3 +298,77 @@ async fn dropping_the_first_syn_costs_one_retransmission(
     );
     Ok(())
 }
+
+/// A pulled cable: the client's interface reports NO-CARRIER; plugged back in, the established
+/// connection carries on, on both families.
+#[rstest]
+#[tokio::test]
+async fn a_connection_survives_a_pulled_cable(
+    #[future] pair: Result<Topology>,
+    #[values(Family::V4, Family::V6)] family: Family,
+) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    require_privileges!();
+    let net = pair.await?;
+    let addr = net.socket_addr("server", family, 7400)?;
+    let listener = net
+        .host("server")?
+        .spawn(async move { tokio::net::TcpListener::bind(addr).await })
+        .await?
+        .expect("bind");
+    let server = net.host("server")?.spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut got = [0u8; 10];
+        stream.read_exact(&mut got).await.expect("both halves");
+        got
+    });
+    let (client_tx, client_rx) = tokio::sync::oneshot::channel::<()>();
+    let client = net.host("client")?.spawn(async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(b"befor").await.expect("write before");
+        client_rx.await.expect("told to write again");
+        stream
+            .write_all(b"after")
+            .await
+            .expect("write after: the socket does not notice");
+        stream
+    });
+    net.pull_cable("client", "server").await?;
+    let mut show = net.host("client")?.command("ip");
+    show.args(["-o", "link", "show", "dev", "eth0"]);
+    let text =
+        String::from_utf8_lossy(&net.host("client")?.output(show).await?.stdout).into_owned();
+    assert!(text.contains("NO-CARRIER"), "{text}");
+    client_tx.send(()).expect("the client waits");
+    net.plug_cable("client", "server").await?;
+    let got = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the data crossed within TCP's retransmission timeouts")?;
+    assert_eq!(&got, b"beforafter");
+    drop(client.await?);
+    Ok(())
+}
+
+/// Pulling the cable at a host behind a router takes its routes with the link; plugging it back
+/// in restores them, and the host reaches the far side again.
+#[rstest]
+#[tokio::test]
+async fn a_plugged_cable_restores_routes(#[future] routed: Result<Topology>) -> Result<()> {
+    require_privileges!();
+    let net = routed.await?;
+    net.pull_cable("router", "client").await?;
+    net.plug_cable("router", "client").await?;
+    for family in Family::BOTH {
+        let addr = net.socket_addr("server", family, 7500)?;
+        let _listener = net
+            .host("server")?
+            .spawn(async move { std::net::TcpListener::bind(addr) })
+            .await?
+            .expect("bind");
+        net.host("client")?
+            .spawn(async move { tokio::net::TcpStream::connect(addr).await })
+            .await?
+            .unwrap_or_else(|e| panic!("{family}: no way to the server after the plug: {e}"));
+    }
+    Ok(())
+}
