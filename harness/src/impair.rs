@@ -103,7 +103,7 @@ impl Topology {
         let program = DropProgram::load()
             .map_err(|e| Error::io(format!("loading the drop program for {link}"), e))?;
         let prog_fd = program.prog_fd();
-        let what = link.clone();
+        let (what, host) = (link.clone(), to.to_owned());
         netlink(self.host(to)?, move |handle| async move {
             let clsact = qdisc(index, CLSACT, "clsact");
             request(
@@ -112,14 +112,17 @@ impl Topology {
                 NLM_F_CREATE | NLM_F_EXCL,
             )
             .await
-            .map_err(|e| format!("adding a clsact qdisc on {what}: {e}"))?;
+            .map_err(tc_error(&host, format!("add a clsact qdisc on {what}")))?;
             request(
                 &handle,
                 RouteNetlinkMessage::NewTrafficFilter(filter(index, prog_fd)),
                 NLM_F_CREATE | NLM_F_EXCL,
             )
             .await
-            .map_err(|e| format!("attaching the drop program on {what}: {e}"))
+            .map_err(tc_error(
+                &host,
+                format!("attach the drop program on {what}"),
+            ))
         })
         .await?;
         Ok(Impairment {
@@ -156,68 +159,45 @@ impl Topology {
         let ipv6 = link.mtu() >= 1280;
         let doing = if plug { "plugging" } else { "pulling" };
         let what = format!("{doing} the cable of {a}-{b} at {b}");
-        self.host(b)?
-            .spawn(async move {
-                let (connection, handle, _) = rtnetlink::new_connection()
-                    .map_err(|e| Error::io(format!("{what}: opening a netlink socket"), e))?;
-                let connection = tokio::spawn(connection);
-                let mut watch = ready::Watch::new(&what, !ipv6)?;
-                let message = if plug {
-                    LinkUnspec::new_with_index(far.ifindex()).up().build()
-                } else {
-                    LinkUnspec::new_with_index(far.ifindex()).down().build()
-                };
-                let result = async {
-                    handle
-                        .link()
-                        .set(message)
-                        .execute()
-                        .await
-                        .map_err(|source| Error::Netlink {
-                            op: what.clone(),
-                            host: far.host().to_owned(),
-                            source,
-                        })?;
-                    if plug {
-                        for (destination, via) in &routes {
-                            crate::netlink::add_route(&handle, far.host(), *destination, *via)
-                                .await?;
-                        }
-                        let end = ready::End {
-                            index: far.ifindex(),
-                            name: far.ifname(),
-                            ipv6,
-                        };
-                        ready::wait_usable(&handle, far.host(), &[end], &mut watch, UP_DEADLINE)
-                            .await?;
-                    }
-                    Ok::<(), Error>(())
-                }
-                .await;
-                connection.abort();
-                result
-            })
-            .await??;
+        netlink(self.host(b)?, move |handle| async move {
+            let mut watch = ready::Watch::new(far.host(), !ipv6)?;
+            let message = if plug {
+                LinkUnspec::new_with_index(far.ifindex()).up().build()
+            } else {
+                LinkUnspec::new_with_index(far.ifindex()).down().build()
+            };
+            handle
+                .link()
+                .set(message)
+                .execute()
+                .await
+                .map_err(tc_error(far.host(), what))?;
+            if !plug {
+                return Ok(());
+            }
+            for (destination, via) in &routes {
+                crate::netlink::add_route(&handle, far.host(), *destination, *via).await?;
+            }
+            let end = ready::End {
+                index: far.ifindex(),
+                name: far.ifname(),
+                ipv6,
+            };
+            ready::wait_usable(&handle, far.host(), &[end], &mut watch, UP_DEADLINE).await
+        })
+        .await?;
         if plug {
             // The near end regains its carrier with the far end; wait for it there too.
-            self.host(a)?
-                .spawn(async move {
-                    let (connection, handle, _) = rtnetlink::new_connection()
-                        .map_err(|e| Error::io("opening a netlink socket".to_owned(), e))?;
-                    let connection = tokio::spawn(connection);
-                    let mut watch = ready::Watch::new(near.host(), !ipv6)?;
-                    let end = ready::End {
-                        index: near.ifindex(),
-                        name: near.ifname(),
-                        ipv6,
-                    };
-                    let result =
-                        ready::wait_usable(&handle, near.host(), &[end], &mut watch, UP_DEADLINE)
-                            .await;
-                    connection.abort();
-                    result
-                })
-                .await??;
+            netlink(self.host(a)?, move |handle| async move {
+                let mut watch = ready::Watch::new(near.host(), !ipv6)?;
+                let end = ready::End {
+                    index: near.ifindex(),
+                    name: near.ifname(),
+                    ipv6,
+                };
+                ready::wait_usable(&handle, near.host(), &[end], &mut watch, UP_DEADLINE).await
+            })
+            .await?;
         }
         Ok(())
     }
@@ -300,12 +280,15 @@ impl Impairment {
     /// Detaches the program: the qdisc and filter are deleted and the path is as it was built.
     /// (Dropping an `Impairment` without removing it leaves it in place until the topology goes.)
     pub async fn remove(self, net: &Topology) -> Result<()> {
-        let (index, what) = (self.index, self.link.clone());
+        let (index, what, host) = (self.index, self.link.clone(), self.host.clone());
         netlink(net.host(&self.host)?, move |handle| async move {
             let clsact = qdisc(index, CLSACT, "clsact");
             request(&handle, RouteNetlinkMessage::DelQueueDiscipline(clsact), 0)
                 .await
-                .map_err(|e| format!("removing the clsact qdisc of {what}: {e}"))
+                .map_err(tc_error(
+                    &host,
+                    format!("remove the clsact qdisc of {what}"),
+                ))
         })
         .await
     }
@@ -374,7 +357,7 @@ async fn request(
 async fn netlink<F, Fut>(host: &Host, work: F) -> Result<()>
 where
     F: FnOnce(rtnetlink::Handle) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = std::result::Result<(), String>> + Send,
+    Fut: std::future::Future<Output = Result<()>> + Send,
 {
     let name = host.name().to_owned();
     host.spawn(async move {
@@ -383,7 +366,13 @@ where
         let connection = tokio::spawn(connection);
         let result = work(handle).await;
         connection.abort();
-        result.map_err(|e| Error::io(format!("on host {name}"), std::io::Error::other(e)))
+        result
     })
     .await?
+}
+
+/// A failed tc request, named.
+fn tc_error(host: &str, op: String) -> impl FnOnce(rtnetlink::Error) -> Error {
+    let host = host.to_owned();
+    move |source| Error::Netlink { op, host, source }
 }
