@@ -11,15 +11,11 @@
 //! median speed of each kind in megabits per second. A transfer's speed on this machine varies by
 //! tens of percent from one run to the next; medians of alternating runs compare like with like.
 
-use std::time::Instant;
+#[path = "common/bulk.rs"]
+mod bulk;
 
-use netcase::{Family, Topology};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
-};
-
-const CHUNK: usize = 64 * 1024;
+use bulk::{median, transfer};
+use netcase::Topology;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,58 +58,4 @@ async fn bench(bytes: u64) -> netcase::Result<()> {
         median(&mut uncaptured)
     );
     Ok(())
-}
-
-fn median(speeds: &mut [f64]) -> f64 {
-    speeds.sort_by(f64::total_cmp);
-    speeds[speeds.len() / 2]
-}
-
-/// Sends `bytes` from client to server and returns the speed, in megabits per second.
-async fn transfer(net: &Topology, bytes: u64, port: u16) -> netcase::Result<f64> {
-    let addr = net.socket_addr("server", Family::V4, port)?;
-    let listener = net
-        .host("server")?
-        .spawn(async move { TcpListener::bind(addr).await })
-        .await?
-        .map_err(|e| netcase::Error::Io {
-            what: format!("binding {addr}"),
-            source: e,
-        })?;
-    let sink = net.host("server")?.spawn(async move {
-        let (mut stream, _) = listener.accept().await?;
-        let mut buf = vec![0u8; CHUNK];
-        let mut total = 0u64;
-        loop {
-            match stream.read(&mut buf).await? {
-                0 => return Ok::<_, std::io::Error>(total),
-                n => total += n as u64,
-            }
-        }
-    });
-    let start = Instant::now();
-    net.host("client")?
-        .spawn(async move {
-            let mut stream = TcpStream::connect(addr).await?;
-            let buf = vec![0x5a_u8; CHUNK];
-            let mut left = bytes;
-            while left > 0 {
-                let n = left.min(CHUNK as u64) as usize;
-                stream.write_all(&buf[..n]).await?;
-                left -= n as u64;
-            }
-            stream.shutdown().await
-        })
-        .await?
-        .map_err(|e| netcase::Error::Io {
-            what: "sending".to_owned(),
-            source: e,
-        })?;
-    let received = sink.await?.map_err(|e| netcase::Error::Io {
-        what: "receiving".to_owned(),
-        source: e,
-    })?;
-    let seconds = start.elapsed().as_secs_f64();
-    assert_eq!(received, bytes, "the server received everything");
-    Ok(received as f64 * 8.0 / seconds / 1e6)
 }
