@@ -86,6 +86,15 @@ async fn datagrams(
     Ok((receiver.await?, sent_ok))
 }
 
+/// A TCP listener on the server at `addr`.
+async fn listen(net: &Topology, addr: std::net::SocketAddr) -> Result<std::net::TcpListener> {
+    let bound = net
+        .host("server")?
+        .spawn(async move { std::net::TcpListener::bind(addr) })
+        .await?;
+    Ok(bound.unwrap_or_else(|e| panic!("bind {addr} on the server: {e}")))
+}
+
 /// One datagram each way, so that both hosts know each other's MAC address before the drops.
 async fn resolve_neighbours(net: &Topology) -> Result<()> {
     let (got, _) = datagrams(net, 1, 5999, None).await?;
@@ -219,11 +228,7 @@ async fn a_cut_in_the_middle_leaves_both_links_up(
     let cut = net.impair("client", "router").await?;
     cut.blackhole()?;
     let addr = net.socket_addr("server", Family::V6, 7200)?;
-    let _listener = net
-        .host("server")?
-        .spawn(async move { std::net::TcpListener::bind(addr) })
-        .await?
-        .expect("bind");
+    let _listener = listen(&net, addr).await?;
     let connect = net
         .host("client")?
         .spawn(async move { tokio::net::TcpStream::connect(addr).await.is_ok() });
@@ -269,11 +274,7 @@ async fn dropping_the_first_syn_costs_one_retransmission(
     rule.drop_segments(Segments::exactly(Flags::SYN), Which::Nth(1))?;
     let recording = net.record(&["server"]).await?;
     let addr = net.socket_addr("server", Family::V4, 7300)?;
-    let _listener = net
-        .host("server")?
-        .spawn(async move { std::net::TcpListener::bind(addr) })
-        .await?
-        .expect("bind");
+    let _listener = listen(&net, addr).await?;
     net.host("client")?
         .spawn(async move { tokio::net::TcpStream::connect(addr).await })
         .await?
@@ -360,11 +361,7 @@ async fn a_plugged_cable_restores_routes(#[future] routed: Result<Topology>) -> 
     net.plug_cable("router", "client").await?;
     for family in Family::BOTH {
         let addr = net.socket_addr("server", family, 7500)?;
-        let _listener = net
-            .host("server")?
-            .spawn(async move { std::net::TcpListener::bind(addr) })
-            .await?
-            .expect("bind");
+        let _listener = listen(&net, addr).await?;
         net.host("client")?
             .spawn(async move { tokio::net::TcpStream::connect(addr).await })
             .await?
