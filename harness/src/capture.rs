@@ -285,9 +285,14 @@ impl Recorded {
 
     /// The first capture on `host` (the host's first link end that was recorded).
     pub fn on(&self, host: &str) -> Result<&Captured> {
+        Ok(&self.captured[self.index_of(host)?])
+    }
+
+    /// The index of the first capture on `host`, in `captured` and in `files`.
+    fn index_of(&self, host: &str) -> Result<usize> {
         self.captured
             .iter()
-            .find(|c| c.host == host)
+            .position(|c| c.host == host)
             .ok_or_else(|| Error::UnknownHost {
                 name: host.to_owned(),
                 context: "this recording".to_owned(),
@@ -306,15 +311,7 @@ impl Recorded {
     /// a mismatch fails with [`Error::Expectation`], whose report names the pcap. Either way the
     /// pcap files are kept.
     pub fn check(&self, net: &Topology, host: &str, expectation: &Expectation) -> Result<()> {
-        let index = self
-            .captured
-            .iter()
-            .position(|c| c.host == host)
-            .ok_or_else(|| {
-                self.on(host)
-                    .err()
-                    .unwrap_or(Error::HostGone(host.to_owned()))
-            })?;
+        let index = self.index_of(host)?;
         let (captured, pcap) = (&self.captured[index], &self.files[index]);
         if let Err(e) = complete(captured, pcap) {
             self.keep();
