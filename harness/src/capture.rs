@@ -20,7 +20,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, SystemTime},
+    time::SystemTime,
 };
 
 use crate::{
@@ -67,20 +67,24 @@ impl Captured {
     /// The frames decoded, with host names from `net` and times relative to `zero`.
     pub fn packets(&self, net: &Topology, zero: Zero) -> Vec<Packet> {
         let names = |ip| net.host_of(ip).map(str::to_owned);
-        let zero = match zero {
+        let at = match zero {
             Zero::At(t) => t,
-            Zero::FirstFrame => self.first_frame_at(),
-            Zero::FirstSyn => {
-                let absolute = decode::decode(&self.frames, &names, SystemTime::UNIX_EPOCH);
-                decode::segments(&absolute)
-                    .find(|s| s.flags.contains(Flags::SYN))
-                    .map_or_else(
-                        || self.first_frame_at(),
-                        |s| SystemTime::UNIX_EPOCH + Duration::from_nanos(s.at_ns.max(0) as u64),
-                    )
-            }
+            Zero::FirstFrame | Zero::FirstSyn => self.first_frame_at(),
         };
-        decode::decode(&self.frames, &names, zero)
+        let mut packets = decode::decode(&self.frames, &names, at);
+        if let Zero::FirstSyn = zero {
+            // Decoded once from the first frame; the SYN's time is then everyone's zero.
+            let syn = decode::segments(&packets)
+                .find(|s| s.flags.contains(Flags::SYN))
+                .map_or(0, |s| s.at_ns);
+            for packet in &mut packets {
+                match packet {
+                    Packet::Tcp(s) => s.at_ns -= syn,
+                    Packet::Other(o) => o.at_ns -= syn,
+                }
+            }
+        }
+        packets
     }
 
     fn first_frame_at(&self) -> SystemTime {
