@@ -8,16 +8,18 @@
 //! | 0 | `all: u32` | non-zero: drop every packet (a blackhole) |
 //! | 4 | `threshold: u32` | drop a packet when the next random number is below it (loss = threshold / 2^32) |
 //! | 8 | `state: u32` | the xorshift32 state: the seed, then the last number drawn |
-//! | 12 | `rule: u32` | non-zero: the flag rule below is on |
+//! | 12 | `rule: u32` | which packets the rule picks: 0 none (off), 1 TCP segments (by flags and payload), 2 TCP and UDP packets, 3 UDP packets |
 //! | 16 | `seen: u64` | packets the program saw, a count |
 //! | 24 | `dropped: u64` | packets it dropped, a count |
 //! | 32 | `flags_mask: u32` | the TCP flags the rule looks at |
 //! | 36 | `flags_value: u32` | their values in a matching segment |
 //! | 40 | `nth: u32` | 0: drop every matching segment; N: every Nth (or only the Nth, with `once`) |
 //! | 44 | `once: u32` | non-zero: drop only the `nth` matching segment |
-//! | 48 | `matched: u64` | TCP segments the rule matched, a count |
+//! | 48 | `matched: u64` | packets the rule picked, a count |
+//! | 56 | `family: u32` | 0: either family; 4 or 6: only IPv4 or IPv6 packets are picked |
+//! | 60 | `payload: u32` | TCP: 0 any segment, 1 only segments without data, 2 only segments with data |
 //!
-//! A TCP segment the rule does not drop, and any UDP packet, then meets the random loss.
+//! A packet the rule does not drop then meets the random loss.
 //!
 //! The random numbers come from the map, not from `bpf_get_prandom_u32`, so that a seed makes
 //! the drops repeatable: the same TCP and UDP packets in the same order meet the same fate. Only
@@ -45,7 +47,19 @@ pub(crate) struct State {
     pub nth: u32,
     pub once: u32,
     pub matched: u64,
+    pub family: u32,
+    pub payload: u32,
 }
+
+/// `State::rule`: off, TCP segments by flags and payload, TCP and UDP packets, UDP packets.
+pub(crate) const RULE_OFF: u32 = 0;
+pub(crate) const RULE_TCP: u32 = 1;
+pub(crate) const RULE_TRANSPORT: u32 = 2;
+pub(crate) const RULE_UDP: u32 = 3;
+/// `State::payload`: any, none (a pure ACK, a bare SYN), some.
+pub(crate) const PAYLOAD_ANY: u32 = 0;
+pub(crate) const PAYLOAD_EMPTY: u32 = 1;
+pub(crate) const PAYLOAD_DATA: u32 = 2;
 
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
@@ -94,6 +108,8 @@ const ATOMIC: u8 = 0xc0;
 const K: u8 = 0x00;
 const X: u8 = 0x08;
 const ADD: u8 = 0x00;
+const SUB: u8 = 0x10;
+const OR: u8 = 0x40;
 const LSH: u8 = 0x60;
 const RSH: u8 = 0x70;
 const XOR: u8 = 0xa0;
@@ -115,9 +131,13 @@ const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
 enum Label {
     Ipv4,
     Protocol,
-    Tcp,
+    Kind,
+    TcpRule,
+    HasData,
+    Matched,
     Once,
     Random,
+    Draw,
     Drop,
     Pass,
 }
@@ -158,19 +178,22 @@ impl Asm {
 }
 
 /// The program, for the map `map_fd` (see the module documentation for what it does).
-///
-/// Random drops draw a number only for TCP and UDP packets, so that other frames crossing the
-/// link (neighbour discovery, multicast listener reports) do not shift a seeded sequence.
 fn program(map_fd: i32) -> Vec<Insn> {
     let (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
     // Offsets in `struct __sk_buff` of the packet's start and end.
     const SKB_DATA: i16 = 76;
     const SKB_DATA_END: i16 = 80;
+    // Stack slots: the map key, then what the parser found.
+    const KEY: i16 = -4;
+    const FAMILY: i16 = -8;
+    const PROTOCOL: i16 = -12;
+    const L4_LENGTH: i16 = -16;
+    let (tcp, udp) = (libc::IPPROTO_TCP, libc::IPPROTO_UDP);
     let mut a = Asm::default();
     a.op(insn(ALU64 | MOV | X, r9, r1, 0, 0)); // r9 = ctx, kept across the call
-    a.op(insn(ST | W | MEM, r10, 0, -4, 0)); // key = 0
+    a.op(insn(ST | W | MEM, r10, 0, KEY, 0));
     a.op(insn(ALU64 | MOV | X, r2, r10, 0, 0));
-    a.op(insn(ALU64 | ADD | K, r2, 0, 0, -4));
+    a.op(insn(ALU64 | ADD | K, r2, 0, 0, i32::from(KEY)));
     a.op(insn(LD | DW | IMM, r1, PSEUDO_MAP_FD, 0, map_fd));
     a.op(insn(0, 0, 0, 0, 0));
     a.op(insn(JMP | CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM)); // r0 = &state or NULL
@@ -180,7 +203,8 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.op(insn(STX | DW | ATOMIC, r6, r1, 16, ADD as i32)); // seen += 1
     a.op(insn(LDX | W | MEM, r1, r6, 0, 0)); // all
     a.jump(JMP | JNE | K, r1, 0, 0, Label::Drop);
-    // Find the IP protocol (r3) and where the transport header starts (r5).
+    // Parse: family (r2), IP protocol (r3), where the transport header starts (r5), and the
+    // length from there to the end of the IP packet (r1).
     a.op(insn(LDX | W | MEM, r7, r9, SKB_DATA, 0));
     a.op(insn(LDX | W | MEM, r8, r9, SKB_DATA_END, 0));
     a.op(insn(ALU64 | MOV | X, r4, r7, 0, 0));
@@ -205,21 +229,38 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.jump(JMP | JGT | X, r4, r8, 0, Label::Pass);
     a.op(insn(LDX | B | MEM, r3, r7, 14 + 6, 0)); // next header (the first only)
     a.op(insn(ALU64 | MOV | K, r5, 0, 0, 14 + 40));
+    load_be16(&mut a, r1, r7, 14 + 4, r2); // payload length
+    a.op(insn(ALU64 | MOV | K, r2, 0, 0, 6));
     a.jump(JMP | JA, 0, 0, 0, Label::Protocol);
     a.label(Label::Ipv4);
     a.op(insn(LDX | B | MEM, r3, r7, 14 + 9, 0)); // protocol
     a.op(insn(LDX | B | MEM, r5, r7, 14, 0)); // version and header length
     a.op(insn(ALU64 | AND | K, r5, 0, 0, 0x0f));
     a.op(insn(ALU64 | LSH | K, r5, 0, 0, 2));
+    load_be16(&mut a, r1, r7, 14 + 2, r2); // total length
+    a.op(insn(ALU64 | SUB | X, r1, r5, 0, 0));
     a.op(insn(ALU64 | ADD | K, r5, 0, 0, 14));
+    a.op(insn(ALU64 | MOV | K, r2, 0, 0, 4));
     a.label(Label::Protocol);
-    a.jump(JMP | JEQ | K, r3, 0, libc::IPPROTO_TCP, Label::Tcp);
-    a.jump(JMP | JNE | K, r3, 0, libc::IPPROTO_UDP, Label::Pass);
-    a.jump(JMP | JA, 0, 0, 0, Label::Random);
-    // The flag rule, on TCP segments with a whole header in the frame.
-    a.label(Label::Tcp);
+    a.op(insn(STX | W | MEM, r10, r2, FAMILY, 0));
+    a.op(insn(STX | W | MEM, r10, r3, PROTOCOL, 0));
+    a.op(insn(STX | W | MEM, r10, r1, L4_LENGTH, 0));
+    // The rule: which packets it picks.
     a.op(insn(LDX | W | MEM, r1, r6, 12, 0)); // rule
     a.jump(JMP | JEQ | K, r1, 0, 0, Label::Random);
+    a.op(insn(LDX | W | MEM, r2, r6, 56, 0)); // family
+    a.jump(JMP | JEQ | K, r2, 0, 0, Label::Kind);
+    a.op(insn(LDX | W | MEM, r4, r10, FAMILY, 0));
+    a.jump(JMP | JNE | X, r2, r4, 0, Label::Random);
+    a.label(Label::Kind);
+    a.jump(JMP | JEQ | K, r1, 0, RULE_TCP as i32, Label::TcpRule);
+    a.jump(JMP | JEQ | K, r3, 0, udp, Label::Matched);
+    a.jump(JMP | JEQ | K, r1, 0, RULE_UDP as i32, Label::Random);
+    a.jump(JMP | JEQ | K, r3, 0, tcp, Label::Matched);
+    a.jump(JMP | JA, 0, 0, 0, Label::Random);
+    // TCP segments with a whole header in the frame, by flags and by payload.
+    a.label(Label::TcpRule);
+    a.jump(JMP | JNE | K, r3, 0, tcp, Label::Random);
     a.op(insn(ALU64 | ADD | X, r7, r5, 0, 0)); // r7 = the TCP header
     a.op(insn(ALU64 | MOV | X, r4, r7, 0, 0));
     a.op(insn(ALU64 | ADD | K, r4, 0, 0, 20));
@@ -229,7 +270,20 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.op(insn(ALU64 | AND | X, r1, r2, 0, 0));
     a.op(insn(LDX | W | MEM, r2, r6, 36, 0)); // flags_value
     a.jump(JMP | JNE | X, r1, r2, 0, Label::Random);
-    a.op(insn(LDX | DW | MEM, r1, r6, 48, 0)); // matched += 1 (segments of one flow arrive in order)
+    a.op(insn(LDX | W | MEM, r2, r6, 60, 0)); // payload
+    a.jump(JMP | JEQ | K, r2, 0, PAYLOAD_ANY as i32, Label::Matched);
+    a.op(insn(LDX | B | MEM, r1, r7, 12, 0)); // data offset, in words, in the high nibble
+    a.op(insn(ALU64 | RSH | K, r1, 0, 0, 4));
+    a.op(insn(ALU64 | LSH | K, r1, 0, 0, 2));
+    a.op(insn(LDX | W | MEM, r4, r10, L4_LENGTH, 0));
+    a.jump(JMP | JNE | X, r4, r1, 0, Label::HasData);
+    a.jump(JMP | JEQ | K, r2, 0, PAYLOAD_EMPTY as i32, Label::Matched);
+    a.jump(JMP | JA, 0, 0, 0, Label::Random);
+    a.label(Label::HasData);
+    a.jump(JMP | JNE | K, r2, 0, PAYLOAD_DATA as i32, Label::Random);
+    // A picked packet: counted, then dropped if it is the one `nth` and `once` name.
+    a.label(Label::Matched);
+    a.op(insn(LDX | DW | MEM, r1, r6, 48, 0)); // matched += 1 (one queue: packets come in order)
     a.op(insn(ALU64 | ADD | K, r1, 0, 0, 1));
     a.op(insn(STX | DW | MEM, r6, r1, 48, 0));
     a.op(insn(LDX | W | MEM, r2, r6, 40, 0)); // nth
@@ -244,6 +298,10 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.jump(JMP | JEQ | X, r1, r2, 0, Label::Drop);
     // Random loss: TCP and UDP only.
     a.label(Label::Random);
+    a.op(insn(LDX | W | MEM, r3, r10, PROTOCOL, 0));
+    a.jump(JMP | JEQ | K, r3, 0, tcp, Label::Draw);
+    a.jump(JMP | JNE | K, r3, 0, udp, Label::Pass);
+    a.label(Label::Draw);
     a.op(insn(LDX | W | MEM, r2, r6, 4, 0)); // threshold
     a.jump(JMP | JEQ | K, r2, 0, 0, Label::Pass);
     a.op(insn(LDX | W | MEM, r3, r6, 8, 0)); // state; xorshift32 in 32-bit ALU
@@ -263,6 +321,28 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.op(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_OK));
     a.op(insn(JMP | EXIT, 0, 0, 0, 0));
     a.finish()
+}
+
+/// `dst` = the big-endian 16-bit number at `packet + off` (bounds already checked), using `tmp`.
+fn load_be16(a: &mut Asm, dst: u8, packet: u8, off: i16, tmp: u8) {
+    a.op(insn(LDX | B | MEM, dst, packet, off, 0));
+    a.op(insn(ALU64 | LSH | K, dst, 0, 0, 8));
+    a.op(insn(LDX | B | MEM, tmp, packet, off + 1, 0));
+    a.op(insn(ALU64 | OR | X, dst, tmp, 0, 0));
+}
+
+/// BPF_PROG_LOAD of `insns` as a classifier, with the verifier's log in `log` if given.
+fn load_program(insns: &[Insn], log: Option<&mut [u8]>) -> io::Result<i64> {
+    let license = c"GPL";
+    let mut attr = [0u64; 16];
+    attr[0] = u64::from(BPF_PROG_TYPE_SCHED_CLS) | ((insns.len() as u64) << 32);
+    attr[1] = insns.as_ptr() as u64;
+    attr[2] = license.as_ptr() as u64;
+    if let Some(log) = log {
+        attr[3] = 1 | ((log.len() as u64) << 32); // log_level, log_size
+        attr[4] = log.as_mut_ptr() as u64;
+    }
+    bpf(BPF_PROG_LOAD, &mut attr)
 }
 
 fn bpf(cmd: libc::c_long, attr: &mut [u64; 16]) -> io::Result<i64> {
@@ -297,23 +377,19 @@ impl DropProgram {
         // SAFETY: BPF_MAP_CREATE returns a new fd, owned right after.
         let map = unsafe { OwnedFd::from_raw_fd(bpf(BPF_MAP_CREATE, &mut attr)? as i32) };
         let insns = program(map.as_raw_fd());
-        let license = c"GPL";
-        let mut log = vec![0u8; 64 * 1024];
-        let mut attr = [0u64; 16];
-        attr[0] = u64::from(BPF_PROG_TYPE_SCHED_CLS) | ((insns.len() as u64) << 32);
-        attr[1] = insns.as_ptr() as u64;
-        attr[2] = license.as_ptr() as u64;
-        attr[3] = 1 | ((log.len() as u64) << 32); // log_level, log_size
-        attr[4] = log.as_mut_ptr() as u64;
-        let prog = bpf(BPF_PROG_LOAD, &mut attr).map_err(|e| {
-            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "{e}; verifier: {}",
-                    String::from_utf8_lossy(&log[..end]).trim()
-                ),
-            )
+        // Without a log first: the verifier is several times slower when it writes one.
+        let prog = load_program(&insns, None).or_else(|_| {
+            let mut log = vec![0u8; 64 * 1024];
+            load_program(&insns, Some(&mut log)).map_err(|e| {
+                let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{e}; verifier: {}",
+                        String::from_utf8_lossy(&log[..end]).trim()
+                    ),
+                )
+            })
         })?;
         // SAFETY: BPF_PROG_LOAD returned a new fd, owned right after.
         let prog = unsafe { OwnedFd::from_raw_fd(prog as i32) };

@@ -54,6 +54,7 @@ pub struct Host {
     name: Arc<str>,
     netns: Arc<OwnedFd>,
     runtime: tokio::runtime::Handle,
+    netlink: rtnetlink::Handle,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -103,6 +104,7 @@ impl Host {
                 name: name.into(),
                 netns: Arc::new(s.netns),
                 runtime: s.runtime,
+                netlink: s.netlink,
                 shutdown: Some(shutdown_tx),
                 thread: Some(thread),
             }),
@@ -111,6 +113,12 @@ impl Host {
                 Err(e)
             }
         }
+    }
+
+    /// The host's netlink connection, served by its own thread. Use it from [`Host::spawn`]:
+    /// one socket per host, not one per request.
+    pub(crate) fn netlink(&self) -> rtnetlink::Handle {
+        self.netlink.clone()
     }
 
     /// The host's name.

@@ -15,9 +15,9 @@ use netlink_packet_route::{
 use rtnetlink::LinkUnspec;
 
 use crate::{
-    Topology,
-    bpf::{DropProgram, State},
-    decode::Flags,
+    Family, Topology,
+    bpf::{self, DropProgram, State},
+    decode::{Flags, Segment},
     error::{Error, Result},
     host::Host,
     ready,
@@ -35,33 +35,129 @@ const CLSACT_INGRESS: TcHandle = TcHandle {
 /// The priority of netcase's filter; one per ingress.
 const PRIORITY: u32 = 1;
 
-/// Which TCP segments a rule picks: those whose flags, masked with `mask`, equal `value`.
+/// Which packets a rule picks, on the impaired direction: TCP segments by their flags and by
+/// whether they carry data, UDP datagrams, or both; of one family or of either.
+///
+/// Neighbour discovery, ARP and ICMP are never picked, so that counting "every Nth packet" gives
+/// the same packets on every run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Segments {
+pub struct Packets {
+    rule: u32,
     mask: Flags,
     value: Flags,
+    payload: u32,
+    family: Option<Family>,
 }
 
-impl Segments {
-    /// Segments with exactly these flags set, and no other (`Segments::exactly(Flags::SYN)` is
-    /// a SYN, not a SYN-ACK).
-    pub fn exactly(flags: Flags) -> Segments {
-        Segments {
-            mask: Flags::from_bits(0xff),
-            value: flags,
+impl Packets {
+    const CONTROL: Flags = Flags::from_bits(
+        Flags::SYN.bits() | Flags::ACK.bits() | Flags::FIN.bits() | Flags::RST.bits(),
+    );
+
+    fn tcp_where(mask: Flags, value: Flags, payload: u32) -> Packets {
+        Packets {
+            rule: bpf::RULE_TCP,
+            mask,
+            value,
+            payload,
+            family: None,
         }
     }
 
-    /// Segments with at least these flags set.
-    pub fn with(flags: Flags) -> Segments {
-        Segments {
-            mask: flags,
-            value: flags,
+    /// Every TCP segment and every UDP datagram.
+    pub fn transport() -> Packets {
+        Packets {
+            rule: bpf::RULE_TRANSPORT,
+            ..Packets::tcp()
+        }
+    }
+
+    /// Every UDP datagram.
+    pub fn udp() -> Packets {
+        Packets {
+            rule: bpf::RULE_UDP,
+            ..Packets::tcp()
+        }
+    }
+
+    /// Every TCP segment.
+    pub fn tcp() -> Packets {
+        Packets::tcp_where(Flags::empty(), Flags::empty(), bpf::PAYLOAD_ANY)
+    }
+
+    /// TCP segments with exactly these flags set, and no other (`exactly(Flags::SYN)` is a SYN
+    /// without ECN bits, not a SYN-ACK).
+    pub fn exactly(flags: Flags) -> Packets {
+        Packets::tcp_where(Flags::from_bits(0xff), flags, bpf::PAYLOAD_ANY)
+    }
+
+    /// TCP segments with at least these flags set.
+    pub fn with(flags: Flags) -> Packets {
+        Packets::tcp_where(flags, flags, bpf::PAYLOAD_ANY)
+    }
+
+    /// Connection requests: SYN without ACK (ECN bits allowed).
+    pub fn syn() -> Packets {
+        Packets::tcp_where(Packets::CONTROL, Flags::SYN, bpf::PAYLOAD_ANY)
+    }
+
+    /// Connection answers: SYN and ACK (ECN bits allowed).
+    pub fn syn_ack() -> Packets {
+        let value = Flags::from_bits(Flags::SYN.bits() | Flags::ACK.bits());
+        Packets::tcp_where(Packets::CONTROL, value, bpf::PAYLOAD_ANY)
+    }
+
+    /// Segments with FIN set (with or without data).
+    pub fn fin() -> Packets {
+        Packets::with(Flags::FIN)
+    }
+
+    /// Segments with RST set.
+    pub fn rst() -> Packets {
+        Packets::with(Flags::RST)
+    }
+
+    /// Pure acknowledgements: ACK alone among SYN, FIN and RST, and no data (a keepalive probe
+    /// with no data, a window update and a duplicate ACK are pure ACKs too).
+    pub fn pure_ack() -> Packets {
+        Packets::tcp_where(Packets::CONTROL, Flags::ACK, bpf::PAYLOAD_EMPTY)
+    }
+
+    /// Segments that carry data, whatever their flags.
+    pub fn data() -> Packets {
+        Packets::tcp_where(Flags::empty(), Flags::empty(), bpf::PAYLOAD_DATA)
+    }
+
+    /// Only packets of `family`.
+    pub fn only(self, family: Family) -> Packets {
+        Packets {
+            family: Some(family),
+            ..self
+        }
+    }
+
+    /// Whether the rule picks this captured TCP segment: the test the eBPF program makes, for
+    /// checking a capture against what an impairment was told to do.
+    pub fn picks(&self, segment: &Segment) -> bool {
+        if self.family.is_some_and(|f| f != segment.family()) {
+            return false;
+        }
+        match self.rule {
+            bpf::RULE_TRANSPORT => true,
+            bpf::RULE_TCP => {
+                segment.flags.bits() & self.mask.bits() == self.value.bits()
+                    && match self.payload {
+                        bpf::PAYLOAD_EMPTY => segment.len == 0,
+                        bpf::PAYLOAD_DATA => segment.len > 0,
+                        _ => true,
+                    }
+            }
+            _ => false,
         }
     }
 }
 
-/// Which of the segments a rule picks are dropped.
+/// Which of the packets a rule picks are dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
     /// Every one.
@@ -72,6 +168,17 @@ pub enum Which {
     Nth(u32),
 }
 
+impl Which {
+    /// Whether the `n`th picked packet (from 1) is dropped.
+    pub fn drops(&self, n: u64) -> bool {
+        match *self {
+            Which::All => true,
+            Which::EveryNth(every) => every != 0 && n % u64::from(every) == 0,
+            Which::Nth(nth) => n == u64::from(nth),
+        }
+    }
+}
+
 /// What an impairment's program counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
@@ -79,7 +186,7 @@ pub struct Counts {
     pub seen: u64,
     /// Packets dropped, a count.
     pub dropped: u64,
-    /// TCP segments the rule picked, dropped or not, a count.
+    /// Packets the rule picked, dropped or not, a count.
     pub matched: u64,
 }
 
@@ -234,24 +341,30 @@ impl Impairment {
         })
     }
 
-    /// Drops the TCP `segments` that `which` names, counting from now; other packets still meet
-    /// the random loss, if any.
-    pub fn drop_segments(&self, segments: Segments, which: Which) -> Result<()> {
+    /// Drops the `packets` that `which` names, counting from now; packets the rule leaves
+    /// still meet the random loss, if any. Replaces the rule there was.
+    pub fn drop(&self, packets: Packets, which: Which) -> Result<()> {
         let (nth, once) = match which {
             Which::All => (0, false),
-            Which::EveryNth(n) | Which::Nth(n) if n == 0 => {
+            Which::EveryNth(0) | Which::Nth(0) => {
                 return Err(Error::BadLink {
                     link: self.link.clone(),
-                    why: format!("{which:?}: segments are counted from 1"),
+                    why: format!("{which:?}: packets are counted from 1"),
                 });
             }
             Which::EveryNth(n) => (n, false),
             Which::Nth(n) => (n, true),
         };
         self.update(|s| {
-            s.rule = 1;
-            s.flags_mask = u32::from(segments.mask.bits());
-            s.flags_value = u32::from(segments.value.bits());
+            s.rule = packets.rule;
+            s.flags_mask = u32::from(packets.mask.bits());
+            s.flags_value = u32::from(packets.value.bits());
+            s.payload = packets.payload;
+            s.family = match packets.family {
+                None => 0,
+                Some(Family::V4) => 4,
+                Some(Family::V6) => 6,
+            };
             s.nth = nth;
             s.once = u32::from(once);
             s.matched = 0;
@@ -263,7 +376,7 @@ impl Impairment {
         self.update(|s| {
             s.all = 0;
             s.threshold = 0;
-            s.rule = 0;
+            s.rule = bpf::RULE_OFF;
         })
     }
 
@@ -353,22 +466,14 @@ async fn request(
     Ok(())
 }
 
-/// Runs `work` with a netlink connection inside `host`'s namespace.
+/// Runs `work` on `host`'s thread with the host's netlink connection.
 async fn netlink<F, Fut>(host: &Host, work: F) -> Result<()>
 where
     F: FnOnce(rtnetlink::Handle) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,
 {
-    let name = host.name().to_owned();
-    host.spawn(async move {
-        let (connection, handle, _) = rtnetlink::new_connection()
-            .map_err(|e| Error::io(format!("opening a netlink socket on host {name}"), e))?;
-        let connection = tokio::spawn(connection);
-        let result = work(handle).await;
-        connection.abort();
-        result
-    })
-    .await?
+    let handle = host.netlink();
+    host.spawn(async move { work(handle).await }).await?
 }
 
 /// A failed tc request, named.
