@@ -18,6 +18,7 @@
 //! | 48 | `matched: u64` | packets the rule picked, a count |
 //! | 56 | `family: u32` | 0: either family; 4 or 6: only IPv4 or IPv6 packets are picked |
 //! | 60 | `payload: u32` | TCP: 0 any segment, 1 only segments without data, 2 only segments with data |
+//! | 64 | `redirect: u32` | non-zero: packets that pass go to the egress of this interface (an ifb that shapes them) |
 //!
 //! A packet the rule does not drop then meets the random loss.
 //!
@@ -49,6 +50,8 @@ pub(crate) struct State {
     pub matched: u64,
     pub family: u32,
     pub payload: u32,
+    pub redirect: u32,
+    pub _pad: u32,
 }
 
 /// `State::rule`: off, TCP segments by flags and payload, TCP and UDP packets, UDP packets.
@@ -125,6 +128,7 @@ const CALL: u8 = 0x80;
 const EXIT: u8 = 0x90;
 const PSEUDO_MAP_FD: u8 = 1;
 const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
+const HELPER_REDIRECT: i32 = 23;
 
 /// Places in the program that jumps go to.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -140,6 +144,7 @@ enum Label {
     Draw,
     Drop,
     Pass,
+    Accept,
 }
 
 /// Instructions with labelled jumps, patched once every label has its place.
@@ -197,7 +202,7 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.op(insn(LD | DW | IMM, r1, PSEUDO_MAP_FD, 0, map_fd));
     a.op(insn(0, 0, 0, 0, 0));
     a.op(insn(JMP | CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM)); // r0 = &state or NULL
-    a.jump(JMP | JEQ | K, r0, 0, 0, Label::Pass);
+    a.jump(JMP | JEQ | K, r0, 0, 0, Label::Accept);
     a.op(insn(ALU64 | MOV | X, r6, r0, 0, 0));
     a.op(insn(ALU64 | MOV | K, r1, 0, 0, 1));
     a.op(insn(STX | DW | ATOMIC, r6, r1, 16, ADD as i32)); // seen += 1
@@ -317,7 +322,14 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.op(insn(STX | DW | ATOMIC, r6, r1, 24, ADD as i32)); // dropped += 1
     a.op(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_SHOT));
     a.op(insn(JMP | EXIT, 0, 0, 0, 0));
+    // A packet that passes goes on, or to the shaping device.
     a.label(Label::Pass);
+    a.op(insn(LDX | W | MEM, r1, r6, 64, 0)); // redirect
+    a.jump(JMP | JEQ | K, r1, 0, 0, Label::Accept);
+    a.op(insn(ALU64 | MOV | K, r2, 0, 0, 0)); // to the device's egress
+    a.op(insn(JMP | CALL, 0, 0, 0, HELPER_REDIRECT)); // TC_ACT_REDIRECT
+    a.op(insn(JMP | EXIT, 0, 0, 0, 0));
+    a.label(Label::Accept);
     a.op(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_OK));
     a.op(insn(JMP | EXIT, 0, 0, 0, 0));
     a.finish()

@@ -149,6 +149,17 @@ pub enum Error {
     #[error("host {0} has shut down: its topology was dropped")]
     HostGone(String),
 
+    /// An impairment this kernel cannot do (for example a delay without `sch_netem`).
+    #[error("this kernel cannot {what} ({link}): {why}")]
+    Unsupported {
+        /// What was asked for, for example `delay packets by 50ms`.
+        what: String,
+        /// The link direction, as `from>to`.
+        link: String,
+        /// What the kernel lacks and what to do about it.
+        why: String,
+    },
+
     /// Something the harness waited for did not happen before the deadline.
     #[error("timed out after {waited:?} waiting for {what}; last seen: {last}")]
     Timeout {
@@ -158,6 +169,43 @@ pub enum Error {
         waited: Duration,
         /// The last observed state, for the person reading the failure.
         last: String,
+    },
+
+    /// A counter name that no counter of the host has, or that several groups share.
+    #[error("unknown counter {name:?} on host {host}: {why}")]
+    UnknownCounter {
+        /// The host whose counters were asked.
+        host: String,
+        /// The name as given.
+        name: String,
+        /// Close names, or the groups that share it, and how counters are named.
+        why: String,
+    },
+
+    /// A socket the test looked for is not in the host's socket table: it is closed, or was
+    /// never there.
+    #[error("no {what} on host {host}; the host has: {seen}")]
+    NoSocket {
+        /// The host whose table was read.
+        host: String,
+        /// What was looked for, for example `a socket 198.18.0.1:80 -> 198.18.0.2:40000`.
+        what: String,
+        /// The sockets the host has, one per line.
+        seen: String,
+    },
+
+    /// Two snapshots compared that come from different hosts.
+    #[error(
+        "cannot compare {what} of host {before} with {what} of host {after}: take both \
+         snapshots on one host"
+    )]
+    MismatchedSnapshots {
+        /// What was compared, for example `counters`.
+        what: String,
+        /// The host of the earlier snapshot.
+        before: String,
+        /// The host of the later snapshot.
+        after: String,
     },
 }
 

@@ -3,10 +3,21 @@
 //! An [`Impairment`] is the eBPF drop program ([`crate::bpf`]) attached as a direct-action
 //! classifier to the receiving end's ingress (clsact qdisc). A drop there is silent, as on a real
 //! network: the sending socket gets no ENOBUFS, which a drop on its own egress would give it.
-//! This kernel has no netem; the netem backend (delay, jitter, reordering) is still to come.
+//!
+//! [`Impairment::shape`] adds what a queue does (delay, jitter, reordering, duplication, rate
+//! limits) with netem or tbf, out of the sender's sight too ([`shape`]). [`features`] tells what
+//! this kernel can do; asking for more is an [`Error::Unsupported`] that names what is missing.
+
+mod probe;
+mod shape;
+
+pub use probe::{Feature, Features, features};
+pub use shape::Shaping;
 
 use futures::StreamExt;
-use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage};
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkMessage,
+};
 use netlink_packet_route::{
     RouteNetlinkMessage,
     tc::{TcAttribute, TcBpfFlags, TcFilterBpfOption, TcHandle, TcMessage, TcOption},
@@ -195,14 +206,22 @@ pub struct Impairment {
     link: String,
     host: String,
     index: u32,
+    mtu: u32,
     program: DropProgram,
+    /// Whether the ifb device for [`Impairment::shape`] exists.
+    shaper: std::sync::atomic::AtomicBool,
 }
+
+/// The ifb device that shapes a link end's arriving packets: its index is the end's plus this.
+const IFB_INDEX_BASE: u32 = 10_000;
 
 impl Topology {
     /// Attaches a drop program to the link from `from` to `to`, at `to`'s ingress. It drops
     /// nothing until told to ([`Impairment::blackhole`], [`Impairment::loss`]).
     pub async fn impair(&self, from: &str, to: &str) -> Result<Impairment> {
-        let end = self.link(from, to)?.end(to)?;
+        let link = self.link(from, to)?;
+        let mtu = link.mtu();
+        let end = link.end(to)?;
         let (index, link) = (
             end.ifindex(),
             format!("{from}>{to} ({to} {})", end.ifname()),
@@ -236,7 +255,9 @@ impl Topology {
             link,
             host: to.to_owned(),
             index,
+            mtu,
             program,
+            shaper: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }
@@ -380,6 +401,76 @@ impl Impairment {
         })
     }
 
+    /// Shapes every packet of this direction as `shaping` says, replacing the shaping there
+    /// was; `Shaping::default()` stops shaping (packets queued until then still arrive). Drops,
+    /// loss and counts apply first, to packets as they arrive.
+    ///
+    /// Anything but a pure rate limit needs netem; a rate limit alone uses tbf. When the kernel
+    /// lacks what is needed, this fails with [`Error::Unsupported`] and the path stays as it was.
+    pub async fn shape(&self, net: &Topology, shaping: Shaping) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        shaping.validate().map_err(|why| Error::BadLink {
+            link: self.link.clone(),
+            why,
+        })?;
+        if shaping.is_none() {
+            return self.update(|s| s.redirect = 0);
+        }
+        let (kind, needed) = if shaping.needs_netem() {
+            ("netem", Feature::Netem)
+        } else {
+            ("tbf", Feature::Tbf)
+        };
+        let features = features();
+        for feature in [needed, Feature::Ifb] {
+            if !features.has(feature) {
+                return Err(Error::Unsupported {
+                    what: format!("shape packets with {kind} ({shaping})"),
+                    link: self.link.clone(),
+                    why: format!(
+                        "{}; {}",
+                        feature.missing(),
+                        "drops, loss and blackholes work without it"
+                    ),
+                });
+            }
+        }
+        let options = match shaping.rate {
+            Some(rate) if kind == "tbf" => shape::tbf_options(rate, self.mtu),
+            _ => shape::netem_options(&shaping),
+        };
+        let (ifb, mtu, create) = (
+            IFB_INDEX_BASE + self.index,
+            self.mtu,
+            !self.shaper.load(Ordering::Relaxed),
+        );
+        let (what, host) = (
+            format!("{kind} on {} ({shaping})", self.link),
+            self.host.clone(),
+        );
+        netlink(net.host(&self.host)?, move |handle| async move {
+            if create {
+                let name = format!("ifb{ifb}");
+                match shape::create_ifb(&handle, ifb, &name, mtu).await {
+                    Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => {}
+                    other => other.map_err(tc_error(&host, format!("create {name} for {what}")))?,
+                }
+            }
+            let mut root = root_qdisc(ifb, kind);
+            root.attributes.push(options);
+            request(
+                &handle,
+                RouteNetlinkMessage::NewQueueDiscipline(root),
+                NLM_F_CREATE | NLM_F_REPLACE,
+            )
+            .await
+            .map_err(tc_error(&host, format!("set {what}")))
+        })
+        .await?;
+        self.shaper.store(true, Ordering::Relaxed);
+        self.update(|s| s.redirect = ifb)
+    }
+
     /// What the program has counted since it was attached.
     pub fn counts(&self) -> Result<Counts> {
         let state = self.read()?;
@@ -394,6 +485,10 @@ impl Impairment {
     /// (Dropping an `Impairment` without removing it leaves it in place until the topology goes.)
     pub async fn remove(self, net: &Topology) -> Result<()> {
         let (index, what, host) = (self.index, self.link.clone(), self.host.clone());
+        let shaper = self
+            .shaper
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then_some(IFB_INDEX_BASE + index);
         netlink(net.host(&self.host)?, move |handle| async move {
             let clsact = qdisc(index, CLSACT, "clsact");
             request(&handle, RouteNetlinkMessage::DelQueueDiscipline(clsact), 0)
@@ -401,7 +496,14 @@ impl Impairment {
                 .map_err(tc_error(
                     &host,
                     format!("remove the clsact qdisc of {what}"),
-                ))
+                ))?;
+            if let Some(ifb) = shaper {
+                handle.link().del(ifb).execute().await.map_err(tc_error(
+                    &host,
+                    format!("remove the shaping device of {what}"),
+                ))?;
+            }
+            Ok(())
         })
         .await
     }
@@ -430,6 +532,13 @@ fn qdisc(index: u32, parent: TcHandle, kind: &str) -> TcMessage {
         minor: 0,
     };
     msg.attributes.push(TcAttribute::Kind(kind.to_owned()));
+    msg
+}
+
+/// A root qdisc message (handle 1:) for interface `index`.
+fn root_qdisc(index: u32, kind: &str) -> TcMessage {
+    let mut msg = qdisc(index, TcHandle::ROOT, kind);
+    msg.header.handle = TcHandle { major: 1, minor: 0 };
     msg
 }
 

@@ -1,0 +1,167 @@
+//! What this kernel can do to a link, found once per process by trying it in a throwaway
+//! namespace (never in the root namespace).
+
+use std::sync::OnceLock;
+
+use netlink_packet_route::RouteNetlinkMessage;
+
+use super::{CLSACT, filter, qdisc, request, root_qdisc, shape};
+use crate::{bpf::DropProgram, netlink::LOOPBACK_INDEX};
+
+/// A kernel facility an impairment may need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Feature {
+    /// `sch_netem`: delay, jitter, reordering, duplication, correlated loss.
+    Netem,
+    /// `sch_tbf`: rate limits.
+    Tbf,
+    /// `ifb`: a device to shape a link's arriving packets on, out of the sender's sight.
+    Ifb,
+    /// A clsact qdisc running an eBPF classifier (cls_bpf, direct action): drops, loss, counts.
+    Bpf,
+}
+
+impl Feature {
+    /// Every feature, in the order reports list them.
+    pub const ALL: [Feature; 4] = [Feature::Bpf, Feature::Netem, Feature::Tbf, Feature::Ifb];
+
+    /// What the kernel lacks when this feature is missing, and what to do.
+    pub fn missing(self) -> &'static str {
+        match self {
+            Feature::Netem => {
+                "it has no sch_netem qdisc (CONFIG_NET_SCH_NETEM; on most distributions \
+                 `modprobe sch_netem` on the machine loads it)"
+            }
+            Feature::Tbf => "it has no sch_tbf qdisc (CONFIG_NET_SCH_TBF; try `modprobe sch_tbf`)",
+            Feature::Ifb => "it has no ifb device (CONFIG_IFB; try `modprobe ifb numifbs=0`)",
+            Feature::Bpf => {
+                "it cannot attach an eBPF classifier to a clsact qdisc (CONFIG_NET_CLS_BPF, \
+                 CONFIG_NET_SCH_INGRESS, CONFIG_BPF_SYSCALL and CAP_BPF are needed)"
+            }
+        }
+    }
+
+    /// A short name, as in `netcase list`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Netem => "netem",
+            Feature::Tbf => "tbf",
+            Feature::Ifb => "ifb",
+            Feature::Bpf => "bpf",
+        }
+    }
+}
+
+/// Which [`Feature`]s this kernel has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    netem: bool,
+    tbf: bool,
+    ifb: bool,
+    bpf: bool,
+}
+
+impl Features {
+    /// Whether the kernel has `feature`.
+    pub fn has(&self, feature: Feature) -> bool {
+        match feature {
+            Feature::Netem => self.netem,
+            Feature::Tbf => self.tbf,
+            Feature::Ifb => self.ifb,
+            Feature::Bpf => self.bpf,
+        }
+    }
+}
+
+/// What this kernel can do, probed on first use (a few milliseconds) and remembered.
+///
+/// The probe runs in a namespace of its own that is gone when it returns. Without the privileges
+/// to create one, every feature reads as missing.
+pub fn features() -> Features {
+    static PROBED: OnceLock<Features> = OnceLock::new();
+    *PROBED.get_or_init(|| {
+        std::thread::spawn(probe).join().unwrap_or(Features {
+            netem: false,
+            tbf: false,
+            ifb: false,
+            bpf: false,
+        })
+    })
+}
+
+/// Runs on a thread of its own, which it moves into a new namespace.
+fn probe() -> Features {
+    let none = Features {
+        netem: false,
+        tbf: false,
+        ifb: false,
+        bpf: false,
+    };
+    if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).is_err() {
+        return none;
+    }
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return none;
+    };
+    runtime.block_on(async {
+        let Ok((connection, handle, _)) = rtnetlink::new_connection() else {
+            return none;
+        };
+        tokio::spawn(connection);
+        let root = |kind: &str, options| {
+            let mut msg = root_qdisc(LOOPBACK_INDEX, kind);
+            msg.attributes.push(options);
+            RouteNetlinkMessage::NewQueueDiscipline(msg)
+        };
+        let create = netlink_packet_core::NLM_F_CREATE | netlink_packet_core::NLM_F_REPLACE;
+        let netem = request(
+            &handle,
+            root("netem", shape::netem_options(&shape::Shaping::default())),
+            create,
+        )
+        .await
+        .is_ok();
+        let tbf = request(
+            &handle,
+            root("tbf", shape::tbf_options(1_000_000, 1500)),
+            create,
+        )
+        .await
+        .is_ok();
+        let ifb = shape::create_ifb(&handle, 2, "ifb-probe", 1500)
+            .await
+            .is_ok();
+        let clsact = qdisc(LOOPBACK_INDEX, CLSACT, "clsact");
+        let bpf = match DropProgram::load() {
+            Ok(program) => {
+                request(
+                    &handle,
+                    RouteNetlinkMessage::NewQueueDiscipline(clsact),
+                    create,
+                )
+                .await
+                .is_ok()
+                    && request(
+                        &handle,
+                        RouteNetlinkMessage::NewTrafficFilter(filter(
+                            LOOPBACK_INDEX,
+                            program.prog_fd(),
+                        )),
+                        create,
+                    )
+                    .await
+                    .is_ok()
+            }
+            Err(_) => false,
+        };
+        Features {
+            netem,
+            tbf,
+            ifb,
+            bpf,
+        }
+    })
+}

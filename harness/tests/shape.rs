@@ -1,0 +1,297 @@
+//! Shaping a direction of a link (rate limits with tbf, delay and the rest with netem), out of
+//! the sender's sight; and what this kernel says it can do.
+
+use std::{
+    net::UdpSocket,
+    os::fd::AsRawFd,
+    time::{Duration, Instant},
+};
+
+use netcase::{
+    Error, Family, Result, Topology,
+    fixtures::pair,
+    impair::{Feature, Shaping, features},
+    require_privileges, require_program,
+};
+use rstest::rstest;
+
+#[path = "../examples/common/bulk.rs"]
+#[allow(dead_code)]
+mod bulk;
+
+/// The probe finds the eBPF classifier (every impairment needs it) and agrees with the kernel
+/// about netem: where the probe says there is none, shaping that needs it is refused by name.
+#[rstest]
+#[tokio::test]
+async fn the_probe_tells_what_the_kernel_can_do(#[future] pair: Result<Topology>) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    let found = features();
+    assert!(found.has(Feature::Bpf), "{found:?}");
+    let rule = net.impair("client", "server").await?;
+    let delay = Shaping {
+        delay: Duration::from_millis(20),
+        ..Shaping::default()
+    };
+    match rule.shape(&net, delay).await {
+        Ok(()) => assert!(found.has(Feature::Netem) && found.has(Feature::Ifb)),
+        Err(Error::Unsupported { what, link, why }) => {
+            assert!(!found.has(Feature::Netem) || !found.has(Feature::Ifb));
+            assert!(
+                what.contains("netem") && what.contains("delay 20ms"),
+                "{what}"
+            );
+            assert_eq!(link, "client>server (server eth0)");
+            assert!(why.contains("sch_netem") || why.contains("ifb"), "{why}");
+        }
+        Err(other) => panic!("neither shaped nor refused: {other}"),
+    }
+    Ok(())
+}
+
+/// Bad shapings are refused with the field that is wrong, and leave the path clean.
+#[rstest]
+#[tokio::test]
+async fn bad_shapings_are_refused_by_name(#[future] pair: Result<Topology>) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    let rule = net.impair("client", "server").await?;
+    for (shaping, says) in [
+        (
+            Shaping {
+                loss: 150.0,
+                ..Shaping::default()
+            },
+            "loss of 150% is not a percentage",
+        ),
+        (
+            Shaping {
+                delay: Duration::from_secs(3600),
+                ..Shaping::default()
+            },
+            "absurd",
+        ),
+        (
+            Shaping {
+                rate: Some(0),
+                ..Shaping::default()
+            },
+            "blackhole",
+        ),
+    ] {
+        let err = rule.shape(&net, shaping).await.expect_err(says);
+        assert!(matches!(err, Error::BadLink { .. }), "{err}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+    let speed = bulk::transfer(&net, 1_000_000, 8000).await?;
+    assert!(
+        speed > 100.0,
+        "the path is not clean after refusals: {speed} Mbit/s"
+    );
+    Ok(())
+}
+
+/// A rate limit of 40 Mbit/s (tbf, on the receiving side's ifb) paces a bulk transfer to that
+/// rate; removing it brings the link's speed back.
+#[rstest]
+#[tokio::test]
+async fn a_rate_limit_paces_a_transfer(#[future] pair: Result<Topology>) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    let rule = net.impair("client", "server").await?;
+    let rate = 40_000_000;
+    rule.shape(
+        &net,
+        Shaping {
+            rate: Some(rate),
+            ..Shaping::default()
+        },
+    )
+    .await?;
+    let speed = bulk::transfer(&net, 5_000_000, 8001).await?;
+    // Goodput: a full 1514-octet frame carries 1448 octets of data (TCP timestamps on), 95.6%;
+    // tbf's burst lets the first 10 ms through at once.
+    let limit = rate as f64 / 1e6;
+    assert!(
+        (0.80 * limit..=1.02 * limit).contains(&speed),
+        "{speed:.1} Mbit/s under a {limit} Mbit/s limit"
+    );
+    rule.shape(&net, Shaping::default()).await?;
+    let speed = bulk::transfer(&net, 5_000_000, 8002).await?;
+    assert!(
+        speed > 2.0 * limit,
+        "{speed:.1} Mbit/s after the limit was lifted"
+    );
+    rule.remove(&net).await?;
+    Ok(())
+}
+
+/// Sends `count` datagrams of 1000 octets from client to server as fast as it can, with
+/// IP_RECVERR on (so that a drop on the client's own egress comes back as ENOBUFS), and returns how many sends failed
+/// with ENOBUFS and how many datagrams the server received.
+async fn flood(net: &Topology, count: u32, port: u16) -> Result<(u32, u32)> {
+    let server_addr = net.socket_addr("server", Family::V4, port)?;
+    let socket = net
+        .host("server")?
+        .run(move || UdpSocket::bind(server_addr))
+        .await?
+        .expect("bind");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let receiver = net.host("server")?.run(move || {
+        let mut buf = [0u8; 1000];
+        let mut got = 0;
+        while socket.recv_from(&mut buf).is_ok() {
+            got += 1;
+        }
+        got
+    });
+    let enobufs = net
+        .host("client")?
+        .run(move || {
+            let socket = UdpSocket::bind("0.0.0.0:0").expect("bind");
+            // A send buffer deeper than any queue on the path: the socket stays charged for a
+            // datagram until it is delivered or dropped, even across namespaces, so with a small
+            // buffer the sender would be paced by the limit instead of losing datagrams to it.
+            for (level, option, value) in [
+                (libc::IPPROTO_IP, libc::IP_RECVERR, 1),
+                (libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, 16 << 20),
+            ] {
+                let value: libc::c_int = value;
+                // SAFETY: setsockopt with a c_int of the size given, on an open socket.
+                let rc = unsafe {
+                    libc::setsockopt(
+                        socket.as_raw_fd(),
+                        level,
+                        option,
+                        (&value as *const libc::c_int).cast(),
+                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    )
+                };
+                assert_eq!(
+                    rc,
+                    0,
+                    "setsockopt {option}: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+            let mut enobufs = 0;
+            for _ in 0..count {
+                if let Err(e) = socket.send_to(&[0x5a; 1000], server_addr) {
+                    assert_eq!(e.raw_os_error(), Some(libc::ENOBUFS), "{e}");
+                    enobufs += 1;
+                }
+            }
+            enobufs
+        })
+        .await?;
+    Ok((enobufs, receiver.await?))
+}
+
+/// The contrast DESIGN.md warns about: a rate limit on the sender's own egress (set here with
+/// iproute2's `tc`, as a user might) makes its sends fail with ENOBUFS; the harness's rate limit,
+/// on the receiving side, drops as much without the sender seeing any of it.
+#[rstest]
+#[tokio::test]
+async fn shaping_drops_are_invisible_to_the_sender(#[future] pair: Result<Topology>) -> Result<()> {
+    require_privileges!();
+    let tc = require_program!("tc", "iproute2");
+    let net = pair.await?;
+    let (sent, rate) = (3000, "8mbit");
+    let client = net.host("client")?;
+    let ifname = net
+        .link("client", "server")?
+        .end("client")?
+        .ifname()
+        .to_owned();
+    let mut add = client.command(&tc);
+    add.args(["qdisc", "add", "dev", &ifname, "root", "tbf", "rate", rate]);
+    add.args(["burst", "10kb", "limit", "30kb"]);
+    let out = client.output(add).await?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (enobufs, received) = flood(&net, sent, 8100).await?;
+    assert!(
+        enobufs > 0,
+        "no ENOBUFS from the sender's own egress ({received} received)"
+    );
+    let mut del = client.command(&tc);
+    del.args(["qdisc", "del", "dev", &ifname, "root"]);
+    assert!(client.output(del).await?.status.success());
+
+    let rule = net.impair("client", "server").await?;
+    let shaping = Shaping {
+        rate: Some(8_000_000),
+        ..Shaping::default()
+    };
+    rule.shape(&net, shaping).await?;
+    let start = Instant::now();
+    let (enobufs, received) = flood(&net, sent, 8101).await?;
+    assert_eq!(enobufs, 0, "the sender saw the receiving side's drops");
+    assert!(
+        received < sent * 9 / 10,
+        "the limit dropped nothing: {received} of {sent} arrived in {:?}",
+        start.elapsed()
+    );
+    Ok(())
+}
+
+/// Netem, where the kernel has it: a delay of 50 ms shows in the connect time, and correlated
+/// loss of 30% measures 30 ± 2% over 10,000 datagrams. Where it has not, the same requests are
+/// refused as unsupported (this machine's kernel has no sch_netem).
+#[rstest]
+#[tokio::test]
+async fn netem_delays_and_loses_or_is_refused(#[future] pair: Result<Topology>) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    let rule = net.impair("client", "server").await?;
+    let delay = Shaping {
+        delay: Duration::from_millis(50),
+        ..Shaping::default()
+    };
+    if !features().has(Feature::Netem) {
+        let err = rule
+            .shape(&net, delay)
+            .await
+            .expect_err("netem without sch_netem");
+        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+        return Ok(());
+    }
+    rule.shape(&net, delay).await?;
+    let addr = net.socket_addr("server", Family::V4, 8200)?;
+    let _listener = net
+        .host("server")?
+        .run(move || std::net::TcpListener::bind(addr))
+        .await?
+        .expect("bind");
+    let connect = net
+        .host("client")?
+        .run(move || {
+            let start = Instant::now();
+            std::net::TcpStream::connect(addr).map(|_| start.elapsed())
+        })
+        .await?
+        .expect("connect");
+    // The SYN crosses client>server and waits 50 ms; the SYN-ACK's direction is not shaped.
+    assert!(
+        (Duration::from_millis(50)..Duration::from_millis(90)).contains(&connect),
+        "connect took {connect:?} with a 50 ms delay on the SYN's direction"
+    );
+    rule.shape(
+        &net,
+        Shaping {
+            loss: 30.0,
+            loss_correlation: 25.0,
+            ..Shaping::default()
+        },
+    )
+    .await?;
+    let (_, received) = flood(&net, 10_000, 8201).await?;
+    let loss = f64::from(10_000 - received) / 100.0;
+    assert!((28.0..=32.0).contains(&loss), "{loss}% lost");
+    Ok(())
+}
