@@ -538,3 +538,64 @@ async fn udp_patterns_drop_exactly_what_they_name(#[future] pair: Result<Topolog
     assert_eq!(rule.counts()?.matched, 0);
     Ok(())
 }
+
+/// Impairments come and go under an established connection: a blackhole, then loss, then a rate
+/// limit, then none at all; the connection carries every byte through all of it.
+#[rstest]
+#[tokio::test]
+async fn changes_mid_connection_leave_it_established(
+    #[future] pair: Result<Topology>,
+) -> Result<()> {
+    use std::io::{Read, Write};
+    require_privileges!();
+    let net = pair.await?;
+    let addr = net.socket_addr("server", Family::V6, 7600)?;
+    let listener = listen(&net, addr).await?;
+    let reader = net.host("server")?.run(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).expect("read");
+        got
+    });
+    let mut stream = net
+        .host("client")?
+        .run(move || std::net::TcpStream::connect(addr))
+        .await?
+        .expect("connect");
+    let rule = net.impair("client", "server").await?;
+    let chunk = |n: u8| vec![n; 50_000];
+    let mut sent = Vec::new();
+    let mut send = |stream: &mut std::net::TcpStream, n: u8| {
+        stream.write_all(&chunk(n)).expect("write");
+        sent.extend(chunk(n));
+    };
+    send(&mut stream, 1);
+    rule.blackhole()?;
+    send(&mut stream, 2);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rule.counts()?.dropped == 0 {
+        assert!(Instant::now() < deadline, "the blackhole dropped nothing");
+        tokio::task::yield_now().await;
+    }
+    rule.clear()?;
+    rule.loss(30.0, 3)?;
+    send(&mut stream, 3);
+    rule.clear()?;
+    rule.shape(
+        &net,
+        netcase::impair::Shaping {
+            rate: Some(50_000_000),
+            ..Default::default()
+        },
+    )
+    .await?;
+    send(&mut stream, 4);
+    rule.remove(&net).await?;
+    send(&mut stream, 5);
+    drop(stream);
+    assert!(
+        reader.await? == sent,
+        "the bytes arrived changed or incomplete"
+    );
+    Ok(())
+}

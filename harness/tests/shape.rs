@@ -237,6 +237,20 @@ async fn shaping_drops_are_invisible_to_the_sender(#[future] pair: Result<Topolo
         "the limit dropped nothing: {received} of {sent} arrived in {:?}",
         start.elapsed()
     );
+    // The shaping qdisc counted what it dropped: every datagram it did not pass on, but those
+    // the receiving host's backlog (netdev_max_backlog) dropped before the program saw them.
+    let shaped = rule.shaping_counts(&net).await?;
+    let seen = rule.counts()?.seen;
+    assert_eq!(shaped.queued, 0, "{shaped:?}");
+    assert!(
+        shaped.sent >= u64::from(received),
+        "{shaped:?}, {received} received"
+    );
+    assert_eq!(
+        shaped.sent + shaped.dropped,
+        seen,
+        "{shaped:?}, the program saw {seen}"
+    );
     Ok(())
 }
 

@@ -14,7 +14,7 @@ mod shape;
 pub use probe::{Feature, Features, features};
 pub use shape::Shaping;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkMessage,
 };
@@ -199,6 +199,17 @@ pub struct Counts {
     pub dropped: u64,
     /// Packets the rule picked, dropped or not, a count.
     pub matched: u64,
+}
+
+/// What an impairment's shaping qdisc (netem or tbf) counted, from the kernel's qdisc statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShapingCounts {
+    /// Packets it passed on, a count.
+    pub sent: u64,
+    /// Packets it dropped (netem's loss, a rate limit's full queue), a count.
+    pub dropped: u64,
+    /// Packets waiting in it now, a count.
+    pub queued: u64,
 }
 
 /// Drops on one direction of a link, from one host to the other, at the receiving end.
@@ -469,6 +480,52 @@ impl Impairment {
         .await?;
         self.shaper.store(true, Ordering::Relaxed);
         self.update(|s| s.redirect = ifb)
+    }
+
+    /// What the shaping qdisc has counted since the first [`Impairment::shape`] (zeros if this
+    /// impairment never shaped).
+    pub async fn shaping_counts(&self, net: &Topology) -> Result<ShapingCounts> {
+        use netlink_packet_route::tc::TcStats2;
+        if !self.shaper.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(ShapingCounts::default());
+        }
+        let ifb = IFB_INDEX_BASE + self.index;
+        let (what, host) = (
+            format!("read the shaping statistics of {}", self.link),
+            self.host.clone(),
+        );
+        let handle = net.host(&self.host)?.netlink();
+        net.host(&self.host)?
+            .spawn(async move {
+                let mut counts = ShapingCounts::default();
+                let mut qdiscs = handle.clone().qdisc().get().index(ifb as i32).execute();
+                while let Some(message) = qdiscs
+                    .try_next()
+                    .await
+                    .map_err(tc_error(&host, what.clone()))?
+                {
+                    if message.header.parent != TcHandle::ROOT {
+                        continue;
+                    }
+                    for attribute in &message.attributes {
+                        let TcAttribute::Stats2(stats) = attribute else {
+                            continue;
+                        };
+                        for stat in stats {
+                            match stat {
+                                TcStats2::Basic(basic) => counts.sent = u64::from(basic.packets),
+                                TcStats2::Queue(queue) => {
+                                    counts.dropped = u64::from(queue.drops);
+                                    counts.queued = u64::from(queue.qlen);
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                Ok(counts)
+            })
+            .await?
     }
 
     /// What the program has counted since it was attached.
