@@ -1,5 +1,76 @@
-//! The kernel-behaviour cases of netcase, one file per behaviour under `tests/`.
+//! The kernel-behaviour cases of netcase: one module per behaviour, each case defined once and run
+//! by two runners.
 //!
-//! Each case builds its own topology with the harness's fixtures, acts with real sockets, and
-//! asserts what the running kernel did, over IPv4 and IPv6. Run them with
-//! `cargo test -p netcase-cases` as root.
+//! - `cargo test -p netcase-cases` (as root): `tests/<behaviour>.rs` has one rstest test per case
+//!   and family, its topology from the harness's fixtures, calling [`run`].
+//! - the `netcase` command: lists [`CASES`] and runs them with their reports.
+//!
+//! A case is a [`Def`]: what it declares ([`CaseInfo`]) and its body, an async function of the
+//! running [`Case`] (its family, where its figures go) and the topology built for it. The body
+//! asserts what the running kernel did and returns `Err` or panics when it did not.
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use netcase::{
+    Family, Result, Topology,
+    case::{Case, CaseInfo},
+};
+
+pub mod socket_addresses;
+
+/// A case's body: the running case and its topology, to a verdict.
+pub type Body = fn(Arc<Case>, Topology) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// One case: what it declares, and its body.
+pub struct Def {
+    /// What it declares about itself.
+    pub info: CaseInfo,
+    /// What it does.
+    pub body: Body,
+}
+
+/// Both families, for [`CaseInfo::families`].
+pub const BOTH: &[Family] = &[Family::V4, Family::V6];
+
+/// Every case, in the order `netcase list` shows them.
+pub static CASES: &[&Def] = &[&socket_addresses::DIRECT, &socket_addresses::ROUTED];
+
+/// The case named `name`.
+pub fn find(name: &str) -> Option<&'static Def> {
+    CASES.iter().copied().find(|d| d.info.name == name)
+}
+
+/// Runs `def` over `family` on `net` (built as `def.info.shape` says), with seed `seed`, and
+/// returns the running case (its figures and notes) with the verdict.
+///
+/// Missing kernel features are checked first: under `CI=true` they fail the case, elsewhere the
+/// case is reported as skipped with the reason (`Ok` with a note).
+pub async fn run_with(
+    def: &'static Def,
+    family: Family,
+    seed: u64,
+    net: Topology,
+) -> (Arc<Case>, Result<()>) {
+    let case = Case::new(&def.info, family, seed);
+    let missing = def.info.missing();
+    if !missing.is_empty() {
+        let why = missing
+            .iter()
+            .map(|f| f.missing())
+            .collect::<Vec<_>>()
+            .join("; ");
+        netcase::privileges::cannot_run(&format!(
+            "this kernel cannot run {}: {why}",
+            def.info.name
+        ));
+        case.note(format!("skipped: this kernel {why}"));
+        return (case, Ok(()));
+    }
+    let verdict = (def.body)(case.clone(), net).await;
+    (case, verdict)
+}
+
+/// [`run_with`] for a cargo test: the verdict only.
+pub async fn run(def: &'static Def, family: Family, net: Topology) -> Result<()> {
+    run_with(def, family, 0, net).await.1
+}

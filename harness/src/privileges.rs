@@ -81,7 +81,7 @@ pub fn can_run(needed: &[Capability]) -> bool {
 }
 
 /// Says in one line why the current test cannot run; under `CI=true`, fails it with that line.
-fn cannot_run(why: &dyn std::fmt::Display) {
+pub fn cannot_run(why: &dyn std::fmt::Display) {
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("this test");
     if in_ci() {

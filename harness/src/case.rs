@@ -1,0 +1,155 @@
+//! A kernel-behaviour case: what it declares about itself, and what it leaves behind while it runs.
+//!
+//! A case is defined once (in the `netcase-cases` crate) as a [`CaseInfo`] and a body, and run by
+//! two runners: `cargo test` (an rstest test per case, its topology from a fixture) and the
+//! `netcase` command. Both give the body a [`Case`]: the family to run over, and a place to put
+//! the figures it measured and the notes a reader needs. The runners write those into the case's
+//! report.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use crate::{Family, Topology, impair::Feature};
+
+/// The topology a case runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `client` and `server` on one link ([`Topology::pair`]).
+    Pair,
+    /// `client` - `router` - `server` ([`Topology::routed`]).
+    Routed,
+}
+
+impl Shape {
+    /// Builds the topology.
+    pub async fn build(self) -> crate::Result<Topology> {
+        match self {
+            Shape::Pair => Topology::pair().await,
+            Shape::Routed => Topology::routed().await,
+        }
+    }
+}
+
+/// What a case declares about itself, for `netcase list` and for reports.
+#[derive(Debug, Clone, Copy)]
+pub struct CaseInfo {
+    /// Its name, as `behaviour::what` (for example `backlog::completions_per_backlog`).
+    pub name: &'static str,
+    /// One line: what it shows.
+    pub summary: &'static str,
+    /// The topology it runs on.
+    pub shape: Shape,
+    /// The families it runs over.
+    pub families: &'static [Family],
+    /// The kernel features it needs beyond a topology.
+    pub needs: &'static [Feature],
+    /// How long it takes here, about (for progress displays, not a limit).
+    pub expected: Duration,
+}
+
+impl CaseInfo {
+    /// The features it needs that this kernel lacks.
+    pub fn missing(&self) -> Vec<Feature> {
+        let found = crate::impair::features();
+        self.needs
+            .iter()
+            .copied()
+            .filter(|f| !found.has(*f))
+            .collect()
+    }
+}
+
+/// One measured figure: what the case found, for reports and for comparing kernels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// Its name, in snake case (for example `syn_gaps`).
+    pub name: String,
+    /// The values measured (one, or a series such as the gaps between retransmissions).
+    pub values: Vec<f64>,
+    /// The unit (`ms`, `s`, `connections`, ...).
+    pub unit: String,
+}
+
+/// A running case: the family it runs over, and what it leaves for its report.
+#[derive(Debug)]
+pub struct Case {
+    info: &'static CaseInfo,
+    family: Family,
+    seed: u64,
+    found: Mutex<Found>,
+}
+
+/// What a case measured and noted while it ran.
+#[derive(Debug, Default, Clone)]
+pub struct Found {
+    /// Figures, in the order measured.
+    pub figures: Vec<Figure>,
+    /// Notes, in the order written.
+    pub notes: Vec<String>,
+}
+
+impl Case {
+    /// A case about to run over `family`, with random choices drawn from `seed`.
+    pub fn new(info: &'static CaseInfo, family: Family, seed: u64) -> Arc<Case> {
+        Arc::new(Case {
+            info,
+            family,
+            seed,
+            found: Mutex::new(Found::default()),
+        })
+    }
+
+    /// What the case declares about itself.
+    pub fn info(&self) -> &'static CaseInfo {
+        self.info
+    }
+
+    /// The family it runs over.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The seed for its random choices (impairment loss, for example).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Records a figure it measured, with its unit; printed at once, so that a passing
+    /// `cargo test -- --nocapture` shows what the kernel did.
+    pub fn figure(&self, name: &str, values: &[f64], unit: &str) {
+        eprintln!(
+            "figure {}[{}] {name} = {values:?} {unit}",
+            self.info.name, self.family
+        );
+        self.lock().figures.push(Figure {
+            name: name.to_owned(),
+            values: values.to_vec(),
+            unit: unit.to_owned(),
+        });
+    }
+
+    /// Records a note for the reader of its report (what the kernel did that the classic
+    /// description does not say, for example).
+    pub fn note(&self, text: impl Into<String>) {
+        let text = text.into();
+        eprintln!("note {}[{}] {text}", self.info.name, self.family);
+        self.lock().notes.push(text);
+    }
+
+    /// What it measured and noted so far.
+    pub fn found(&self) -> Found {
+        self.lock().clone()
+    }
+
+    /// Where its files go (pcaps, the report): [`crate::capture::output_dir`].
+    pub fn dir(&self) -> PathBuf {
+        crate::capture::output_dir()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Found> {
+        self.found.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
