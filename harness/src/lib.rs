@@ -22,6 +22,7 @@
 pub mod addr;
 mod bpf;
 pub mod capture;
+pub mod case;
 pub mod decode;
 mod error;
 pub mod expect;
@@ -30,6 +31,7 @@ mod host;
 pub mod impair;
 pub mod leaks;
 mod netlink;
+pub mod observe;
 pub mod pcap;
 pub mod privileges;
 mod ready;

@@ -1,0 +1,59 @@
+//! What the kernel itself believes: each host's TCP sockets with their states and timers
+//! (sock_diag), TCP_INFO of a socket the test holds, the kernel's counters, the settings that
+//! decide expected values, and waiting for any of them without fixed sleeps.
+//!
+//! Everything is read from inside the host's namespace, on the host's own thread:
+//!
+//! ```no_run
+//! # async fn demo(net: &netcase::Topology) -> netcase::Result<()> {
+//! use std::time::Duration;
+//! use netcase::observe::{wait_until, Counters, Filter, TcpState};
+//! let server = net.host("server")?;
+//! let before = server.counters().await?;
+//! // ... act ...
+//! let listening = server.sockets_matching(Filter::all().state(TcpState::Listen).port(80)).await?;
+//! let delta = Counters::delta(&before, &server.counters().await?)?;
+//! assert_eq!(delta.get("TcpExt.ListenOverflows")?, 0);
+//! # Ok(()) }
+//! ```
+
+mod counters;
+mod settings;
+mod socket;
+mod tcp_info;
+mod wait;
+
+pub use counters::{Counters, Delta};
+pub use settings::{Hz, HzSource, Settings, TCP_TIMEWAIT_LEN, hz};
+pub use socket::{AcceptQueue, Filter, Socket, SocketTable, TcpState, Timer, TimerKind};
+pub use tcp_info::{Keepalive, TcpInfo, keepalive, tcp_info};
+pub use wait::{DEFAULT_INTERVAL, Observed, wait_until, wait_until_every};
+
+use crate::{Host, error::Result};
+
+impl Host {
+    /// Every TCP socket of this host, IPv4 and IPv6, in every state (sockets that are merely
+    /// bound only when a filter asks for [`TcpState::BoundInactive`]), as sock_diag reports them.
+    pub async fn sockets(&self) -> Result<SocketTable> {
+        self.sockets_matching(Filter::all()).await
+    }
+
+    /// The TCP sockets of this host that pass `filter`.
+    pub async fn sockets_matching(&self, filter: Filter) -> Result<SocketTable> {
+        let name = self.name().to_owned();
+        self.spawn(async move { socket::read(&name, &filter) })
+            .await?
+    }
+
+    /// A snapshot of this host's counters (/proc/net/netstat, /proc/net/snmp, /proc/net/snmp6).
+    pub async fn counters(&self) -> Result<Counters> {
+        let name = self.name().to_owned();
+        self.spawn(async move { counters::read(&name) }).await?
+    }
+
+    /// A snapshot of this host's TCP settings, kernel release and HZ.
+    pub async fn tcp_settings(&self) -> Result<Settings> {
+        let name = self.name().to_owned();
+        self.spawn(async move { settings::read(&name) }).await?
+    }
+}
