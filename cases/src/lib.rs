@@ -1,9 +1,10 @@
 //! The kernel-behaviour cases of netcase: one module per behaviour, each case defined once and run
 //! by two runners.
 //!
-//! - `cargo test -p netcase-cases` (as root): `tests/<behaviour>.rs` has one rstest test per case
-//!   and family, its topology from the harness's fixtures, calling [`run`].
-//! - the `netcase` command: lists [`CASES`] and runs them with their reports.
+//! - `cargo test -p netcase-cases` (as root): `tests/kernel/<behaviour>.rs` has one rstest test
+//!   per case and family, its topology from the harness's fixtures, calling [`run`]. The
+//!   behaviours share one test binary, so that their cases run in parallel.
+//! - the `netcase` command: lists [`cases`] and runs them with their reports.
 //!
 //! A case is a [`Def`]: what it declares ([`CaseInfo`]) and its body, an async function of the
 //! running [`Case`] (its family, where its figures go) and the topology built for it. The body
@@ -16,7 +17,12 @@ use netcase::{
     case::{Case, CaseInfo},
 };
 
+pub mod backlog;
+pub mod keepalive;
+pub mod linger;
+pub mod silent_drops;
 pub mod socket_addresses;
+pub mod time_wait;
 
 /// A case's body: the running case and its topology, to a verdict.
 pub type Body = fn(Arc<Case>, Topology) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
@@ -32,12 +38,24 @@ pub struct Def {
 /// Both families, for [`CaseInfo::families`].
 pub const BOTH: &[Family] = &[Family::V4, Family::V6];
 
+/// Every behaviour's cases, in the order `netcase list` shows them.
+pub static BEHAVIOURS: &[&[&Def]] = &[
+    backlog::ALL,
+    silent_drops::ALL,
+    linger::ALL,
+    time_wait::ALL,
+    keepalive::ALL,
+    socket_addresses::ALL,
+];
+
 /// Every case, in the order `netcase list` shows them.
-pub static CASES: &[&Def] = &[&socket_addresses::DIRECT, &socket_addresses::ROUTED];
+pub fn cases() -> impl Iterator<Item = &'static Def> {
+    BEHAVIOURS.iter().flat_map(|b| b.iter().copied())
+}
 
 /// The case named `name`.
 pub fn find(name: &str) -> Option<&'static Def> {
-    CASES.iter().copied().find(|d| d.info.name == name)
+    cases().find(|d| d.info.name == name)
 }
 
 /// Runs `def` over `family` on `net` (built as `def.info.shape` says), with seed `seed`, and

@@ -21,6 +21,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::{BOTH, Def};
 
+/// Every case of this behaviour, in the order `netcase list` shows them.
+pub static ALL: &[&Def] = &[&DIRECT, &ROUTED];
+
 /// Across one link.
 pub static DIRECT: Def = Def {
     info: CaseInfo {

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use netcase_cases::CASES;
+use netcase_cases::cases;
 
 #[test]
 fn every_case_is_declared_once_and_has_its_tests() {
     let mut names = BTreeSet::new();
-    for def in CASES {
+    for def in cases() {
         let info = &def.info;
         assert!(names.insert(info.name), "{} is declared twice", info.name);
         let (behaviour, what) = info
@@ -24,7 +24,7 @@ fn every_case_is_declared_once_and_has_its_tests() {
             "{}: a one-line summary",
             info.name
         );
-        let tests = format!("{}/tests/{behaviour}.rs", env!("CARGO_MANIFEST_DIR"));
+        let tests = format!("{}/tests/kernel/{behaviour}.rs", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&tests)
             .unwrap_or_else(|e| panic!("{}: its tests belong in {tests}: {e}", info.name));
         assert!(

@@ -1,0 +1,1 @@
+//! The cases of `netcase_cases::silent_drops`.
