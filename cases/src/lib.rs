@@ -24,8 +24,9 @@ pub mod silent_drops;
 pub mod socket_addresses;
 pub mod time_wait;
 
-/// A case's body: the running case and its topology, to a verdict.
-pub type Body = fn(Arc<Case>, Topology) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+/// A case's body: the running case and its topology, to a verdict. The topology is shared so
+/// that the runner can still read its hosts' counters and sockets when the body has finished.
+pub type Body = fn(Arc<Case>, Arc<Topology>) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 
 /// One case: what it declares, and its body.
 pub struct Def {
@@ -58,18 +59,11 @@ pub fn find(name: &str) -> Option<&'static Def> {
     cases().find(|d| d.info.name == name)
 }
 
-/// Runs `def` over `family` on `net` (built as `def.info.shape` says), with seed `seed`, and
-/// returns the running case (its figures and notes) with the verdict.
+/// Runs `def` as `case` on `net` (built as `def.info.shape` says) and returns its verdict.
 ///
 /// Missing kernel features are checked first: under `CI=true` they fail the case, elsewhere the
-/// case is reported as skipped with the reason (`Ok` with a note).
-pub async fn run_with(
-    def: &'static Def,
-    family: Family,
-    seed: u64,
-    net: Topology,
-) -> (Arc<Case>, Result<()>) {
-    let case = Case::new(&def.info, family, seed);
+/// case passes with a note saying why it did not run.
+pub async fn run_with(def: &'static Def, case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let missing = def.info.missing();
     if !missing.is_empty() {
         let why = missing
@@ -82,13 +76,12 @@ pub async fn run_with(
             def.info.name
         ));
         case.note(format!("skipped: this kernel {why}"));
-        return (case, Ok(()));
+        return Ok(());
     }
-    let verdict = (def.body)(case.clone(), net).await;
-    (case, verdict)
+    (def.body)(case, net).await
 }
 
-/// [`run_with`] for a cargo test: the verdict only.
+/// Runs `def` over `family` on `net`, for a cargo test.
 pub async fn run(def: &'static Def, family: Family, net: Topology) -> Result<()> {
-    run_with(def, family, 0, net).await.1
+    run_with(def, Case::new(&def.info, family, 0), Arc::new(net)).await
 }

@@ -50,7 +50,7 @@ pub static ROUTED: Def = Def {
     body: |case, net| Box::pin(seen_by_both_ends(case, net)),
 };
 
-async fn seen_by_both_ends(case: Arc<Case>, net: Topology) -> Result<()> {
+async fn seen_by_both_ends(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let family = case.family();
     let ports = PortRange {
         low: 40000,
