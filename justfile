@@ -1,8 +1,12 @@
 # netcase recipes. Run as root: the harness creates network namespaces.
 
-# Build topologies, talk TCP over both families, print the figures.
+# Run the cases (all, or those matching the filters) and write the report.
 run *ARGS:
-    cargo run --release -p netcase -- demo {{ARGS}}
+    cargo run --release -p netcase-cli -- run {{ARGS}}
+
+# List the cases.
+list *ARGS:
+    cargo run --release -p netcase-cli -- list {{ARGS}}
 
 # Every test, as CI runs them.
 test:

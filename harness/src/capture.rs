@@ -322,7 +322,7 @@ impl Recorded {
             return Err(e);
         }
         let packets = captured.packets(net, Zero::FirstSyn);
-        expectation
+        let result = expectation
             .check(decode::segments(&packets))
             .map_err(|mismatch| {
                 self.keep();
@@ -330,13 +330,36 @@ impl Recorded {
                     "{} frames dropped by the kernel",
                     captured.stats.dropped
                 )))
-            })
+            });
+        if self.keep.load(Ordering::Relaxed) {
+            write_check(pcap, host, expectation, &result);
+        }
+        result
     }
 
     /// Keeps the pcap files even when the test passes.
     pub fn keep(&self) {
         self.keep.store(true, Ordering::Relaxed);
     }
+}
+
+/// Leaves `check-<host>.txt` next to the pcap: the expectation (its file's text when it came
+/// from one) and the result, side by side on a mismatch. Best effort: a report, not a verdict.
+fn write_check(pcap: &Path, host: &str, expectation: &Expectation, result: &Result<()>) {
+    let Some(dir) = pcap.parent() else { return };
+    let source = expectation.source();
+    let text = std::fs::read_to_string(source)
+        .unwrap_or_else(|_| format!("({} lines built in Rust)\n", expectation.lines().len()));
+    let verdict = match result {
+        Ok(()) => "every line matched".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    let report = format!(
+        "expectation: {source}\ncapture: {}\n\n{text}\n---- result\n{verdict}\n",
+        pcap.display()
+    );
+    let path = dir.join(format!("check-{host}.txt"));
+    let _ = std::fs::write(path, report);
 }
 
 /// Fails when the kernel dropped frames from the capture: it cannot prove what was on the wire.

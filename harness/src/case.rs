@@ -89,6 +89,8 @@ pub struct Found {
     pub figures: Vec<Figure>,
     /// Notes, in the order written.
     pub notes: Vec<String>,
+    /// Socket tables at checkpoints: label, host, one line per socket.
+    pub checkpoints: Vec<(String, String, Vec<String>)>,
 }
 
 impl Case {
@@ -137,6 +139,19 @@ impl Case {
         let text = text.into();
         eprintln!("note {}[{}] {text}", self.info.name, self.family);
         self.lock().notes.push(text);
+    }
+
+    /// Records every host's socket table now, under `label` (for example `after close`), for
+    /// the report: a reader sees the states and timers at the moments the case cares about.
+    pub async fn checkpoint(&self, net: &Topology, label: &str) -> crate::Result<()> {
+        for host in net.hosts() {
+            let table = host.sockets().await?;
+            let lines = table.iter().map(|s| s.to_string()).collect();
+            self.lock()
+                .checkpoints
+                .push((label.to_owned(), host.name().to_owned(), lines));
+        }
+        Ok(())
     }
 
     /// What it measured and noted so far.

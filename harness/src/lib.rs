@@ -35,6 +35,7 @@ pub mod observe;
 pub mod pcap;
 pub mod privileges;
 mod ready;
+pub mod report;
 mod ring;
 pub mod sysctl;
 mod topology;

@@ -206,6 +206,11 @@ impl Expectation {
         check::check(self, segments)
     }
 
+    /// Where it came from: the file it was parsed from, or `<built in Rust>`.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// The lines, in order.
     pub fn lines(&self) -> &[Line] {
         &self.lines

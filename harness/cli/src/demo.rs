@@ -1,62 +1,15 @@
-//! The `netcase` command.
-//!
-//! For now one job, `netcase demo`: it builds the two common topologies, runs a TCP exchange over
-//! each family on each, and prints what it measured and the captured segments. The case runner
-//! (`netcase run`) comes next.
+//! `netcase demo`: builds the two common topologies, runs a TCP exchange over each family on
+//! each, and prints what it measured and the captured segments.
 
-use std::{
-    process::ExitCode,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use netcase::{Family, Topology, capture::Zero, decode::segments, privileges};
+use netcase::{Family, Topology, capture::Zero, decode::segments};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
 
-const USAGE: &str = "usage: netcase demo [--family v4|v6|both]";
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let families = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["demo"] | ["demo", "--family", "both"] => Family::BOTH.to_vec(),
-        ["demo", "--family", "v4"] => vec![Family::V4],
-        ["demo", "--family", "v6"] => vec![Family::V6],
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(e) = privileges::check(privileges::TOPOLOGY) {
-        eprintln!("netcase: {e}");
-        return ExitCode::from(2);
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("netcase: cannot start a tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(demo(&families)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("netcase: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn demo(families: &[Family]) -> netcase::Result<()> {
+pub async fn demo(families: &[Family]) -> netcase::Result<()> {
     println!("netcase demo: kernel {}", kernel_release());
     println!(
         "{:<8} {:<6} {:>9} {:>12} {:>9}  path",

@@ -1,0 +1,485 @@
+//! `netcase run`: the cases in parallel, each on a thread of its own named after it (so that its
+//! files go to its bundle directory, as under cargo test), with a live display and the reports.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    io::{IsTerminal, Write},
+    panic::AssertUnwindSafe,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
+    time::{Duration, Instant},
+};
+
+use netcase::{
+    Family, Topology,
+    case::Case,
+    report::{self, CaseResult, Checkpoint, FigureRecord, Tool, Verdict},
+};
+use netcase_cases::Def;
+
+/// Set by SIGINT: no new case starts, running ones are stopped and torn down.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// One case over one family.
+#[derive(Clone, Copy)]
+pub struct Job {
+    pub def: &'static Def,
+    pub family: Family,
+}
+
+impl Job {
+    fn label(&self) -> String {
+        format!("{} [{}]", self.def.info.name, family_name(self.family))
+    }
+}
+
+pub fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "v4",
+        Family::V6 => "v6",
+    }
+}
+
+/// What `run` was asked to do.
+pub struct Options {
+    pub jobs: Vec<Job>,
+    pub out: PathBuf,
+    pub parallel: usize,
+    pub seed: u64,
+}
+
+enum Event {
+    Started(Job, Instant),
+    Finished(Box<CaseResult>),
+}
+
+/// Runs every job and writes the reports; returns the results in the order of `jobs`.
+pub fn run(options: Options) -> Vec<CaseResult> {
+    install_interrupt_handler();
+    install_panic_hook();
+    let started = Instant::now();
+    let queue = Arc::new(Mutex::new(
+        options.jobs.iter().copied().collect::<VecDeque<_>>(),
+    ));
+    let (events, received) = mpsc::channel();
+    let workers: Vec<_> = (0..options.parallel.max(1))
+        .map(|_| {
+            let (queue, events, seed) = (queue.clone(), events.clone(), options.seed);
+            std::thread::spawn(move || worker(&queue, &events, seed))
+        })
+        .collect();
+    drop(events);
+    let results = display(received, options.jobs.len());
+    for worker in workers {
+        let _ = worker.join();
+    }
+    let wall = started.elapsed().as_secs_f64();
+    // Keep the order the cases were asked for.
+    let mut ordered = Vec::new();
+    for job in &options.jobs {
+        if let Some(r) = results
+            .iter()
+            .find(|r| r.case == job.def.info.name && r.family == family_name(job.family))
+        {
+            ordered.push(r.clone());
+        }
+    }
+    summary_table(&ordered, wall);
+    if let Err(e) = report::write_summary(&options.out, &ordered, wall) {
+        eprintln!("netcase: {e}");
+    } else {
+        println!(
+            "report: {} (summary.json, junit.xml, one directory per case)",
+            options.out.join("index.html").display()
+        );
+    }
+    ordered
+}
+
+fn worker(queue: &Mutex<VecDeque<Job>>, events: &mpsc::Sender<Event>, seed: u64) {
+    loop {
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+            return;
+        };
+        let _ = events.send(Event::Started(job, Instant::now()));
+        // A thread named as libtest would name the test: its files go to <out>/<name>/.
+        let name = CaseResult::dir_name(job.def.info.name, family_name(job.family));
+        let result = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || run_job(job, seed))
+            .map(|t| t.join())
+            .map_err(|e| e.to_string());
+        let result = match result {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) | Err(_) => failed_to_start(job, seed, "the case's thread could not run"),
+        };
+        let _ = events.send(Event::Finished(Box::new(result)));
+    }
+}
+
+fn failed_to_start(job: Job, seed: u64, why: &str) -> CaseResult {
+    let mut r = blank(job, seed);
+    r.verdict = Verdict::Fail;
+    r.reason = Some(why.to_owned());
+    r
+}
+
+fn blank(job: Job, seed: u64) -> CaseResult {
+    let info = &job.def.info;
+    CaseResult {
+        schema: report::RESULT_SCHEMA.to_owned(),
+        case: info.name.to_owned(),
+        summary: info.summary.to_owned(),
+        family: family_name(job.family).to_owned(),
+        verdict: Verdict::Fail,
+        reason: None,
+        error: None,
+        duration_s: 0.0,
+        expected_s: info.expected.as_secs_f64(),
+        seed,
+        figures: Vec::new(),
+        notes: Vec::new(),
+        counters: BTreeMap::new(),
+        checkpoints: Vec::new(),
+        settings: BTreeMap::new(),
+        kernel: report::kernel(),
+        netcase: Tool {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            commit: env!("NETCASE_COMMIT").to_owned(),
+        },
+        rerun: format!(
+            "netcase run '{}' --family {} --seed {seed}",
+            info.name,
+            family_name(job.family)
+        ),
+        files: Vec::new(),
+    }
+}
+
+/// Runs one case on this (named) thread and writes its bundle.
+fn run_job(job: Job, seed: u64) -> CaseResult {
+    let mut result = blank(job, seed);
+    let dir = netcase::capture::output_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return failed_to_start(job, seed, &format!("no tokio runtime: {e}")),
+    };
+    let start = Instant::now();
+    let net = runtime.block_on(async {
+        let outcome = run_case(job, seed, &mut result).await;
+        result.duration_s = start.elapsed().as_secs_f64();
+        match outcome {
+            Ok(net) => Some(net),
+            Err(e) => {
+                result.verdict = Verdict::Fail;
+                result.reason = Some(first_line(&e.to_string()));
+                result.error = Some(e.to_string());
+                None
+            }
+        }
+    });
+    if let Err(e) = report::write_bundle(&dir, net.as_deref(), &mut result) {
+        result.verdict = Verdict::Fail;
+        result.reason = Some(first_line(&e.to_string()));
+    }
+    // The topology goes last, on this thread: every namespace, link and process with it.
+    drop(net);
+    result
+}
+
+/// Builds the case's topology, reads its hosts' settings and counters, runs the body, and
+/// fills `result`; the topology comes back for the bundle (host names in the timeline).
+async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Result<Arc<Topology>> {
+    let info = &job.def.info;
+    let net = Arc::new(info.shape.build().await?);
+    let mut before = BTreeMap::new();
+    for host in net.hosts() {
+        result
+            .settings
+            .insert(host.name().to_owned(), host.settings().await?);
+        before.insert(host.name().to_owned(), host.counters().await?);
+    }
+    // Every link end of every host, for the whole case: the bundle's pcaps, timeline and
+    // ladder. (A case that records an interface itself writes the same file first; this
+    // recording, a superset, replaces it.)
+    let names: Vec<String> = net.hosts().map(|h| h.name().to_owned()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let recording = net.record(&names).await?;
+    let case = Case::new(info, job.family, seed);
+    let missing = info.missing();
+    let body = AssertUnwindSafe(netcase_cases::run_with(job.def, case.clone(), net.clone()));
+    let outcome = tokio::select! {
+        outcome = futures_catch(body) => Some(outcome),
+        () = interrupted() => None,
+    };
+    match outcome {
+        None => {
+            result.verdict = Verdict::Interrupted;
+            result.reason = Some("stopped by Ctrl-C".to_owned());
+        }
+        Some(Ok(Ok(()))) if !missing.is_empty() => {
+            result.verdict = Verdict::Skip;
+            result.reason = Some(format!(
+                "this kernel {}",
+                missing
+                    .iter()
+                    .map(|f| f.missing())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        Some(Ok(Ok(()))) => result.verdict = Verdict::Pass,
+        Some(Ok(Err(e))) => {
+            result.verdict = Verdict::Fail;
+            result.reason = Some(first_line(&e.to_string()));
+            result.error = Some(e.to_string());
+        }
+        Some(Err(panic)) => {
+            let message = panic_message(&*panic);
+            result.verdict = Verdict::Fail;
+            result.reason = Some(first_line(&message));
+            result.error = Some(message);
+        }
+    }
+    let recorded = recording.stop().await?;
+    if recorded.dropped() > 0 {
+        case.note(format!(
+            "the whole-case capture lost {} frames: the pcaps are incomplete",
+            recorded.dropped()
+        ));
+    }
+    drop(recorded);
+    let found = case.found();
+    result.figures = found
+        .figures
+        .into_iter()
+        .map(|f| FigureRecord {
+            name: f.name,
+            values: f.values,
+            unit: f.unit,
+        })
+        .collect();
+    result.notes = found.notes;
+    result.checkpoints = found
+        .checkpoints
+        .into_iter()
+        .map(|(label, host, sockets)| Checkpoint {
+            label,
+            host,
+            sockets,
+        })
+        .collect();
+    for host in net.hosts() {
+        let name = host.name().to_owned();
+        if let Ok(after) = host.counters().await
+            && let Some(delta) = before.get(&name).and_then(|b| after.since(b).ok())
+        {
+            let changes = delta.changes().map(|(n, v)| (n.to_owned(), v)).collect();
+            result.counters.insert(name.clone(), changes);
+        }
+        if let Ok(table) = host.sockets().await {
+            result.checkpoints.push(Checkpoint {
+                label: "end".to_owned(),
+                host: name,
+                sockets: table.iter().map(|s| s.to_string()).collect(),
+            });
+        }
+    }
+    Ok(net)
+}
+
+/// Awaits `future`, catching a panic in it.
+async fn futures_catch<F: std::future::Future>(
+    future: AssertUnwindSafe<F>,
+) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+    let mut future = std::pin::pin!(future.0);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    })
+    .await
+}
+
+/// Resolves once Ctrl-C was pressed.
+async fn interrupted() {
+    while !INTERRUPTED.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The message of a panic, with where it happened when the hook saw it.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    let seen = PANICS.lock().unwrap_or_else(|e| e.into_inner());
+    seen.iter()
+        .find(|(m, _)| *m == message)
+        .map_or(message.clone(), |(m, at)| format!("{m}\n  at {at}"))
+}
+
+type PanicLog = Mutex<Vec<(String, String)>>;
+static PANICS: PanicLog = Mutex::new(Vec::new());
+
+/// Panics in cases become their verdicts: the hook records where, and prints nothing (the
+/// summary and the bundle say it).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| {
+                info.payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+            })
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map_or_else(String::new, |l| format!("{}:{}", l.file(), l.line()));
+        PANICS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((message, at));
+    }));
+}
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    if INTERRUPTED.swap(true, Ordering::Relaxed) {
+        // A second Ctrl-C: leave now; the kernel frees every namespace with the process.
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) };
+    }
+}
+
+fn install_interrupt_handler() {
+    let handler: extern "C" fn(libc::c_int) = on_interrupt;
+    // SAFETY: the handler only touches an atomic and calls _exit.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+    }
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.chars().count() > 160 {
+        format!("{}…", line.chars().take(160).collect::<String>())
+    } else {
+        line.to_owned()
+    }
+}
+
+/// Shows progress until every job has finished: on a terminal, one live line per running case
+/// (elapsed against expected); otherwise one plain line per start and per end.
+fn display(events: mpsc::Receiver<Event>, total: usize) -> Vec<CaseResult> {
+    let live = std::io::stdout().is_terminal();
+    let mut running: Vec<(Job, Instant)> = Vec::new();
+    let mut results = Vec::new();
+    let mut drawn = 0;
+    let mut out = std::io::stdout();
+    loop {
+        let event = events.recv_timeout(Duration::from_millis(200));
+        if live && drawn > 0 {
+            let _ = write!(out, "\x1b[{drawn}A\x1b[J");
+        }
+        match event {
+            Ok(Event::Started(job, at)) => {
+                if !live {
+                    let _ = writeln!(out, "start {}", job.label());
+                }
+                running.push((job, at));
+            }
+            Ok(Event::Finished(result)) => {
+                running.retain(|(j, _)| {
+                    !(j.def.info.name == result.case && family_name(j.family) == result.family)
+                });
+                let _ = writeln!(
+                    out,
+                    "{} {} [{}] {:.2}s{}",
+                    result.verdict,
+                    result.case,
+                    result.family,
+                    result.duration_s,
+                    result
+                        .reason
+                        .as_ref()
+                        .map_or_else(String::new, |r| format!(": {r}"))
+                );
+                results.push(*result);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        drawn = 0;
+        if live {
+            for (job, at) in &running {
+                let _ = writeln!(
+                    out,
+                    "  ▸ {} {:>6.1}s / ~{:.0}s",
+                    job.label(),
+                    at.elapsed().as_secs_f64(),
+                    job.def.info.expected.as_secs_f64().max(1.0)
+                );
+                drawn += 1;
+            }
+            let _ = writeln!(out, "  {} of {total} done", results.len());
+            drawn += 1;
+        }
+        let _ = out.flush();
+    }
+    results
+}
+
+fn summary_table(results: &[CaseResult], wall: f64) {
+    let width = results
+        .iter()
+        .map(|r| r.case.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!();
+    println!("{:<width$}  family  verdict  seconds  reason", "case");
+    for r in results {
+        println!(
+            "{:<width$}  {:<6}  {:<7}  {:>7.2}  {}",
+            r.case,
+            r.family,
+            r.verdict.to_string(),
+            r.duration_s,
+            r.reason.as_deref().unwrap_or("")
+        );
+    }
+    let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
+    println!(
+        "\n{} passed, {} failed, {} skipped, {} stopped, in {wall:.1} s",
+        count(Verdict::Pass),
+        count(Verdict::Fail),
+        count(Verdict::Skip),
+        count(Verdict::Interrupted)
+    );
+}
+
+/// Checks that `out` can be written: creates it and a probe file in it.
+pub fn writable(out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out)
+        .and_then(|()| std::fs::write(out.join(".netcase-write-test"), b""))
+        .and_then(|()| std::fs::remove_file(out.join(".netcase-write-test")))
+        .map_err(|e| format!("cannot write the output directory {}: {e}", out.display()))
+}

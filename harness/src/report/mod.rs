@@ -1,0 +1,495 @@
+//! What a case run leaves behind: a bundle per case that a maintainer can read without running
+//! anything, and a summary of the whole run (JSON, JUnit, an offline HTML index).
+//!
+//! A case's bundle, in `<out>/<case>.<family>/`:
+//!
+//! | file | what |
+//! |---|---|
+//! | `result.json` | the verdict and everything below, machine-readable ([`CaseResult`], schema `fixtures/report/result.schema.json`) |
+//! | `README.md` | what the case shows, its verdict, and the command that reruns exactly it |
+//! | `*.pcap` | every capture the case made (classic pcap, nanosecond timestamps) |
+//! | `check-<host>.txt` | each expectation the case checked: the file and the result, side by side on a mismatch |
+//! | `timeline.txt` | every capture decoded, one line per frame |
+//! | `ladder.svg` | the client–server exchange as a ladder diagram ([`ladder`]) |
+//! | `counters.txt` | each host's counters that changed during the case |
+//! | `sockets.txt` | each host's socket table at the case's checkpoints and at its end |
+//! | `settings.txt` | each host's settings (net.ipv4.*, net.core.*), the kernel release and HZ |
+
+pub mod ladder;
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Topology, decode,
+    error::{Error, Result},
+};
+
+/// The schema identifier every `result.json` carries.
+pub const RESULT_SCHEMA: &str = "netcase/result/1";
+
+/// How a case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// It ran and the kernel did what it asserts.
+    Pass,
+    /// It ran and something differed, or it could not finish.
+    Fail,
+    /// It could not run here (a kernel feature is missing); the reason says which.
+    Skip,
+    /// The run was stopped (Ctrl-C) before it finished.
+    Interrupted,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "SKIP",
+            Verdict::Interrupted => "STOP",
+        })
+    }
+}
+
+/// One measured figure, as in [`crate::case::Figure`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigureRecord {
+    /// Its name.
+    pub name: String,
+    /// The values.
+    pub values: Vec<f64>,
+    /// Their unit.
+    pub unit: String,
+}
+
+/// The socket table of one host at one moment of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// What moment (`end`, or the label the case gave).
+    pub label: String,
+    /// The host.
+    pub host: String,
+    /// Its TCP sockets, one line each, as [`crate::observe::Socket`] prints them.
+    pub sockets: Vec<String>,
+}
+
+/// The kernel a case ran on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kernel {
+    /// `uname -r`.
+    pub release: String,
+    /// `uname -v`.
+    pub version: String,
+    /// The kernel's HZ, and how it was found.
+    pub hz: String,
+    /// A hash (FNV-1a, 64 bits, hex) of the kernel's configuration (/proc/config.gz or
+    /// /boot/config-RELEASE), or `unknown`.
+    pub config_hash: String,
+}
+
+/// The netcase that ran a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    /// The crate version.
+    pub version: String,
+    /// The git commit it was built from, or `unknown`.
+    pub commit: String,
+}
+
+/// Everything about one run of one case over one family: `result.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseResult {
+    /// Always [`RESULT_SCHEMA`].
+    pub schema: String,
+    /// The case's name (`behaviour::what`).
+    pub case: String,
+    /// Its one-line summary.
+    pub summary: String,
+    /// `v4` or `v6`.
+    pub family: String,
+    /// How it ended.
+    pub verdict: Verdict,
+    /// Why it failed or was skipped, in one line.
+    pub reason: Option<String>,
+    /// The whole error, with an expectation's side-by-side report when there is one.
+    pub error: Option<String>,
+    /// How long it took, in seconds.
+    pub duration_s: f64,
+    /// How long it is expected to take, in seconds.
+    pub expected_s: f64,
+    /// The seed of its random choices.
+    pub seed: u64,
+    /// What it measured.
+    pub figures: Vec<FigureRecord>,
+    /// What it noted for the reader.
+    pub notes: Vec<String>,
+    /// Each host's counters that changed during the case: host, then counter, then change.
+    pub counters: BTreeMap<String, BTreeMap<String, i64>>,
+    /// Socket tables at the case's checkpoints and at its end.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Each host's settings (net.ipv4.*, net.core.*), host then sysctl then value.
+    pub settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// The kernel.
+    pub kernel: Kernel,
+    /// The netcase that ran it.
+    pub netcase: Tool,
+    /// The command that reruns exactly this case with exactly these settings.
+    pub rerun: String,
+    /// The bundle's files, relative to its directory.
+    pub files: Vec<String>,
+}
+
+impl CaseResult {
+    /// The bundle directory's name: the case name with `::` as `.`, then the family.
+    pub fn dir_name(case: &str, family: &str) -> String {
+        format!("{}.{family}", case.replace("::", "."))
+    }
+}
+
+/// Reads the running kernel's identity.
+pub fn kernel() -> Kernel {
+    let field = |name: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{name}"))
+            .map_or("unknown".to_owned(), |s| s.trim().to_owned())
+    };
+    let release = field("osrelease");
+    let config = read_gz("/proc/config.gz")
+        .or_else(|| std::fs::read(format!("/boot/config-{release}")).ok());
+    Kernel {
+        version: field("version"),
+        hz: crate::observe::hz().map_or_else(|e| format!("unknown ({e})"), |hz| hz.to_string()),
+        config_hash: config.map_or("unknown".to_owned(), |c| format!("{:016x}", fnv1a(&c))),
+        release,
+    }
+}
+
+fn read_gz(path: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint, not a cryptographic hash.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Writes a case's bundle into `dir` (which already holds its pcaps and check files): the
+/// timeline and ladder diagram from the pcaps (host names from `net`), the text files, then
+/// `result.json` and `README.md`. Fills `result.files`.
+pub fn write_bundle(dir: &Path, net: Option<&Topology>, result: &mut CaseResult) -> Result<()> {
+    let io = |what: &str, e| Error::io(format!("{what} in {}", dir.display()), e);
+    std::fs::create_dir_all(dir).map_err(|e| io("creating the bundle", e))?;
+    let names = |ip| net.and_then(|n| n.host_of(ip)).map(str::to_owned);
+    let mut timeline = String::new();
+    let mut ladder_segments = Vec::new();
+    for pcap in files_with(dir, ".pcap") {
+        let frames = match crate::pcap::read(&pcap) {
+            Ok(frames) => frames,
+            Err(e) => {
+                let _ = writeln!(timeline, "== {}: unreadable: {e}\n", file_name(&pcap));
+                continue;
+            }
+        };
+        let zero = frames.first().map_or(std::time::UNIX_EPOCH, |f| f.at);
+        let packets = decode::decode(&frames, &names, zero);
+        let _ = writeln!(
+            timeline,
+            "== {} ({} frames, times from its first frame)",
+            file_name(&pcap),
+            packets.len()
+        );
+        for packet in &packets {
+            let _ = writeln!(timeline, "{packet}");
+        }
+        timeline.push('\n');
+        if ladder_segments.is_empty() && file_name(&pcap).starts_with("client-") {
+            // The client's view, with times from its first SYN.
+            let syn = decode::segments(&packets)
+                .find(|s| s.flags.contains(decode::Flags::SYN))
+                .map_or(0, |s| s.at_ns);
+            ladder_segments = decode::segments(&packets)
+                .cloned()
+                .map(|mut s| {
+                    s.at_ns -= syn;
+                    s
+                })
+                .collect();
+        }
+    }
+    if timeline.is_empty() {
+        timeline.push_str("(the case captured nothing)\n");
+    }
+    let title = format!("{} over {}", result.case, result.family);
+    let svg = ladder::svg(&title, "client", "server", &ladder_segments);
+    let mut counters = String::new();
+    for (host, changes) in &result.counters {
+        let _ = writeln!(counters, "== {host}");
+        for (name, change) in changes {
+            let _ = writeln!(counters, "{name:<40} {change:+}");
+        }
+        counters.push('\n');
+    }
+    let mut sockets = String::new();
+    for checkpoint in &result.checkpoints {
+        let _ = writeln!(sockets, "== {} on {}", checkpoint.label, checkpoint.host);
+        for line in &checkpoint.sockets {
+            let _ = writeln!(sockets, "{line}");
+        }
+        sockets.push('\n');
+    }
+    let mut settings = format!(
+        "kernel {} ({}), HZ {}, config {}\nnetcase {} ({})\n\n",
+        result.kernel.release,
+        result.kernel.version,
+        result.kernel.hz,
+        result.kernel.config_hash,
+        result.netcase.version,
+        result.netcase.commit
+    );
+    for (host, values) in &result.settings {
+        let _ = writeln!(settings, "== {host}");
+        for (name, value) in values {
+            let _ = writeln!(settings, "{name} = {value}");
+        }
+        settings.push('\n');
+    }
+    for (name, text) in [
+        ("timeline.txt", timeline),
+        ("ladder.svg", svg),
+        ("counters.txt", counters),
+        ("sockets.txt", sockets),
+        ("settings.txt", settings),
+        ("README.md", readme(result)),
+    ] {
+        std::fs::write(dir.join(name), text).map_err(|e| io(&format!("writing {name}"), e))?;
+    }
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| io("listing the bundle", e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .chain(["result.json".to_owned()])
+        .collect();
+    files.sort();
+    files.dedup();
+    result.files = files;
+    let json = serde_json::to_string_pretty(result).expect("a result serialises");
+    std::fs::write(dir.join("result.json"), json + "\n").map_err(|e| io("writing result.json", e))
+}
+
+fn readme(r: &CaseResult) -> String {
+    let mut out = format!(
+        "# {} over {}: {}\n\n{}\n\n",
+        r.case, r.family, r.verdict, r.summary
+    );
+    if let Some(reason) = &r.reason {
+        let _ = writeln!(out, "**Why:** {reason}\n");
+    }
+    let _ = writeln!(
+        out,
+        "Ran in {:.2} s (expected about {:.1} s) on kernel {} (HZ {}), netcase {} ({}).\n",
+        r.duration_s,
+        r.expected_s,
+        r.kernel.release,
+        r.kernel.hz,
+        r.netcase.version,
+        r.netcase.commit
+    );
+    let _ = writeln!(
+        out,
+        "Rerun exactly this case, as root:\n\n```sh\n{}\n```\n",
+        r.rerun
+    );
+    if !r.figures.is_empty() {
+        out.push_str("## Figures\n\n| figure | values | unit |\n|---|---|---|\n");
+        for f in &r.figures {
+            let values: Vec<String> = f.values.iter().map(|v| format!("{v}")).collect();
+            let _ = writeln!(out, "| {} | {} | {} |", f.name, values.join(", "), f.unit);
+        }
+        out.push('\n');
+    }
+    if !r.notes.is_empty() {
+        out.push_str("## Notes\n\n");
+        for note in &r.notes {
+            let _ = writeln!(out, "- {note}");
+        }
+        out.push('\n');
+    }
+    if let Some(error) = &r.error {
+        let _ = writeln!(out, "## Error\n\n```text\n{error}\n```\n");
+    }
+    out.push_str(
+        "## Files\n\n\
+         - `ladder.svg`: the client–server exchange; red dashed arrows were sent again later\n\
+         - `timeline.txt`: every capture decoded; `*.pcap`: the captures (tshark, Wireshark)\n\
+         - `check-<host>.txt`: the expectation checked against a host's capture, and its result\n\
+         - `counters.txt`: counters that changed, per host; `sockets.txt`: socket tables\n\
+         - `settings.txt`: every host's settings and the kernel; `result.json`: all of it, as data\n",
+    );
+    out
+}
+
+fn files_with(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    files.sort();
+    files
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+/// What a whole run leaves next to the bundles: `summary.json`, `junit.xml` and `index.html`.
+pub fn write_summary(out: &Path, results: &[CaseResult], wall_s: f64) -> Result<()> {
+    let io = |what: &str, e| Error::io(format!("writing {what} in {}", out.display()), e);
+    let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
+    let summary = serde_json::json!({
+        "schema": "netcase/summary/1",
+        "wall_s": wall_s,
+        "passed": count(Verdict::Pass),
+        "failed": count(Verdict::Fail),
+        "skipped": count(Verdict::Skip),
+        "interrupted": count(Verdict::Interrupted),
+        "kernel": results.first().map(|r| &r.kernel),
+        "cases": results.iter().map(|r| serde_json::json!({
+            "case": r.case,
+            "family": r.family,
+            "verdict": r.verdict,
+            "duration_s": r.duration_s,
+            "reason": r.reason,
+            "bundle": CaseResult::dir_name(&r.case, &r.family),
+            "figures": r.figures,
+        })).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&summary).expect("a summary serialises");
+    std::fs::write(out.join("summary.json"), text + "\n").map_err(|e| io("summary.json", e))?;
+    std::fs::write(out.join("junit.xml"), junit(results, wall_s))
+        .map_err(|e| io("junit.xml", e))?;
+    std::fs::write(out.join("index.html"), index(out, results, wall_s))
+        .map_err(|e| io("index.html", e))
+}
+
+fn junit(results: &[CaseResult], wall_s: f64) -> String {
+    let failures = results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Interrupted))
+        .count();
+    let skipped = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Skip)
+        .count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"netcase\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{wall_s:.3}\">\n<testsuite name=\"netcase\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{wall_s:.3}\">\n",
+        results.len(),
+        results.len()
+    );
+    for r in results {
+        let (class, name) = r.case.rsplit_once("::").unwrap_or(("netcase", &r.case));
+        let _ = write!(
+            out,
+            "  <testcase classname=\"{}\" name=\"{}[{}]\" time=\"{:.3}\"",
+            ladder::escape(class),
+            ladder::escape(name),
+            r.family,
+            r.duration_s
+        );
+        let reason = ladder::escape(r.reason.as_deref().unwrap_or(""));
+        match r.verdict {
+            Verdict::Pass => out.push_str("/>\n"),
+            Verdict::Skip => {
+                let _ = writeln!(out, ">\n    <skipped message=\"{reason}\"/>\n  </testcase>");
+            }
+            Verdict::Fail | Verdict::Interrupted => {
+                let _ = writeln!(
+                    out,
+                    ">\n    <failure message=\"{reason}\">{}</failure>\n  </testcase>",
+                    ladder::escape(r.error.as_deref().unwrap_or(""))
+                );
+            }
+        }
+    }
+    out.push_str("</testsuite>\n</testsuites>\n");
+    out
+}
+
+fn index(out: &Path, results: &[CaseResult], wall_s: f64) -> String {
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>netcase report</title>\n<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}.pass{{color:#166534}}.fail,.stop{{color:#b91c1c}}.skip{{color:#92400e}}section{{margin-top:2em}}</style></head><body>\n<h1>netcase report</h1>\n<p>{} cases in {wall_s:.1} s on kernel {}.</p>\n<table><tr><th>case</th><th>family</th><th>verdict</th><th>seconds</th><th>reason</th></tr>\n",
+        results.len(),
+        ladder::escape(
+            &results
+                .first()
+                .map_or("?".into(), |r| r.kernel.release.clone())
+        )
+    );
+    for r in results {
+        let dir = CaseResult::dir_name(&r.case, &r.family);
+        let _ = writeln!(
+            html,
+            "<tr><td><a href=\"#{dir}\">{}</a></td><td>{}</td><td class=\"{}\">{}</td><td>{:.2}</td><td>{}</td></tr>",
+            ladder::escape(&r.case),
+            r.family,
+            r.verdict.to_string().to_lowercase(),
+            r.verdict,
+            r.duration_s,
+            ladder::escape(r.reason.as_deref().unwrap_or(""))
+        );
+    }
+    html.push_str("</table>\n");
+    for r in results {
+        let dir = CaseResult::dir_name(&r.case, &r.family);
+        let svg = std::fs::read_to_string(out.join(&dir).join("ladder.svg")).unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<section id=\"{dir}\"><h2>{} over {}: <span class=\"{}\">{}</span></h2>\n<p>{}</p>\n<p><a href=\"{dir}/README.md\">README</a> · <a href=\"{dir}/result.json\">result.json</a> · <a href=\"{dir}/timeline.txt\">timeline</a> · <a href=\"{dir}/counters.txt\">counters</a> · <a href=\"{dir}/settings.txt\">settings</a></p>\n{svg}</section>",
+            ladder::escape(&r.case),
+            r.family,
+            r.verdict.to_string().to_lowercase(),
+            r.verdict,
+            ladder::escape(&r.summary),
+        );
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_is_the_reference_function() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn bundle_names_and_verdicts_read_well() {
+        assert_eq!(
+            CaseResult::dir_name("backlog::zero", "v6"),
+            "backlog.zero.v6"
+        );
+        assert_eq!(Verdict::Interrupted.to_string(), "STOP");
+        assert_eq!(serde_json::to_string(&Verdict::Skip).unwrap(), "\"skip\"");
+    }
+}
