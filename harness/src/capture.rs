@@ -377,8 +377,11 @@ fn complete(captured: &Captured, pcap: &Path) -> Result<()> {
 impl Drop for Recorded {
     fn drop(&mut self) {
         if self.keep.load(Ordering::Relaxed) || std::thread::panicking() {
-            for file in &self.files {
-                eprintln!("netcase: capture kept: {}", file.display());
+            // The netcase command (which sets NETCASE_OUT) lists the files in its report.
+            if std::env::var_os("NETCASE_OUT").is_none() {
+                for file in &self.files {
+                    eprintln!("netcase: capture kept: {}", file.display());
+                }
             }
             return;
         }

@@ -1,0 +1,379 @@
+//! The `netcase` command end to end: a fast case's bundle holds every file it promises, its
+//! result.json validates against the documented schema, its pcap opens in tshark, its ladder
+//! diagram renders in headless Chromium, the index links every case; bad input exits 2, and
+//! Ctrl-C stops a run cleanly.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    time::{Duration, Instant},
+};
+
+use netcase::{require_privileges, require_program};
+use serde_json::Value;
+
+const FAST: &str = "socket_addresses::seen_by_both_ends";
+
+fn netcase(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netcase"))
+        .args(args)
+        .output()
+        .expect("the netcase binary runs")
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = netcase::capture::output_dir().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+#[test]
+fn a_run_leaves_a_complete_bundle() {
+    require_privileges!();
+    let tshark = require_program!("tshark", "tshark");
+    let out = out_dir("report");
+    let run = netcase(&[
+        "run",
+        FAST,
+        "--family",
+        "v6",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+    let bundle = out.join("socket_addresses.seen_by_both_ends.v6");
+    for file in [
+        "result.json",
+        "README.md",
+        "timeline.txt",
+        "ladder.svg",
+        "counters.txt",
+        "sockets.txt",
+        "settings.txt",
+        "client-eth0.pcap",
+        "server-eth0.pcap",
+    ] {
+        assert!(
+            bundle.join(file).is_file(),
+            "{file} missing from {}",
+            bundle.display()
+        );
+    }
+    for file in ["summary.json", "junit.xml", "index.html"] {
+        assert!(
+            out.join(file).is_file(),
+            "{file} missing from {}",
+            out.display()
+        );
+    }
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("result.json")).unwrap())
+            .expect("result.json parses");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("report/result.schema.json")).unwrap(),
+    )
+    .expect("the schema parses");
+    if let Err(e) = validate(&schema, &result, "result") {
+        panic!("result.json does not follow its schema: {e}");
+    }
+    assert_eq!(result["verdict"], "pass");
+    assert_eq!(
+        result["rerun"],
+        format!("netcase run '{FAST}' --family v6 --seed 1")
+    );
+    let readme = std::fs::read_to_string(bundle.join("README.md")).unwrap();
+    assert!(readme.contains("netcase run 'socket_addresses::seen_by_both_ends' --family v6"));
+    let timeline = std::fs::read_to_string(bundle.join("timeline.txt")).unwrap();
+    assert!(timeline.contains("client>server S seq 0"), "{timeline}");
+
+    let opened = Command::new(tshark)
+        .args(["-r"])
+        .arg(bundle.join("client-eth0.pcap"))
+        .output()
+        .expect("tshark runs");
+    let text = String::from_utf8_lossy(&opened.stdout);
+    assert!(
+        opened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
+    assert!(text.contains("[SYN]"), "{text}");
+
+    let show = netcase(&["show", bundle.to_str().unwrap()]);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success());
+    assert!(
+        shown.starts_with(&format!("PASS {FAST} over v6")),
+        "{shown}"
+    );
+    assert!(shown.contains("---- timeline.txt"), "{shown}");
+
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("name=\"seen_by_both_ends[v6]\""), "{junit}");
+}
+
+/// Checks `value` against the subset of JSON Schema the result schema uses (type, enum,
+/// required, properties, additionalProperties, items); the error names the path.
+fn validate(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
+    if let Some(types) = schema.get("type") {
+        let allowed: Vec<&str> = match types {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => return Err(format!("{path}: bad type in the schema")),
+        };
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let ok = allowed
+            .iter()
+            .any(|t| *t == actual || (*t == "number" && actual == "integer"));
+        if !ok {
+            return Err(format!("{path}: a {actual}, the schema wants {allowed:?}"));
+        }
+    }
+    if let Some(Value::Array(options)) = schema.get("enum")
+        && !options.contains(value)
+    {
+        return Err(format!("{path}: {value} is not one of {options:?}"));
+    }
+    if let Value::Object(object) = value {
+        if let Some(Value::Array(required)) = schema.get("required") {
+            for key in required.iter().filter_map(Value::as_str) {
+                if !object.contains_key(key) {
+                    return Err(format!("{path}: {key} is missing"));
+                }
+            }
+        }
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for (key, item) in object {
+            let sub = format!("{path}.{key}");
+            match properties.and_then(|p| p.get(key)) {
+                Some(s) => validate(s, item, &sub)?,
+                None => match schema.get("additionalProperties") {
+                    Some(Value::Bool(false)) => return Err(format!("{sub}: not in the schema")),
+                    Some(s @ Value::Object(_)) => validate(s, item, &sub)?,
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Value::Array(items), Some(s)) = (value, schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            validate(s, item, &format!("{path}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_validator_refuses_what_the_schema_forbids() {
+    let schema: Value = serde_json::from_str(
+        r#"{"type":"object","required":["a"],"additionalProperties":false,
+            "properties":{"a":{"type":"string","enum":["x"]},"b":{"type":"array","items":{"type":"integer"}}}}"#,
+    )
+    .unwrap();
+    let check = |json: &str| validate(&schema, &serde_json::from_str(json).unwrap(), "r");
+    assert!(check(r#"{"a":"x","b":[1,2]}"#).is_ok());
+    assert!(check(r#"{"b":[]}"#).unwrap_err().contains("a is missing"));
+    assert!(check(r#"{"a":"y"}"#).unwrap_err().contains("not one of"));
+    assert!(
+        check(r#"{"a":"x","c":1}"#)
+            .unwrap_err()
+            .contains("r.c: not in the schema")
+    );
+    assert!(
+        check(r#"{"a":"x","b":[1.5]}"#)
+            .unwrap_err()
+            .contains("r.b[0]")
+    );
+}
+
+/// Headless Chromium, as root, without the network.
+fn chromium(chromium: &Path, profile: &Path) -> Command {
+    let mut command = Command::new(chromium);
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ]);
+    command.arg(format!("--user-data-dir={}", profile.display()));
+    command
+}
+
+/// The ladder diagram of a real run renders to a picture of its declared size with ink on it;
+/// the index opens and links every case. Keeps fixtures/report/ladder-example.png fresh with
+/// NETCASE_BLESS=1.
+#[test]
+fn the_ladder_and_the_index_render_in_chromium() {
+    require_privileges!();
+    let browser = require_program!("chromium", "chromium");
+    let out = out_dir("render");
+    let run = netcase(&[
+        "run",
+        "socket_addresses::",
+        "--family",
+        "v4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let bundle = out.join("socket_addresses.seen_through_a_router.v4");
+    let svg = std::fs::read_to_string(bundle.join("ladder.svg")).unwrap();
+    let attr = |name: &str| -> u32 {
+        let at = svg.find(&format!("{name}=\"")).expect("a size") + name.len() + 2;
+        svg[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let (width, height) = (attr("width"), attr("height"));
+    let png = out.join("ladder.png");
+    let profile = out.join("chromium-profile");
+    let rendered = chromium(&browser, &profile)
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("--window-size={width},{height}"))
+        .arg(format!("file://{}", bundle.join("ladder.svg").display()))
+        .output()
+        .expect("chromium runs");
+    assert!(
+        png.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let decoder = png::Decoder::new(std::fs::File::open(&png).unwrap());
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).expect("a frame");
+    assert_eq!((frame.width, frame.height), (width, height));
+    let step = frame.color_type.samples();
+    let ink = pixels[..frame.buffer_size()]
+        .chunks(step)
+        .filter(|p| p[..3].iter().any(|&c| c < 128))
+        .count();
+    let share = ink as f64 / f64::from(width * height);
+    assert!(
+        (0.005..0.5).contains(&share),
+        "dark pixels: {:.2}% of the picture",
+        share * 100.0
+    );
+    if std::env::var("NETCASE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::copy(&png, fixtures().join("report/ladder-example.png")).unwrap();
+    }
+
+    let dom = chromium(&browser, &profile)
+        .args(["--dump-dom", "--enable-logging=stderr", "--v=0"])
+        .arg(format!("file://{}", out.join("index.html").display()))
+        .output()
+        .expect("chromium runs");
+    let html = String::from_utf8_lossy(&dom.stdout);
+    let log = String::from_utf8_lossy(&dom.stderr);
+    assert!(dom.status.success(), "{log}");
+    assert!(
+        !log.contains("Uncaught") && !log.contains("CONSOLE"),
+        "{log}"
+    );
+    for bundle in [
+        "socket_addresses.seen_by_both_ends.v4",
+        "socket_addresses.seen_through_a_router.v4",
+    ] {
+        assert!(
+            html.contains(&format!("href=\"{bundle}/README.md\"")),
+            "{bundle} not linked"
+        );
+        assert!(
+            html.contains(&format!("id=\"{bundle}\"")),
+            "{bundle} has no section"
+        );
+    }
+    assert_eq!(html.matches("<svg").count(), 2, "one ladder per case");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_line() {
+    let unknown = netcase(&["run", "socket_adresses"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let line = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        line.contains("no case matches \"socket_adresses\""),
+        "{line}"
+    );
+    assert!(line.contains("closest: socket_addresses::"), "{line}");
+
+    let unwritable = netcase(&["run", FAST, "--out", "/proc/netcase-report"]);
+    assert_eq!(unwritable.status.code(), Some(2));
+    let line = String::from_utf8_lossy(&unwritable.stderr);
+    assert!(
+        line.contains("cannot write the output directory /proc/netcase-report"),
+        "{line}"
+    );
+
+    for args in [
+        &["run", "--family", "v5"][..],
+        &["run", "--jobs", "0"],
+        &["frobnicate"],
+    ] {
+        let bad = netcase(args);
+        assert_eq!(bad.status.code(), Some(2), "{args:?}");
+    }
+    let show = netcase(&["show", "/nonexistent"]);
+    assert_eq!(show.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&show.stderr).contains("is not a case's bundle"));
+}
+
+/// Ctrl-C: the run stops within a second or two, exits 130, and every topology is gone (no
+/// namespace of the run survives it); the report says which cases were stopped.
+#[test]
+fn ctrl_c_stops_the_run_cleanly() {
+    require_privileges!();
+    let out = out_dir("interrupted");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netcase"))
+        .args(["run", "--jobs", "8", "--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("netcase starts");
+    // Wait until some case is running: its bundle directory's captures exist.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_dir(&out)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .any(|e| e.path().is_dir())
+    {
+        assert!(Instant::now() < deadline, "no case started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent = Instant::now();
+    // SAFETY: kill with a pid this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().expect("netcase ends");
+    let took = sent.elapsed();
+    assert_eq!(status.code(), Some(130), "exit status after Ctrl-C");
+    assert!(took < Duration::from_secs(10), "took {took:?} to stop");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let cases = summary["cases"].as_array().unwrap();
+    assert!(!cases.is_empty(), "{summary}");
+}
