@@ -5,12 +5,14 @@
 //! netcase run [FILTER...] [--family v4|v6|both] [--out DIR] [--jobs N] [--seed S]
 //! netcase show DIR/CASE
 //! netcase demo [--family v4|v6|both]
+//! netcase kernels --kernel PATH_OR_DEB... [FILTER...]
 //! ```
 //!
 //! Exit status: 0 when every case passed (or was skipped), 1 when one failed, 2 for bad input
 //! (an unknown case, an unwritable output directory, no privileges), 130 when stopped by Ctrl-C.
 
 mod demo;
+mod kernels;
 mod run;
 mod show;
 
@@ -24,6 +26,7 @@ const USAGE: &str = "usage:
   netcase run [FILTER...] [--family v4|v6|both] [--out DIR] [--jobs N] [--seed S]
   netcase show DIR/CASE
   netcase demo [--family v4|v6|both]
+  netcase kernels --kernel PATH_OR_DEB... [FILTER...]
 A FILTER picks the cases whose name contains it (for example `backlog` or `time_wait::`).";
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
             _ => usage("show takes one directory"),
         },
         Some("demo") => demo_command(&args[1..]),
+        Some("kernels") => kernels::command(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
