@@ -96,11 +96,19 @@ fn the_example_files_parse_and_the_handshake_holds() {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .into_iter()
     .collect();
+    // Every fixture parses; the cases' own files use variables of their own, so here any
+    // variable reads as 2 (what is checked is the syntax).
+    struct AnyVariable;
+    impl netcase::expect::Vars for AnyVariable {
+        fn var(&self, _: &str) -> Option<&str> {
+            Some("2")
+        }
+    }
     let mut parsed = 0;
     for entry in fs::read_dir(fixtures()).expect("fixtures/expect") {
         let path = entry.expect("a directory entry").path();
         if path.extension().is_some_and(|e| e == "expect") {
-            let e = Expectation::load(&path, &vars).unwrap_or_else(|e| panic!("{e}"));
+            let e = Expectation::load(&path, &AnyVariable).unwrap_or_else(|e| panic!("{e}"));
             assert!(!e.lines().is_empty());
             parsed += 1;
         }
