@@ -37,6 +37,7 @@ pub mod privileges;
 mod ready;
 pub mod report;
 mod ring;
+pub mod rules;
 pub mod sysctl;
 mod topology;
 

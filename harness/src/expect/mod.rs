@@ -76,9 +76,10 @@ pub use parse::ParseError;
 ///
 /// Linux TCP timers run on jiffies (4 ms at HZ=250); the timer wheel rounds a timer's expiry up to
 /// its level's granularity (`LVL_GRAN` in kernel/time/timer.c: 8 jiffies, 32 ms at HZ=250, for
-/// timers of 0.25 s to 2 s); and the capturing thread may wait for a core on a loaded 2-core
-/// machine. 50 ms covers all three. Timers of 2 s to 16 s sit in 64-jiffy buckets (256 ms at
-/// HZ=250) and need a `~` of their own.
+/// timers of 63 to 503 jiffies, 0.25 s to 2.01 s); and the capturing thread may wait for a core on
+/// a loaded 2-core machine. 50 ms covers all three on a quiet machine. Timers of 504 jiffies and
+/// more (2.016 s to 16 s at HZ=250) sit in 64-jiffy buckets (256 ms) and need a `~` of their own;
+/// [`crate::rules::wheel_granularity`] computes the granularity for any timer.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_millis(50);
 
 /// The longest duration an expectation may state, in seconds: a day.
