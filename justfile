@@ -21,3 +21,17 @@ bench pairs="200" hosts="256":
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# The whole suite N times in a row; stops at the first failure (flakiness shows here).
+soak times="10":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for i in $(seq {{times}}); do
+        echo "soak run $i of {{times}}"
+        cargo test --workspace -q
+    done
+    echo "soak: {{times}} of {{times}} passed"
+
+# The kernel matrix: this kernel and the given Debian kernels under qemu, compared.
+kernels *ARGS:
+    cargo run --release -p netcase-cli -- kernels {{ARGS}}
