@@ -154,7 +154,7 @@ fn run_command(args: &[String]) -> ExitCode {
     let (mut families, mut out, mut parallel, mut seed) = (
         Family::BOTH.to_vec(),
         PathBuf::from("target/netcase/report"),
-        4,
+        8,
         1u64,
     );
     let mut args = args.iter();
