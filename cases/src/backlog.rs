@@ -23,7 +23,6 @@
 use std::{
     io::{ErrorKind, Read, Write},
     net::{SocketAddr, TcpStream},
-    path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -31,14 +30,13 @@ use std::{
 use netcase::{
     Host, Result, Topology,
     case::{Case, CaseInfo, Shape},
-    expect::Expectation,
     impair::{Feature, Packets, Which},
     observe::{self, AcceptQueue, Counters, Filter, TcpState, TimerKind, wait_until},
     sysctl,
 };
 use socket2::{Domain, SockRef, Socket, Type};
 
-use crate::{BOTH, Def};
+use crate::{BOTH, Def, common::expectation};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
 pub static ALL: &[&Def] = &[
@@ -180,14 +178,6 @@ const SOMAXCONN_DEFAULT: u32 = 4096;
 /// How long a connection on one veth link may take, or a counter may take to move: generous, as
 /// every wait returns as soon as the kernel is seen to be done.
 const QUICK: Duration = Duration::from_secs(2);
-
-/// The expectation file `name` in fixtures/expect, with `${...}` from `host`'s settings.
-async fn expectation(host: &Host, name: &str) -> Result<Expectation> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/expect")
-        .join(name);
-    Ok(Expectation::load(path, &host.settings().await?)?)
-}
 
 /// A listening socket on `addr` with `backlog`, created on `host`; non-blocking, so that accept()
 /// never waits.
@@ -384,7 +374,7 @@ async fn completions_per_backlog(case: Arc<Case>, net: Arc<Topology>) -> Result<
     assert_eq!(client_delta.get("Tcp.AttemptFails")?, n, "{client_delta}");
 
     // On the wire: the SYNs and their retransmissions, never an answer.
-    let expected = expectation(client, "backlog_overflow_syns.expect").await?;
+    let expected = expectation("backlog_overflow_syns.expect", &client.settings().await?)?;
     recorded.check(&net, "client", &expected)?;
     recorded.check(&net, "server", &expected)?;
     drop(held);
@@ -542,7 +532,10 @@ async fn accept_frees_a_slot(case: Arc<Case>, net: Arc<Topology>) -> Result<()> 
         1,
         "only the first SYN: {delta}"
     );
-    let expected = expectation(client, "backlog_accept_frees_a_slot.expect").await?;
+    let expected = expectation(
+        "backlog_accept_frees_a_slot.expect",
+        &client.settings().await?,
+    )?;
     recorded.check(&net, "client", &expected)?;
     recorded.check(&net, "server", &expected)?;
     drop((first, accepted));
@@ -641,7 +634,10 @@ async fn final_ack_into_a_full_queue(
         assert_eq!(state(&d[0]), TcpState::SynSent);
         let recorded = recording.stop().await?;
         case.figure("resets", &[1.0], "segments");
-        let expected = expectation(client, "backlog_abort_on_overflow.expect").await?;
+        let expected = expectation(
+            "backlog_abort_on_overflow.expect",
+            &client.settings().await?,
+        )?;
         recorded.check(&net, "client", &expected)?;
         recorded.check(&net, "server", &expected)?;
         drop(d);
@@ -721,7 +717,10 @@ async fn final_ack_into_a_full_queue(
         )
         .await?;
         let recorded = recording.stop().await?;
-        let expected = expectation(client, "backlog_full_queue_final_ack.expect").await?;
+        let expected = expectation(
+            "backlog_full_queue_final_ack.expect",
+            &client.settings().await?,
+        )?;
         recorded.check(&net, "client", &expected)?;
         recorded.check(&net, "server", &expected)?;
         drop(accepted_a);

@@ -38,7 +38,8 @@ use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
 use crate::{
     BOTH, Def,
-    silent_drops::{WAKEUP, expectation},
+    common::{EARLY, SCHEDULING, at, expectation, ms},
+    silent_drops::WAKEUP,
 };
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
@@ -53,14 +54,6 @@ pub static ALL: &[&Def] = &[
 
 /// The port the server listens on.
 const PORT: u16 = 7400;
-
-/// How late the scheduler may run a timer's softirq, or wake the thread that waits for it, on a
-/// loaded two-core machine running the suite in parallel, beyond the timer wheel's own rounding.
-const SCHEDULING: Duration = Duration::from_millis(20);
-
-/// How early an observation may seem against the timer that caused it: the clocks are read on
-/// different threads, microseconds apart.
-const EARLY: Duration = Duration::from_millis(2);
 
 /// Probes answered by a peer that is there.
 pub static ANSWERED: Def = Def {
@@ -222,14 +215,6 @@ async fn connect(net: &Topology, addr: SocketAddr, options: Options) -> Result<C
 
 fn since(later: SystemTime, earlier: SystemTime) -> Duration {
     later.duration_since(earlier).unwrap_or_default()
-}
-
-fn at(s: &Segment) -> Duration {
-    Duration::from_nanos(u64::try_from(s.at_ns).unwrap_or(0))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn secs(d: Duration) -> String {

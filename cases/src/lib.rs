@@ -18,6 +18,7 @@ use netcase::{
 };
 
 pub mod backlog;
+mod common;
 pub mod keepalive;
 pub mod linger;
 pub mod silent_drops;

@@ -27,7 +27,6 @@ use std::{
     io::{self, Read, Write},
     net::{TcpListener, TcpStream},
     os::fd::IntoRawFd,
-    path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -35,13 +34,12 @@ use std::{
 use netcase::{
     Family, Result, Topology,
     case::{Case, CaseInfo, Shape},
-    expect::Expectation,
     impair::Feature,
     observe::{Filter, TcpState, TimerKind, wait_until},
 };
 use socket2::SockRef;
 
-use crate::{BOTH, Def};
+use crate::{BOTH, Def, common::expectation};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
 pub static ALL: &[&Def] = &[
@@ -156,14 +154,6 @@ pub static UNREAD_DATA: Def = Def {
     body: |case, net| Box::pin(unread_data(case, net)),
 };
 
-/// The expectation file `fixtures/expect/<name>`.
-pub(crate) fn expectation(name: &str) -> Result<Expectation> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/expect")
-        .join(name);
-    Ok(Expectation::load(path, &())?)
-}
-
 /// An established connection: both ends and the listener (blocking std sockets, created inside
 /// their hosts).
 pub(crate) struct Connection {
@@ -232,7 +222,7 @@ fn assert_errno<T: std::fmt::Debug>(result: &io::Result<T>, errno: i32, what: &s
 }
 
 async fn default_close(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
-    let expectation = expectation("linger_default_close.expect")?;
+    let expectation = expectation("linger_default_close.expect", &())?;
     let recording = net.record(&["client", "server"]).await?;
     let c = connect(&net, case.family(), PORT).await?;
     let (client_host, server_host) = (net.host("client")?, net.host("server")?);
@@ -282,7 +272,7 @@ async fn default_close(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
 }
 
 async fn abort(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
-    let expectation = expectation("linger_abort.expect")?;
+    let expectation = expectation("linger_abort.expect", &())?;
     let recording = net.record(&["client", "server"]).await?;
     let c = connect(&net, case.family(), PORT).await?;
     let (client_host, server_host) = (net.host("client")?, net.host("server")?);
@@ -368,10 +358,13 @@ enum Mode {
 }
 
 async fn close_with_pending(case: Arc<Case>, net: Arc<Topology>, mode: Mode) -> Result<()> {
-    let expectation = expectation(match mode {
-        Mode::Default => "linger_default_close_pending.expect",
-        Mode::Linger | Mode::LingerNonblocking => "linger_timeout.expect",
-    })?;
+    let expectation = expectation(
+        match mode {
+            Mode::Default => "linger_default_close_pending.expect",
+            Mode::Linger | Mode::LingerNonblocking => "linger_timeout.expect",
+        },
+        &(),
+    )?;
     let recording = net.record(&["client", "server"]).await?;
     let c = connect(&net, case.family(), PORT).await?;
     let (client_host, server_host) = (net.host("client")?, net.host("server")?);
@@ -507,7 +500,7 @@ async fn close_with_pending(case: Arc<Case>, net: Arc<Topology>, mode: Mode) -> 
 }
 
 async fn unread_data(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
-    let expectation = expectation("linger_unread_data.expect")?;
+    let expectation = expectation("linger_unread_data.expect", &())?;
     let recording = net.record(&["client", "server"]).await?;
     let c = connect(&net, case.family(), PORT).await?;
     let (client_host, server_host) = (net.host("client")?, net.host("server")?);

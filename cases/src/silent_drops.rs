@@ -19,7 +19,6 @@
 use std::{
     io,
     net::SocketAddr,
-    path::PathBuf,
     sync::Arc,
     time::{Duration, SystemTime},
 };
@@ -37,7 +36,10 @@ use netcase::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::{BOTH, Def};
+use crate::{
+    BOTH, Def,
+    common::{EARLY, SCHEDULING, at, expectation, ms},
+};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
 pub static ALL: &[&Def] = &[
@@ -52,10 +54,6 @@ pub static ALL: &[&Def] = &[
 /// The port the server listens on, or does not.
 const PORT: u16 = 7300;
 
-/// How late the scheduler may run a timer's softirq, or wake the thread that waits for it, on a
-/// loaded two-core machine running the suite in parallel, beyond the timer wheel's own rounding.
-const SCHEDULING: Duration = Duration::from_millis(20);
-
 /// How long the thread blocked in connect() may take to run once the kernel has failed the
 /// connection, on a two-core machine running the whole suite (dozens of capture threads and
 /// 1-ms pollers): the SYN times come from the capture's kernel timestamps, but the ETIMEDOUT time
@@ -63,10 +61,6 @@ const SCHEDULING: Duration = Duration::from_millis(20);
 /// the wheel-rounded timeout in every run; the return of connect() once came more than the timer
 /// allowance late under the full suite run with 64 test threads.
 pub(crate) const WAKEUP: Duration = Duration::from_millis(100);
-
-/// How early a captured segment may seem against the timer that sent it: AF_PACKET stamps frames
-/// a few microseconds after the timer fired, and the two clocks are read at different points.
-const EARLY: Duration = Duration::from_millis(2);
 
 /// A connect() to a port nobody listens on.
 ///
@@ -220,17 +214,6 @@ struct Setting {
     linear: Option<u8>,
 }
 
-/// The expectation file `fixtures/expect/<name>`, `${name}` resolved from `vars`.
-pub(crate) fn expectation(
-    name: &str,
-    vars: &std::collections::BTreeMap<String, String>,
-) -> Result<Expectation> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/expect")
-        .join(name);
-    Ok(Expectation::load(path, vars)?)
-}
-
 /// What a blocking connect() returned, and when it was called and returned (wall clock, as the
 /// capture's timestamps are).
 struct Connected {
@@ -279,15 +262,6 @@ pub(crate) fn set_int(socket: &Socket, level: i32, option: i32, value: i32) -> i
     } else {
         Err(io::Error::last_os_error())
     }
-}
-
-/// A time after the capture's zero, of a segment.
-fn at(s: &Segment) -> Duration {
-    Duration::from_nanos(u64::try_from(s.at_ns).unwrap_or(0))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 async fn refused(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {

@@ -39,7 +39,7 @@ use netcase::{
 use socket2::{Domain, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{BOTH, Def};
+use crate::{BOTH, Def, common::fixture};
 
 use raw::{Addr, STORAGE, SUN_PATH, errno};
 
@@ -243,13 +243,6 @@ fn socket(domain: Domain, ty: Type) -> Socket {
     s.set_write_timeout(Some(CALL_TIMEOUT))
         .expect("SO_SNDTIMEO");
     s
-}
-
-/// An expectation file of fixtures/expect.
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/expect")
-        .join(name)
 }
 
 /// `addr` with an IPv4 address as IPv4-mapped IPv6, as an IPv6 socket reports it.

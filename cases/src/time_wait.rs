@@ -44,7 +44,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::{
     BOTH, Def,
-    linger::{close, connect, expectation},
+    common::expectation,
+    linger::{close, connect},
 };
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
@@ -221,7 +222,7 @@ fn assert_eaddrnotavail(e: &io::Error, what: &str) {
 
 async fn held_by_active_closer(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let family = case.family();
-    let expectation = expectation("time_wait_held_by_active_closer.expect")?;
+    let expectation = expectation("time_wait_held_by_active_closer.expect", &())?;
     let (client_host, server_host) = (net.host("client")?, net.host("server")?);
     let hz = client_host.tcp_settings().await?.hz;
     let recording = net.record(&["client", "server"]).await?;
@@ -352,11 +353,14 @@ async fn held_by_active_closer(case: Arc<Case>, net: Arc<Topology>) -> Result<()
 async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: u8) -> Result<()> {
     let family = case.family();
     let reused = reuse == 1 && timestamps == 1;
-    let expectation = expectation(if reused {
-        "time_wait_reused.expect"
-    } else {
-        "time_wait_exhausted.expect"
-    })?;
+    let expectation = expectation(
+        if reused {
+            "time_wait_reused.expect"
+        } else {
+            "time_wait_exhausted.expect"
+        },
+        &(),
+    )?;
     let client_host = net.host("client")?;
     let hz = client_host.tcp_settings().await?.hz;
     client_host
