@@ -82,6 +82,12 @@ pub struct Case {
     found: Mutex<Found>,
 }
 
+/// Whether figures and notes stay out of stderr: under the netcase command (which sets
+/// NETCASE_OUT) they go to the report instead.
+fn quiet() -> bool {
+    std::env::var_os("NETCASE_OUT").is_some()
+}
+
 /// What a case measured and noted while it ran.
 #[derive(Debug, Default, Clone)]
 pub struct Found {
@@ -137,7 +143,9 @@ impl Case {
     /// description does not say, for example).
     pub fn note(&self, text: impl Into<String>) {
         let text = text.into();
-        eprintln!("note {}[{}] {text}", self.info.name, self.family);
+        if !quiet() {
+            eprintln!("note {}[{}] {text}", self.info.name, self.family);
+        }
         self.lock().notes.push(text);
     }
 

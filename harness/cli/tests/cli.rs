@@ -230,9 +230,10 @@ fn the_ladder_and_the_index_render_in_chromium() {
     require_privileges!();
     let browser = require_program!("chromium", "chromium");
     let out = out_dir("render");
+    // The two cases named seen_*: one on a pair, one through a router.
     let run = netcase(&[
         "run",
-        "socket_addresses::",
+        "socket_addresses::seen_",
         "--family",
         "v4",
         "--out",
