@@ -320,7 +320,7 @@ fn cell_text(cell: &Cell) -> String {
 }
 
 fn figure(f: &FigureRecord) -> String {
-    let values: Vec<String> = f.values.iter().map(|v| format!("{v}")).collect();
+    let values: Vec<String> = f.values.iter().map(|v| short(*v)).collect();
     format!("{}={} {}", f.name, values.join(","), f.unit)
 }
 
@@ -352,6 +352,16 @@ fn same(a: &Cell, b: &Cell) -> bool {
                     .zip(&y.values)
                     .all(|(u, v)| close(*u, *v, &x.unit))
         })
+}
+
+/// A value as people read it: whole numbers as they are, others to four significant digits
+/// (3.1086199999999997 as 3.109).
+fn short(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return format!("{v:.0}");
+    }
+    let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 9) as usize;
+    format!("{v:.digits$}")
 }
 
 /// Whether two measured values in `unit` count as the same.
@@ -415,6 +425,14 @@ mod tests {
             },
             results,
         }
+    }
+
+    #[test]
+    fn values_read_short() {
+        assert_eq!(short(3.108_619_999_999_999_7), "3.109");
+        assert_eq!(short(0.14421), "0.1442");
+        assert_eq!(short(4096.0), "4096");
+        assert_eq!(short(60.54), "60.54");
     }
 
     #[test]
