@@ -567,7 +567,10 @@ async fn ports_come_back(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
 
     // Wait for them to go, trying to connect all the while: connect() must fail until a socket
     // has gone, and then succeed once per port that came back.
+    // Polled every 20 ms (each look reads the table and tries the ports) until every socket is
+    // seen gone, with a deadline.
     let poll = Duration::from_millis(20);
+    let mut polls = tokio::time::interval(poll);
     let deadline = TCP_TIMEWAIT_LEN + Duration::from_secs(5);
     let mut gone: HashMap<u64, Instant> = HashMap::new();
     let mut second_round: Vec<(u16, Instant)> = Vec::new();
@@ -577,7 +580,7 @@ async fn ports_come_back(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
             "TIME_WAIT sockets left after {deadline:?}: {} of {ports}",
             ports - gone.len()
         );
-        tokio::time::sleep(poll).await;
+        polls.tick().await;
         let table = client_host
             .sockets_matching(Filter::all().state(TcpState::TimeWait).remote_port(PORT))
             .await?;
