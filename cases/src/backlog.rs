@@ -511,14 +511,13 @@ async fn accept_frees_a_slot(case: Arc<Case>, net: Arc<Topology>) -> Result<()> 
         &[since_accept.as_secs_f64() * 1e3],
         "ms",
     );
-    // TCP_TIMEOUT_INIT after the first SYN, sent just after `started`: a jiffy early at most,
-    // late by the timer wheel's granularity for a 1 s timer (8 jiffies, 32 ms at HZ=250), the
-    // polling, and the timer softirq running late while the whole suite loads the 2 cores (51 ms
-    // late seen): 100 ms.
+    // Not before TCP_TIMEOUT_INIT after the first SYN (sent just after `started`; a jiffy early
+    // at most). How late is checked on the wire, by the expectation below, with the kernel's
+    // own timestamps: this thread's clock also carries its wake-up and the polling, which on two
+    // cores running the whole suite came to 153 ms once.
     assert!(
-        since_start + Duration::from_millis(4) >= TCP_TIMEOUT_INIT
-            && since_start <= TCP_TIMEOUT_INIT + Duration::from_millis(100),
-        "the waiting client got in after {since_start:?}, expected {TCP_TIMEOUT_INIT:?}"
+        since_start + Duration::from_millis(4) >= TCP_TIMEOUT_INIT,
+        "the waiting client got in after {since_start:?}, before {TCP_TIMEOUT_INIT:?}"
     );
     assert!(
         since_accept >= TCP_TIMEOUT_INIT - (accepted_at - started) - Duration::from_millis(4),
