@@ -562,6 +562,11 @@ async fn changes_mid_connection_leave_it_established(
         .run(move || std::net::TcpStream::connect(addr))
         .await?
         .expect("connect");
+    // The writes below block this thread, which alone can lift the blackhole: the send buffer
+    // must hold every chunk written while nothing is acknowledged.
+    socket2::SockRef::from(&stream)
+        .set_send_buffer_size(4 << 20)
+        .expect("SO_SNDBUF");
     let rule = net.impair("client", "server").await?;
     let chunk = |n: u8| vec![n; 50_000];
     let mut sent = Vec::new();
