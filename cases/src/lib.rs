@@ -79,7 +79,20 @@ pub async fn run_with(def: &'static Def, case: Arc<Case>, net: Arc<Topology>) ->
         case.note(format!("skipped: this kernel {why}"));
         return Ok(());
     }
-    (def.body)(case, net).await
+    // A case that hangs fails instead of stalling the suite (cargo test has no timeout of its
+    // own): four times its expected duration, and half a minute for a loaded machine.
+    let limit = def.info.expected * 4 + std::time::Duration::from_secs(30);
+    match tokio::time::timeout(limit, (def.body)(case, net)).await {
+        Ok(verdict) => verdict,
+        Err(_) => Err(netcase::Error::Timeout {
+            what: format!("case {} to finish", def.info.name),
+            waited: limit,
+            last: format!(
+                "still running; it is expected to take about {:?}",
+                def.info.expected
+            ),
+        }),
+    }
 }
 
 /// Runs `def` over `family` on `net`, for a cargo test.
