@@ -663,9 +663,16 @@ async fn final_ack_into_a_full_queue(
             same_peer(requests.sockets()[0].remote, c_local),
             "{requests}"
         );
-        // The application accepts A: C's next copy, its RTO retransmission, gets in.
+        // The application accepts A: C's next copy, its RTO retransmission, gets in. (On a
+        // loaded machine that retransmission may come before the accept and be dropped too;
+        // then the next, a backed-off RTO later, gets in. The counter says which.)
         let (accepted_a, _) = listener.accept().expect("accept A");
         let accepted_at = Instant::now();
+        let dropped_before_accept = server
+            .counters()
+            .await?
+            .since(&before)?
+            .get("TcpExt.ListenOverflows")?;
         let in_at = wait_for_queue(server, addr, AcceptQueue { len: 2, limit: 1 }).await?;
         let wait = in_at - accepted_at;
         case.figure("wait_after_accept_ms", &[wait.as_secs_f64() * 1e3], "ms");
@@ -686,14 +693,20 @@ async fn final_ack_into_a_full_queue(
             "C's RTO is {rto:?}, tcp_rto_min {rto_min:?}"
         );
         assert!(
-            wait <= rto + Duration::from_millis(100),
-            "C got in {wait:?} after the accept, its RTO being {rto:?}"
+            (2..=3).contains(&dropped_before_accept),
+            "C's byte, its probe and at most its first RTO copy before the accept: \
+             {dropped_before_accept} dropped"
+        );
+        let next_copy = rto * 2u32.pow(dropped_before_accept as u32 - 2);
+        assert!(
+            wait <= next_copy + Duration::from_millis(100),
+            "C got in {wait:?} after the accept, its next copy due within {next_copy:?}"
         );
         let total = server.counters().await?.since(&before)?;
         assert_eq!(
             total.get("TcpExt.ListenOverflows")?,
-            2,
-            "C's byte and its probe: {total}, then in"
+            dropped_before_accept,
+            "nothing of C dropped after the accept: {total}"
         );
         assert_eq!(total.get("Tcp.OutRsts")?, 0, "{total}");
         // The server accepts B and C and reads their bytes.
@@ -717,7 +730,11 @@ async fn final_ack_into_a_full_queue(
         .await?;
         let recorded = recording.stop().await?;
         let expected = expectation(
-            "backlog_full_queue_final_ack.expect",
+            if dropped_before_accept == 2 {
+                "backlog_full_queue_final_ack.expect"
+            } else {
+                "backlog_full_queue_final_ack_late_accept.expect"
+            },
             &client.settings().await?,
         )?;
         recorded.check(&net, "client", &expected)?;
