@@ -95,7 +95,33 @@ pub async fn run_with(def: &'static Def, case: Arc<Case>, net: Arc<Topology>) ->
     }
 }
 
-/// Runs `def` over `family` on `net`, for a cargo test.
+/// Runs `def` over `family` on `net`, for a cargo test. A case that fails, with an error or a
+/// panic, keeps its pcaps and expectation checks in its output directory.
 pub async fn run(def: &'static Def, family: Family, net: Topology) -> Result<()> {
-    run_with(def, Case::new(&def.info, family, 0), Arc::new(net)).await
+    let dir = netcase::capture::output_dir();
+    netcase::capture::hold_output(&dir);
+    let released = Release(Some(dir));
+    let verdict = run_with(def, Case::new(&def.info, family, 0), Arc::new(net)).await;
+    released.finish(verdict.is_err());
+    verdict
+}
+
+/// Releases a held output directory, keeping its files if the case failed or panicked.
+struct Release(Option<std::path::PathBuf>);
+
+impl Release {
+    fn finish(mut self, failed: bool) {
+        if let Some(dir) = self.0.take() {
+            netcase::capture::release_output(&dir, failed);
+        }
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        // Still set only when the case panicked.
+        if let Some(dir) = self.0.take() {
+            netcase::capture::release_output(&dir, true);
+        }
+    }
 }

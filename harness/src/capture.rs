@@ -376,6 +376,11 @@ fn complete(captured: &Captured, pcap: &Path) -> Result<()> {
 
 impl Drop for Recorded {
     fn drop(&mut self) {
+        let dir = self.files.first().and_then(|f| f.parent());
+        if dir.is_some_and(held) {
+            // A runner decides once it knows the verdict: release_output().
+            return;
+        }
         if self.keep.load(Ordering::Relaxed) || std::thread::panicking() {
             // The netcase command (which sets NETCASE_OUT) lists the files in its report.
             if std::env::var_os("NETCASE_OUT").is_none() {
@@ -392,6 +397,53 @@ impl Drop for Recorded {
             let _ = std::fs::remove_dir(dir);
         }
     }
+}
+
+/// Output directories whose recordings stay on disk until [`release_output`]: a runner learns a
+/// case's verdict only after the case has dropped its recordings, and a failing case must keep
+/// its pcaps for the bug report.
+static HELD: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn held(dir: &Path) -> bool {
+    HELD.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|d| d == dir)
+}
+
+/// Keeps every recording made into `dir` (see [`output_dir`]) until [`release_output`].
+pub fn hold_output(dir: &Path) {
+    HELD.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(dir.to_owned());
+}
+
+/// Ends [`hold_output`]: with `keep`, the files stay (and are listed on stderr); without it,
+/// unless NETCASE_KEEP=1, the pcaps and check files in `dir` are removed, and `dir` if empty.
+pub fn release_output(dir: &Path, keep: bool) {
+    HELD.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|d| d != dir);
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            name.is_some_and(|n| n.ends_with(".pcap") || n.starts_with("check-"))
+        })
+        .collect();
+    if keep || keep_requested() {
+        for file in &files {
+            eprintln!("netcase: kept: {}", file.display());
+        }
+        return;
+    }
+    for file in &files {
+        let _ = std::fs::remove_file(file);
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 fn keep_requested() -> bool {
