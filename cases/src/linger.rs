@@ -191,6 +191,15 @@ pub(crate) async fn connect(net: &Topology, family: Family, port: u16) -> Result
 
 /// close(2) on `stream`, with its return value (which dropping a `TcpStream` hides) and how long
 /// it blocked.
+/// Closes `stream` with SO_LINGER {1, 0}, the abortive close: what close() returned, and how
+/// long it took.
+pub(crate) fn close_abortively(stream: TcpStream) -> (io::Result<()>, Duration) {
+    SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER {1, 0}");
+    close(stream)
+}
+
 pub(crate) fn close(stream: TcpStream) -> (io::Result<()>, Duration) {
     let fd = stream.into_raw_fd();
     let start = Instant::now();
@@ -280,14 +289,7 @@ async fn abort(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let server_before = server_host.counters().await?;
 
     let client = c.client;
-    let (closed, took) = client_host
-        .run(move || {
-            SockRef::from(&client)
-                .set_linger(Some(Duration::ZERO))
-                .expect("SO_LINGER {1, 0}");
-            close(client)
-        })
-        .await?;
+    let (closed, took) = client_host.run(move || close_abortively(client)).await?;
     closed.expect("close() with SO_LINGER {1, 0} returns 0");
 
     let server = c.server;

@@ -39,13 +39,12 @@ use netcase::{
     observe::{Filter, TCP_TIMEWAIT_LEN, TcpState, TimerKind, wait_until, wait_until_every},
     sysctl::{self, PortRange},
 };
-use socket2::SockRef;
 use tokio::io::AsyncReadExt;
 
 use crate::{
     BOTH, Def,
     common::expectation,
-    linger::{close, connect},
+    linger::{close, close_abortively, connect},
 };
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
@@ -308,14 +307,7 @@ async fn held_by_active_closer(case: Arc<Case>, net: Arc<Topology>) -> Result<()
     // 3. A zero-linger close: a reset, and TIME_WAIT on neither side.
     let c = connect(&net, family, PORT + 2).await?;
     let client = c.client;
-    let (closed, _) = client_host
-        .run(move || {
-            SockRef::from(&client)
-                .set_linger(Some(Duration::ZERO))
-                .expect("SO_LINGER {1, 0}");
-            close(client)
-        })
-        .await?;
+    let (closed, _) = client_host.run(move || close_abortively(client)).await?;
     closed.expect("the client's close()");
     let server = c.server;
     let (reset, server) = server_host
