@@ -14,6 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::FutureExt;
 use netcase::{
     Family, Topology,
     case::Case,
@@ -218,9 +219,10 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
     let recording = net.record(&names).await?;
     let case = Case::new(info, job.family, seed);
     let missing = info.missing();
-    let body = AssertUnwindSafe(netcase_cases::run_with(job.def, case.clone(), net.clone()));
+    let body = AssertUnwindSafe(netcase_cases::run_with(job.def, case.clone(), net.clone()))
+        .catch_unwind();
     let outcome = tokio::select! {
-        outcome = futures_catch(body) => Some(outcome),
+        outcome = body => Some(outcome),
         () = interrupted() => None,
     };
     match outcome {
@@ -297,21 +299,6 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
         }
     }
     Ok(net)
-}
-
-/// Awaits `future`, catching a panic in it.
-async fn futures_catch<F: std::future::Future>(
-    future: AssertUnwindSafe<F>,
-) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
-    let mut future = std::pin::pin!(future.0);
-    std::future::poll_fn(move |cx| {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
-            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-            Err(panic) => std::task::Poll::Ready(Err(panic)),
-        }
-    })
-    .await
 }
 
 /// Resolves once Ctrl-C was pressed.
