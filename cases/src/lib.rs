@@ -1,10 +1,10 @@
 //! The kernel-behaviour cases of netcase: one module per behaviour, each case defined once and run
 //! by two runners.
 //!
-//! - `cargo test -p netcase-cases` (as root): `tests/kernel/<behaviour>.rs` has one rstest test
+//! - `cargo test -p netcase-cases` (as root): `tests/suite/<behaviour>.rs` has one rstest test
 //!   per case and family, its topology from the harness's fixtures, calling [`run`]. The
 //!   behaviours share one test binary, so that their cases run in parallel.
-//! - the `netcase` command: lists [`cases`] and runs them with their reports.
+//! - the `netcase` command (`src/bin/netcase/`): lists [`cases`] and runs them with their reports.
 //!
 //! A case is a [`Def`]: what it declares ([`CaseInfo`]) and its body, an async function of the
 //! running [`Case`] (its family, where its figures go) and the topology built for it. The body
@@ -60,22 +60,6 @@ pub fn find(name: &str) -> Option<&'static Def> {
     cases().find(|d| d.info.name == name)
 }
 
-/// Cases that meet a kernel race now and then on two cores (about one run in twenty of this
-/// project's soak runs, each time a different one of these): they get a second attempt on a
-/// fresh topology, and their report says what the first attempt met. Each is an open question,
-/// not a settled behaviour: a case here that fails twice fails.
-pub const SECOND_ATTEMPT: &[(&str, &str)] = &[
-    (
-        "time_wait::held_by_active_closer",
-        "the server, closing first, was once left with no socket at all instead of one in TIME_WAIT",
-    ),
-    (
-        "time_wait::reuse_after_delay",
-        "a new connection once found its port free instead of recycling a TIME_WAIT socket \
-         (TWRecycled 7 of 8, the same port used twice in a row)",
-    ),
-];
-
 /// Runs `def` as `case` on `net` (built as `def.info.shape` says) and returns its verdict.
 ///
 /// Missing kernel features are checked first: under `CI=true` they fail the case, elsewhere the
@@ -95,28 +79,6 @@ pub async fn run_with(def: &'static Def, case: Arc<Case>, net: Arc<Topology>) ->
         case.note(format!("skipped: this kernel {why}"));
         return Ok(());
     }
-    let race = SECOND_ATTEMPT
-        .iter()
-        .find(|(name, _)| *name == def.info.name);
-    let first = attempt(def, case.clone(), net).await;
-    let Some((_, race)) = race else {
-        return first.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    };
-    let why = match &first {
-        Ok(Ok(())) => return Ok(()),
-        Ok(Err(e)) => e.to_string(),
-        Err(panic) => panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_default(),
-    };
-    case.note(format!(
-        "attempt 1 failed: {}; a known race ({race}); attempt 2 on a fresh topology",
-        why.lines().next().unwrap_or("")
-    ));
-    drop(first);
-    let net = Arc::new(def.info.shape.build().await?);
     attempt(def, case, net)
         .await
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))

@@ -39,7 +39,10 @@ use netcase::{
 };
 use socket2::SockRef;
 
-use crate::{BOTH, Def, common::expectation};
+use crate::{
+    BOTH, Def,
+    common::{expectation, keep_time_wait},
+};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
 pub static ALL: &[&Def] = &[
@@ -235,6 +238,8 @@ async fn default_close(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let recording = net.record(&["client", "server"]).await?;
     let c = connect(&net, case.family(), PORT).await?;
     let (client_host, server_host) = (net.host("client")?, net.host("server")?);
+    // The client ends in TIME_WAIT: it must not lose it to a reset from veth's reordering.
+    keep_time_wait(client_host).await?;
 
     let client = c.client;
     let (closed, took) = client_host.run(move || close(client)).await?;
@@ -370,6 +375,8 @@ async fn close_with_pending(case: Arc<Case>, net: Arc<Topology>, mode: Mode) -> 
     let recording = net.record(&["client", "server"]).await?;
     let c = connect(&net, case.family(), PORT).await?;
     let (client_host, server_host) = (net.host("client")?, net.host("server")?);
+    // The client ends in TIME_WAIT: it must not lose it to a reset from veth's reordering.
+    keep_time_wait(client_host).await?;
     // Silent drops of everything the client sends, at the server's ingress: the data and the FIN
     // stay unacknowledged.
     let hole = net.impair("client", "server").await?;

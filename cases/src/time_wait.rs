@@ -43,7 +43,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::{
     BOTH, Def,
-    common::expectation,
+    common::{expectation, keep_time_wait},
     linger::{close, close_abortively, connect},
 };
 
@@ -224,6 +224,9 @@ async fn held_by_active_closer(case: Arc<Case>, net: Arc<Topology>) -> Result<()
     let expectation = expectation("time_wait_held_by_active_closer.expect", &())?;
     let (client_host, server_host) = (net.host("client")?, net.host("server")?);
     let hz = client_host.tcp_settings().await?.hz;
+    // Both ends hold TIME_WAIT in turn: neither may lose it to a reset from veth's reordering.
+    keep_time_wait(client_host).await?;
+    keep_time_wait(server_host).await?;
     let recording = net.record(&["client", "server"]).await?;
 
     // 1. The client closes first.
@@ -360,6 +363,7 @@ async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: 
         .await?;
     client_host.set(sysctl::TCP_TW_REUSE, reuse).await?;
     client_host.set(sysctl::TCP_TIMESTAMPS, timestamps).await?;
+    keep_time_wait(client_host).await?;
     // tcp_tw_reuse_delay, where the kernel has it: shortened; without it the delay is 1 to 2 s.
     let delay = match client_host
         .set_raw("net/ipv4/tcp_tw_reuse_delay", &REUSE_DELAY_MS.to_string())
@@ -532,6 +536,7 @@ async fn ports_come_back(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
         .set(sysctl::IP_LOCAL_PORT_RANGE, LONG_RANGE)
         .await?;
     client_host.set(sysctl::TCP_TW_REUSE, 0).await?;
+    keep_time_wait(client_host).await?;
     let ports = LONG_RANGE.len() as usize;
     let server_addr = serve(&net, family, PORT).await?;
 

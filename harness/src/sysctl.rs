@@ -144,6 +144,9 @@ pub const TCP_SYNCOOKIES: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_syncookies");
 pub const IP_LOCAL_PORT_RANGE: Sysctl<PortRange> = Sysctl::new("net/ipv4/ip_local_port_range");
 /// Reuse of TIME_WAIT sockets for new outgoing connections: 0 off, 1 on, 2 loopback only.
 pub const TCP_TW_REUSE: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_tw_reuse");
+/// RFC 1337's fix for TIME_WAIT assassination: when on, a TIME_WAIT socket ignores a reset
+/// instead of dying of it (off by default).
+pub const TCP_RFC1337: Sysctl<bool> = Sysctl::new("net/ipv4/tcp_rfc1337");
 /// The most TIME_WAIT sockets a namespace keeps, a count.
 pub const TCP_MAX_TW_BUCKETS: Sysctl<u32> = Sysctl::new("net/ipv4/tcp_max_tw_buckets");
 /// TCP timestamps: 0 off, 1 on with random offsets, 2 on without.
@@ -185,6 +188,7 @@ pub const KNOWN: &[&str] = &[
     TCP_SYNCOOKIES.path,
     IP_LOCAL_PORT_RANGE.path,
     TCP_TW_REUSE.path,
+    TCP_RFC1337.path,
     TCP_MAX_TW_BUCKETS.path,
     TCP_TIMESTAMPS.path,
     TCP_SACK.path,

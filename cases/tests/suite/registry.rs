@@ -24,7 +24,7 @@ fn every_case_is_declared_once_and_has_its_tests() {
             "{}: a one-line summary",
             info.name
         );
-        let tests = format!("{}/tests/kernel/{behaviour}.rs", env!("CARGO_MANIFEST_DIR"));
+        let tests = format!("{}/tests/suite/{behaviour}.rs", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&tests)
             .unwrap_or_else(|e| panic!("{}: its tests belong in {tests}: {e}", info.name));
         assert!(

@@ -189,7 +189,7 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("NETCASE_KERNEL_CACHE") {
         return PathBuf::from(dir);
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
@@ -418,7 +418,7 @@ fn matrix(options: &Options) -> Result<bool, String> {
         kernels.push(host_run(&run_args, &out.join("this-kernel"))?);
     }
     let exe = std::env::current_exe().map_err(|e| format!("finding this program: {e}"))?;
-    let workspace = std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+    let workspace = std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .unwrap_or_else(|_| PathBuf::from("/"));
     let fixtures = workspace.join("fixtures");
     let shared = Shared {
