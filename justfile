@@ -2,11 +2,11 @@
 
 # Run the cases (all, or those matching the filters) and write the report.
 run *ARGS:
-    cargo run --release -p netcase-cli -- run {{ARGS}}
+    cargo run --release --bin netcase -- run {{ARGS}}
 
 # List the cases.
 list *ARGS:
-    cargo run --release -p netcase-cli -- list {{ARGS}}
+    cargo run --release --bin netcase -- list {{ARGS}}
 
 # Every test, as CI runs them.
 test:
@@ -34,4 +34,4 @@ soak times="10":
 
 # The kernel matrix: this kernel and the given Debian kernels under qemu, compared.
 kernels *ARGS:
-    cargo run --release -p netcase-cli -- kernels {{ARGS}}
+    cargo run --release --bin netcase -- kernels {{ARGS}}

@@ -27,9 +27,9 @@ kernel="${KERNEL:-$(apt-cache search --names-only '^linux-image-[0-9.]+-[0-9]+-c
 kernel="${kernel:-linux-image-cloud-amd64}"
 out=target/netcase/matrix-smoke
 
-cargo build -q -p netcase-cli
+cargo build -q --bin netcase
 start=$(date +%s.%N)
-cargo run -q -p netcase-cli -- kernels --kernel "$kernel" --out "$out" \
+cargo run -q --bin netcase -- kernels --kernel "$kernel" --out "$out" \
     socket_addresses::seen_by_both_ends socket_addresses::lengths_in_and_out \
     silent_drops::refused_at_once backlog::somaxconn_truncates linger::zero_aborts_with_reset
 end=$(date +%s.%N)
