@@ -24,26 +24,34 @@
 //! wait 1 to 2 s, counted in whole seconds), provided the old connection used
 //! timestamps (`tcp_twsk_unique`). Value 2, the default, allows it only for loopback traffic:
 //! [`REUSE_LOOPBACK_ONLY`], [`REUSE`], [`REUSE_WITHOUT_TIMESTAMPS`].
+//!
+//! One stray segment can end TIME_WAIT early: with `tcp_rfc1337 = 0`, the default, the reset it
+//! draws from the peer kills the TIME_WAIT socket and frees its port ([`ASSASSINATED`]).
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     io::{self, Read},
-    net::{Shutdown, SocketAddr, TcpStream},
+    net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream},
+    os::fd::AsRawFd,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use netcase::{
-    Family, Result, Topology,
+    Family, Host, Result, Topology,
     case::{Case, CaseInfo, Shape},
-    observe::{Filter, TCP_TIMEWAIT_LEN, TcpState, TimerKind, wait_until, wait_until_every},
+    observe::{
+        Delta, Filter, Socket, TCP_TIMEWAIT_LEN, TcpState, Timer, TimerKind, wait_until,
+        wait_until_every,
+    },
     sysctl::{self, PortRange},
 };
+use socket2::{Domain, Protocol, Type};
 use tokio::io::AsyncReadExt;
 
 use crate::{
     BOTH, Def,
-    common::{expectation, keep_time_wait},
+    common::{expectation, keep_time_wait, ms},
     linger::{close, close_abortively, connect},
 };
 
@@ -55,6 +63,7 @@ pub static ALL: &[&Def] = &[
     &REUSE,
     &REUSE_WITHOUT_TIMESTAMPS,
     &PORTS_COME_BACK,
+    &ASSASSINATED,
 ];
 
 /// The server's port.
@@ -161,6 +170,51 @@ pub static PORTS_COME_BACK: Def = Def {
     },
     body: |case, net| Box::pin(ports_come_back(case, net)),
 };
+
+/// RFC 1337's "TIME_WAIT assassination": one stray segment ends a TIME_WAIT socket, by default.
+///
+/// A TIME_WAIT socket answers any segment outside its window with a duplicate ACK of its
+/// `snd_nxt` and `rcv_nxt`. The peer, which has no socket for the connection any more, answers
+/// that ACK with a reset whose sequence number is its acknowledgement number: `rcv_nxt`, the one
+/// sequence number TIME_WAIT accepts. With `tcp_rfc1337 = 0`, the default, the reset kills the
+/// TIME_WAIT socket (`tcp_timewait_state_process`) with nearly all of `TCP_TIMEWAIT_LEN` left, and
+/// its port is free at once, although TIME_WAIT is there to keep old duplicates of the
+/// connection away from a new one on the same ports. With `tcp_rfc1337 = 1` it ignores the reset
+/// and stays; the stray ACK even restarts its timer.
+///
+/// The project found this by accident: veth delivers each packet on the sending CPU's backlog, so
+/// a peer's delayed pure ACK can arrive after its FIN and act as exactly such a stray segment
+/// (see `keep_time_wait`, which the other TIME_WAIT cases use against it). Here the server host
+/// sends one on purpose from a raw socket: a pure ACK `BEHIND` octets before the TIME_WAIT
+/// socket's `rcv_nxt`, to each of two TIME_WAIT sockets, first with `tcp_rfc1337 = 0`, then 1.
+pub static ASSASSINATED: Def = Def {
+    info: CaseInfo {
+        name: "time_wait::assassinated",
+        summary: "tcp_rfc1337=0 (the default): a stray ACK draws a reset that kills TIME_WAIT and frees its port; tcp_rfc1337=1 ignores it",
+        shape: Shape::Pair,
+        families: BOTH,
+        needs: &[],
+        expected: Duration::from_millis(400),
+    },
+    body: |case, net| Box::pin(assassinated(case, net)),
+};
+
+/// The client's only ephemeral port in [`ASSASSINATED`]: a TIME_WAIT socket on it to a
+/// destination leaves connect() to that destination no port.
+const ONE_PORT: PortRange = PortRange {
+    low: 43000,
+    high: 43000,
+};
+
+/// How far behind the TIME_WAIT socket's `rcv_nxt` the stray segment's sequence number is, in
+/// octets: outside its window (TIME_WAIT takes only `rcv_nxt` itself). The .expect file has the
+/// segment's relative sequence number as `${stray_seq}`: 2 (the client's rcv_nxt, relative)
+/// minus this, modulo 2^32.
+const BEHIND: u32 = 100_000;
+
+/// How long the second TIME_WAIT socket's timer has run before the stray segment reaches it, at
+/// least: enough that a restart to `TCP_TIMEWAIT_LEN` shows in the socket table.
+const RESTART_VISIBLE: Duration = Duration::from_millis(100);
 
 /// Serves `port` on the server: accepts every connection and closes it when the client has
 /// (so that the client, closing first, holds TIME_WAIT).
@@ -645,6 +699,475 @@ async fn ports_come_back(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
         (rate - ports as f64 / TCP_TIMEWAIT_LEN.as_secs_f64()).abs()
             <= ports as f64 / TCP_TIMEWAIT_LEN.as_secs_f64() * 0.04,
         "{rate} connections/s from {ports} ports, not {ports} / 60 s"
+    );
+    Ok(())
+}
+
+/// What a connection's client end ended with when it went into TIME_WAIT.
+#[derive(Debug, Clone, Copy)]
+struct Ended {
+    /// The client's port.
+    port: u16,
+    /// When the client read the server's FIN (TIME_WAIT began just before).
+    eof_at: Instant,
+    /// The client's next sequence number: what its TIME_WAIT socket copied as `tw_snd_nxt`.
+    snd_nxt: u32,
+    /// The next sequence number it expected from the server (the server's FIN counted): what its
+    /// TIME_WAIT socket copied as `tw_rcv_nxt`.
+    rcv_nxt: u32,
+}
+
+/// `open_and_close`, also reading the sequence numbers the client's socket ended with.
+fn open_and_close_reading_seqs(server: SocketAddr) -> io::Result<Ended> {
+    let stream = TcpStream::connect(server)?;
+    let port = stream.local_addr()?.port();
+    stream.shutdown(Shutdown::Write)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut buf = [0u8; 1];
+    let n = (&stream).read(&mut buf)?;
+    let eof_at = Instant::now();
+    assert_eq!(n, 0, "the server only closes");
+    let (snd_nxt, rcv_nxt) = final_seqs(&stream)?;
+    Ok(Ended {
+        port,
+        eof_at,
+        snd_nxt,
+        rcv_nxt,
+    })
+}
+
+/// `TCP_RECV_QUEUE` and `TCP_SEND_QUEUE` of linux/tcp.h (the libc crate lacks them): the queue
+/// whose sequence number `TCP_QUEUE_SEQ` reads in repair mode.
+const TCP_RECV_QUEUE: libc::c_int = 1;
+const TCP_SEND_QUEUE: libc::c_int = 2;
+/// `TCP_REPAIR_OFF_NO_WP` of linux/tcp.h: leave repair mode without sending a window probe.
+const TCP_REPAIR_OFF_NO_WP: libc::c_int = -1;
+
+/// The `(write_seq, rcv_nxt)` of a socket whose connection has gone on as a TIME_WAIT socket,
+/// read in repair mode (`TCP_REPAIR`, which needs CAP_NET_ADMIN and sends nothing): the socket
+/// itself is closed, but keeps the numbers `tcp_time_wait` copied.
+fn final_seqs(stream: &TcpStream) -> io::Result<(u32, u32)> {
+    let fd = stream.as_raw_fd();
+    let set = |option: libc::c_int, value: libc::c_int| {
+        // SAFETY: `fd` is open while `stream` is borrowed; the option value is a c_int and the
+        // length given is its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                option,
+                (&raw const value).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    let queue_seq = |queue: libc::c_int| {
+        set(libc::TCP_REPAIR_QUEUE, queue)?;
+        let mut seq: u32 = 0;
+        let mut len = size_of::<u32>() as libc::socklen_t;
+        // SAFETY: as above; `seq` and `len` are valid for writes of the sizes given.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_QUEUE_SEQ,
+                (&raw mut seq).cast(),
+                &mut len,
+            )
+        };
+        if rc == 0 {
+            Ok(seq)
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    set(libc::TCP_REPAIR, 1)?;
+    let seqs = queue_seq(TCP_SEND_QUEUE).and_then(|snd| Ok((snd, queue_seq(TCP_RECV_QUEUE)?)));
+    set(libc::TCP_REPAIR, TCP_REPAIR_OFF_NO_WP)?;
+    seqs
+}
+
+/// Serves one connection from `listener`, closing the listener at once and the connection when
+/// the client has: afterwards the server has no socket on that port at all.
+fn serve_one(listener: TcpListener) -> io::Result<()> {
+    let (stream, _) = listener.accept()?;
+    drop(listener);
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut buf = [0u8; 64];
+    while (&stream).read(&mut buf)? > 0 {}
+    Ok(())
+}
+
+/// IP's protocol number for TCP, in the pseudo-header.
+const IPPROTO_TCP: u8 = 6;
+
+/// A pure ACK from `from` to `to`: a 20-octet TCP header without options or payload, its
+/// checksum computed over the family's pseudo-header (a raw socket sends it as it is).
+fn pure_ack(from: SocketAddr, to: SocketAddr, seq: u32, ack: u32) -> [u8; 20] {
+    let mut segment = [0u8; 20];
+    segment[0..2].copy_from_slice(&from.port().to_be_bytes());
+    segment[2..4].copy_from_slice(&to.port().to_be_bytes());
+    segment[4..8].copy_from_slice(&seq.to_be_bytes());
+    segment[8..12].copy_from_slice(&ack.to_be_bytes());
+    segment[12] = 5 << 4; // data offset: 5 words, no options
+    segment[13] = 0x10; // ACK
+    segment[14..16].copy_from_slice(&1024u16.to_be_bytes()); // any window
+    let sum = tcp_checksum(from.ip(), to.ip(), &segment);
+    segment[16..18].copy_from_slice(&sum.to_be_bytes());
+    segment
+}
+
+/// The TCP checksum of `segment` (its checksum field zero) from `from` to `to`: the ones'
+/// complement of the ones' complement sum of the pseudo-header and the segment, in 16-bit words.
+/// IPv4's pseudo-header is source, destination, a zero octet, the protocol and the TCP length in
+/// 16 bits (RFC 9293, 3.1); IPv6's is source, destination, the length in 32 bits, three zero
+/// octets and the next header (RFC 8200, 8.1).
+fn tcp_checksum(from: IpAddr, to: IpAddr, segment: &[u8]) -> u16 {
+    let len = u32::try_from(segment.len()).expect("a segment under 4 GiB");
+    let mut pseudo = Vec::with_capacity(40);
+    match (from, to) {
+        (IpAddr::V4(from), IpAddr::V4(to)) => {
+            pseudo.extend_from_slice(&from.octets());
+            pseudo.extend_from_slice(&to.octets());
+            pseudo.extend_from_slice(&[0, IPPROTO_TCP]);
+            let len = u16::try_from(len).expect("an IPv4 segment under 64 KiB");
+            pseudo.extend_from_slice(&len.to_be_bytes());
+        }
+        (IpAddr::V6(from), IpAddr::V6(to)) => {
+            pseudo.extend_from_slice(&from.octets());
+            pseudo.extend_from_slice(&to.octets());
+            pseudo.extend_from_slice(&len.to_be_bytes());
+            pseudo.extend_from_slice(&[0, 0, 0, IPPROTO_TCP]);
+        }
+        _ => panic!("{from} and {to} are of different families"),
+    }
+    let mut sum: u32 = pseudo
+        .chunks(2)
+        .chain(segment.chunks(2))
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w.get(1).copied().unwrap_or(0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !u16::try_from(sum).expect("folded to 16 bits")
+}
+
+/// Sends `segment`, a TCP header and payload with its checksum, from `from`'s address to `to`'s
+/// through a raw socket of the host it runs on; returns when it was handed to the kernel.
+fn inject(from: SocketAddr, to: SocketAddr, segment: &[u8]) -> io::Result<Instant> {
+    let domain = match from {
+        SocketAddr::V4(_) => Domain::IPV4,
+        SocketAddr::V6(_) => Domain::IPV6,
+    };
+    let socket = socket2::Socket::new(domain, Type::RAW, Some(Protocol::TCP))?;
+    // Bound to the address the checksum covers, so that the kernel picks no other source. The
+    // port of a raw socket's address is 0 (IPv6 reads it as the protocol).
+    socket.bind(&SocketAddr::new(from.ip(), 0).into())?;
+    let at = Instant::now();
+    let sent = socket.send_to(segment, &SocketAddr::new(to.ip(), 0).into())?;
+    assert_eq!(sent, segment.len(), "a short send of the stray segment");
+    Ok(at)
+}
+
+/// The TIME_WAIT socket from `local` to `remote` on `host`, if there is one, and when the table
+/// was read.
+async fn time_wait_of(
+    host: &Host,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Result<Option<(Socket, Instant)>> {
+    let table = host
+        .sockets_matching(
+            Filter::all()
+                .state(TcpState::TimeWait)
+                .remote_port(remote.port()),
+        )
+        .await?;
+    Ok(table.get(local, remote).map(|s| (*s, table.read_at())))
+}
+
+/// Its TIME_WAIT timer.
+fn tw_timer(socket: &Socket) -> Timer {
+    let timer = socket
+        .timer
+        .unwrap_or_else(|| panic!("a TIME_WAIT socket without a timer: {socket:?}"));
+    assert_eq!(timer.kind, TimerKind::TimeWait, "{socket:?}");
+    timer
+}
+
+/// connect() to `server` from the client: its errno if it failed; if it succeeded, the port it
+/// used, the connection closed abortively (no TIME_WAIT).
+async fn try_connect(client: &Host, server: SocketAddr) -> Result<std::result::Result<u16, i32>> {
+    client
+        .run(move || match TcpStream::connect(server) {
+            Ok(stream) => {
+                let port = stream.local_addr().expect("the local address").port();
+                let (closed, _) = close_abortively(stream);
+                closed.expect("the abortive close()");
+                Ok(port)
+            }
+            Err(e) => Err(e.raw_os_error().unwrap_or(0)),
+        })
+        .await
+}
+
+/// The TCP counters (`Tcp.*`, `TcpExt.*`) that changed, by name.
+fn tcp_changes(delta: &Delta) -> BTreeMap<&str, i64> {
+    delta
+        .changes()
+        .filter(|(name, _)| name.starts_with("Tcp.") || name.starts_with("TcpExt."))
+        .collect()
+}
+
+/// What each half counts: the client takes in the stray ACK and the reset and sends its
+/// duplicate ACK; the server takes in that ACK and sends the reset. No counter records the
+/// kill: the same counts with the TIME_WAIT socket killed and kept. (`TcpExt.TW` counts
+/// TIME_WAIT timers that expire, `TcpExt.TWKilled` early expiries, neither an assassination.)
+fn assert_counted(client: &Delta, server: &Delta, half: &str) {
+    assert_eq!(
+        tcp_changes(client),
+        BTreeMap::from([("Tcp.InSegs", 2), ("Tcp.OutSegs", 1)]),
+        "{half}: the client's counters: {client}"
+    );
+    assert_eq!(
+        tcp_changes(server),
+        BTreeMap::from([("Tcp.InSegs", 1), ("Tcp.OutSegs", 1), ("Tcp.OutRsts", 1)]),
+        "{half}: the server's counters: {server}"
+    );
+}
+
+async fn assassinated(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    let family = case.family();
+    let (client_host, server_host) = (net.host("client")?, net.host("server")?);
+    let hz = client_host.tcp_settings().await?.hz;
+    assert!(
+        !client_host.get(sysctl::TCP_RFC1337).await?,
+        "tcp_rfc1337 is off in a new namespace"
+    );
+    client_host
+        .set(sysctl::IP_LOCAL_PORT_RANGE, ONE_PORT)
+        .await?;
+    // No reuse: connect() must see the TIME_WAIT socket, not take it over.
+    client_host.set(sysctl::TCP_TW_REUSE, 0).await?;
+    // A TIME_WAIT socket answers out-of-window segments at most once per tcp_invalid_ratelimit
+    // (500 ms by default); should veth's reordering make it answer a late ACK while the
+    // connections close, the stray segment must not find it rate-limited.
+    client_host
+        .set_raw("net/ipv4/tcp_invalid_ratelimit", "0")
+        .await?;
+    // Both connections close with tcp_rfc1337 = 1, so that only the stray segment can touch them.
+    keep_time_wait(client_host).await?;
+    let stray_seq = 2u32.wrapping_sub(BEHIND).to_string();
+    let expectation = expectation(
+        "time_wait_assassinated.expect",
+        &[("stray_seq", stray_seq.as_str())],
+    )?;
+    let recording = net.record(&["client", "server"]).await?;
+
+    // Two connections from the one port, to two server ports, each closed by the client first.
+    // The first port keeps its listener (which answers the duplicate ACK with the reset: an ACK
+    // to a LISTEN socket gets one); the second's listener closes with its connection (no socket
+    // at all: the reset comes from the kernel).
+    let killed_addr = serve(&net, family, PORT).await?;
+    let killed = client_host
+        .run(move || open_and_close_reading_seqs(killed_addr))
+        .await?
+        .expect("the first connection");
+    let kept_addr = net.socket_addr("server", family, PORT + 1)?;
+    let listener = server_host
+        .run(move || TcpListener::bind(kept_addr))
+        .await?
+        .expect("bind the server's second port");
+    let served = server_host.run(move || serve_one(listener));
+    let kept = client_host
+        .run(move || open_and_close_reading_seqs(kept_addr))
+        .await?
+        .expect("the second connection");
+    served
+        .await?
+        .expect("the server's end of the second connection");
+    assert_eq!((killed.port, kept.port), (ONE_PORT.low, ONE_PORT.low));
+    let client_addr = net.socket_addr("client", family, ONE_PORT.low)?;
+    // The server's ends are gone once the client's last ACKs arrive: nothing but the first port's
+    // listener is left.
+    wait_until(
+        "the server's ends of both connections gone",
+        Duration::from_secs(2),
+        || server_host.sockets(),
+        |t| {
+            t.iter()
+                .all(|s| s.state == TcpState::Listen && s.local.port() == PORT)
+        },
+    )
+    .await?;
+    // What the TIME_WAIT timer shows when read `since` the client read the server's FIN: it
+    // started at TCP_TIMEWAIT_LEN as the FIN arrived (less than the reader's wake-up before, 100
+    // ms at most on a loaded machine), counted in whole jiffies.
+    let slack = 2 * hz.jiffy() + Duration::from_millis(100);
+    let started_full = |timer: Timer, since: Duration| {
+        timer.remaining <= TCP_TIMEWAIT_LEN && timer.remaining + since + slack >= TCP_TIMEWAIT_LEN
+    };
+
+    // 1. tcp_rfc1337 = 0, the default, set explicitly: the stray ACK to the first connection.
+    client_host.set(sysctl::TCP_RFC1337, false).await?;
+    let (tw, read_at) = time_wait_of(client_host, client_addr, killed_addr)
+        .await?
+        .expect("the first connection's TIME_WAIT socket");
+    let timer = tw_timer(&tw);
+    let since = read_at.saturating_duration_since(killed.eof_at);
+    assert!(
+        started_full(timer, since),
+        "TIME_WAIT timer {:?}, read {since:?} after entering: not {TCP_TIMEWAIT_LEN:?}",
+        timer.remaining
+    );
+    let refused = try_connect(client_host, killed_addr).await?;
+    assert_eq!(
+        refused,
+        Err(libc::EADDRNOTAVAIL),
+        "connect() while TIME_WAIT holds the only port"
+    );
+    let (client_before, server_before) =
+        (client_host.counters().await?, server_host.counters().await?);
+    let stray = pure_ack(
+        killed_addr,
+        client_addr,
+        killed.rcv_nxt.wrapping_sub(BEHIND),
+        killed.snd_nxt,
+    );
+    let sent_at = server_host
+        .run(move || inject(killed_addr, client_addr, &stray))
+        .await?
+        .expect("the stray segment");
+    let gone = wait_until(
+        "the TIME_WAIT socket killed",
+        Duration::from_secs(2),
+        || time_wait_of(client_host, client_addr, killed_addr),
+        Option::is_none,
+    )
+    .await?;
+    let client_delta = client_host.counters().await?.since(&client_before)?;
+    let server_delta = server_host.counters().await?.since(&server_before)?;
+    let killed_after = gone.at.saturating_duration_since(sent_at);
+    case.figure("killed_after_ms", &[ms(killed_after)], "ms");
+    // The timer as last read before the stray ACK, run down to the kill: at least what TIME_WAIT
+    // had left (the stray ACK itself restarted it at TCP_TIMEWAIT_LEN, as part 2 shows).
+    let timer_left = (read_at + timer.remaining).saturating_duration_since(gone.at);
+    case.figure("timer_left_when_killed_s", &[timer_left.as_secs_f64()], "s");
+    let lived = gone.at.saturating_duration_since(killed.eof_at);
+    case.note(format!(
+        "tcp_rfc1337=0: TIME_WAIT killed {killed_after:?} after the stray ACK, {lived:?} into \
+         it, with {timer_left:?} of its timer left"
+    ));
+    assert_counted(&client_delta, &server_delta, "tcp_rfc1337=0");
+    // Its port is free at once.
+    let reconnected = try_connect(client_host, killed_addr).await?;
+    assert_eq!(
+        reconnected,
+        Ok(ONE_PORT.low),
+        "connect() right after the kill"
+    );
+
+    // 2. tcp_rfc1337 = 1: the same stray ACK to the second connection, once its timer has run
+    // long enough that a restart would show.
+    client_host.set(sysctl::TCP_RFC1337, true).await?;
+    let ripe = wait_until(
+        "the second TIME_WAIT timer run down a little",
+        Duration::from_secs(2),
+        || time_wait_of(client_host, client_addr, kept_addr),
+        |tw| {
+            tw.as_ref()
+                .is_none_or(|(s, _)| tw_timer(s).remaining + RESTART_VISIBLE <= TCP_TIMEWAIT_LEN)
+        },
+    )
+    .await?;
+    let (tw, read_at) = ripe
+        .value
+        .expect("the second connection's TIME_WAIT socket");
+    let timer = tw_timer(&tw);
+    let since = read_at.saturating_duration_since(kept.eof_at);
+    assert!(
+        started_full(timer, since),
+        "TIME_WAIT timer {:?}, read {since:?} after entering: not {TCP_TIMEWAIT_LEN:?}",
+        timer.remaining
+    );
+    let refused = try_connect(client_host, kept_addr).await?;
+    assert_eq!(
+        refused,
+        Err(libc::EADDRNOTAVAIL),
+        "connect() while TIME_WAIT holds the only port"
+    );
+    let (client_before, server_before) =
+        (client_host.counters().await?, server_host.counters().await?);
+    let stray = pure_ack(
+        kept_addr,
+        client_addr,
+        kept.rcv_nxt.wrapping_sub(BEHIND),
+        kept.snd_nxt,
+    );
+    let sent_at = server_host
+        .run(move || inject(kept_addr, client_addr, &stray))
+        .await?
+        .expect("the stray segment");
+    // Both segments in: the stray ACK and the reset (the client counts each before it handles it).
+    wait_until(
+        "the stray ACK and the reset received",
+        Duration::from_secs(2),
+        || client_host.counters(),
+        |c| {
+            c.since(&client_before)
+                .and_then(|d| d.get("Tcp.InSegs"))
+                .is_ok_and(|n| n >= 2)
+        },
+    )
+    .await?;
+    let client_delta = client_host.counters().await?.since(&client_before)?;
+    let server_delta = server_host.counters().await?.since(&server_before)?;
+    assert_counted(&client_delta, &server_delta, "tcp_rfc1337=1");
+    let (after, read_after) = time_wait_of(client_host, client_addr, kept_addr)
+        .await?
+        .expect("the TIME_WAIT socket survives the reset");
+    assert_eq!(after.cookie, tw.cookie, "the same TIME_WAIT socket");
+    // Still running, and restarted: the out-of-window ACK set it to TCP_TIMEWAIT_LEN again
+    // (`inet_twsk_reschedule`), which the reset left alone.
+    let timer_after = tw_timer(&after);
+    let since = read_after.saturating_duration_since(sent_at);
+    case.figure(
+        "timer_after_stray_s",
+        &[
+            timer.remaining.as_secs_f64(),
+            timer_after.remaining.as_secs_f64(),
+        ],
+        "s",
+    );
+    assert!(
+        timer_after.remaining > timer.remaining
+            && timer_after.remaining <= TCP_TIMEWAIT_LEN
+            && timer_after.remaining + since + 2 * hz.jiffy() >= TCP_TIMEWAIT_LEN,
+        "TIME_WAIT timer {:?} before the stray ACK, {:?} read {since:?} after it: not restarted \
+         at {TCP_TIMEWAIT_LEN:?}",
+        timer.remaining,
+        timer_after.remaining
+    );
+    let refused = try_connect(client_host, kept_addr).await?;
+    assert_eq!(
+        refused,
+        Err(libc::EADDRNOTAVAIL),
+        "connect() with the TIME_WAIT socket kept"
+    );
+
+    let recorded = recording.stop().await?;
+    recorded.check(&net, "client", &expectation)?;
+    // Still there after everything the capture shows.
+    let last = time_wait_of(client_host, client_addr, kept_addr).await?;
+    assert_eq!(
+        last.map(|(s, _)| s.cookie),
+        Some(tw.cookie),
+        "the kept TIME_WAIT socket at the end"
     );
     Ok(())
 }

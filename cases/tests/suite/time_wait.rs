@@ -63,3 +63,13 @@ async fn ports_come_back(
     require_privileges!();
     run(&time_wait::PORTS_COME_BACK, family, pair.await?).await
 }
+
+#[rstest]
+#[tokio::test]
+async fn assassinated(
+    #[future] pair: Result<Topology>,
+    #[values(Family::V4, Family::V6)] family: Family,
+) -> Result<()> {
+    require_privileges!();
+    run(&time_wait::ASSASSINATED, family, pair.await?).await
+}

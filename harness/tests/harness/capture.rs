@@ -1,7 +1,7 @@
 //! Capturing a real exchange: the pcaps the harness writes read back as what was captured, decode
 //! into the segments of a TCP connection, and agree with tshark, a dissector nobody here wrote.
 
-use std::process::Command;
+use std::{process::Command, time::Duration};
 
 use netcase::{
     Family, Result, Topology,
@@ -9,6 +9,7 @@ use netcase::{
     decode::{Flags, Segment, segments},
     expect::Expectation,
     fixtures::pair,
+    observe::{Filter, wait_until},
     pcap, require_privileges, require_program,
 };
 use rstest::rstest;
@@ -44,7 +45,19 @@ async fn hello_and_close(net: &Topology, family: Family) -> Result<()> {
             assert!(rest.is_empty());
         })
         .await?;
-    server.await
+    server.await?;
+    // The client's close() returns before its FIN and the server's last ACK have crossed the
+    // link: the client's socket is gone once that ACK has reached it, so both captures hold the
+    // whole exchange when the caller stops them.
+    let client = net.host("client")?;
+    wait_until(
+        "the client's socket closed by the server's last ACK",
+        Duration::from_secs(5),
+        || client.sockets_matching(Filter::all().remote_port(8080)),
+        |t| t.is_empty(),
+    )
+    .await?;
+    Ok(())
 }
 
 fn flags_of(segs: &[&Segment]) -> Vec<String> {

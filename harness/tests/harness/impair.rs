@@ -1,7 +1,12 @@
 //! Drops on a link: silent for the sender, counted, repeatable from a seed, and removable.
 
 use std::{
+    io::ErrorKind,
     net::UdpSocket,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -49,12 +54,26 @@ async fn datagrams(
         )
     };
     assert_eq!(rc, 0, "SO_RCVBUFFORCE: {}", std::io::Error::last_os_error());
+    // Set once the client has sent its last datagram (and, with an impairment, the program has
+    // seen it): a read timeout after that means every datagram has arrived or been dropped.
+    let sent_all = Arc::new(AtomicBool::new(false));
+    let done = sent_all.clone();
+    // Set however this function ends (an error, a panic), so that the reader never waits forever.
+    let sent_all_guard = SetOnDrop(sent_all);
     let receiver = net.host("server")?.run(move || {
         let mut got = Vec::new();
         let mut buf = [0u8; 4];
-        // The read timeout only ends the wait once every datagram has arrived or been dropped.
-        while let Ok((4, _)) = socket.recv_from(&mut buf) {
-            got.push(u32::from_be_bytes(buf));
+        loop {
+            match socket.recv_from(&mut buf) {
+                Ok((4, _)) => got.push(u32::from_be_bytes(buf)),
+                Ok(_) => panic!("a datagram of another size"),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if done.load(Ordering::Acquire) {
+                        break;
+                    }
+                }
+                Err(e) => panic!("recv_from: {e}"),
+            }
         }
         got
     });
@@ -83,7 +102,17 @@ async fn datagrams(
             }
         }
     }
+    drop(sent_all_guard);
     Ok((receiver.await?, sent_ok))
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// A TCP listener on the server at `addr`.

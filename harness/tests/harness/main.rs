@@ -1,7 +1,8 @@
 //! The harness's own tests, one module per part, in one binary: cargo runs test binaries one
 //! after another, and within one binary they run in parallel (they mostly wait on the kernel).
-//! `leaks.rs` stays a binary of its own: it inspects the whole process (its mounts, its
-//! children) and runs itself as a child to be killed.
+//! Two stay binaries of their own: `leaks.rs` inspects the whole process (its mounts, its
+//! children) and runs itself as a child to be killed; `shape.rs` measures throughput, which
+//! needs the CPUs to itself (cargo runs it after this binary, alone).
 
 mod capture;
 mod expect_fuzz;
@@ -10,4 +11,3 @@ mod hosts;
 mod impair;
 mod network;
 mod observe;
-mod shape;

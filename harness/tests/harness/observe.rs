@@ -38,6 +38,12 @@ async fn connect(host: &Host, addr: SocketAddr) -> Result<TcpStream> {
 }
 
 /// Waits until `host` has a socket `local -> remote` in `state` (or, for `None`, none at all).
+/// How far behind the clock `jiffies` may be when the kernel arms a timer: jiffies advance in
+/// the tick's interrupt, and on a busy 2-core VM a tick comes up to ~15 ms late (seen once in 15
+/// runs of this binary with every test at once). A timer armed then expires that much early by
+/// the clock, so its remaining time read later looks that much shorter.
+const TICK_LATE: Duration = Duration::from_millis(20);
+
 async fn wait_for_state(
     host: &Host,
     local: SocketAddr,
@@ -155,7 +161,7 @@ async fn states_follow_a_scripted_close(
     // It entered TIME_WAIT within `window` before it was seen, with TCP_TIMEWAIT_LEN to run.
     assert!(
         timer.remaining <= TCP_TIMEWAIT_LEN
-            && timer.remaining + tw.window + 2 * jiffy >= TCP_TIMEWAIT_LEN,
+            && timer.remaining + tw.window + 2 * jiffy + TICK_LATE >= TCP_TIMEWAIT_LEN,
         "{timer:?} seen within {:?} of entering TIME_WAIT",
         tw.window
     );
@@ -334,16 +340,17 @@ async fn wait_until_measures_the_time_wait_timer(
             .and_then(|s| s.timer)
             .map(|t| t.remaining)
     };
+    // Every state, not only TIME_WAIT: a timeout then shows where the socket was instead.
     let first = wait_until(
         "the client in TIME_WAIT",
         Duration::from_secs(5),
-        || client.sockets_matching(Filter::all().state(TcpState::TimeWait)),
+        || client.sockets(),
         |t| remaining(t).is_some(),
     )
     .await?;
     let r0 = remaining(&first.value).expect("seen");
     assert!(
-        r0 <= TCP_TIMEWAIT_LEN && r0 + first.window + 2 * jiffy >= TCP_TIMEWAIT_LEN,
+        r0 <= TCP_TIMEWAIT_LEN && r0 + first.window + 2 * jiffy + TICK_LATE >= TCP_TIMEWAIT_LEN,
         "TIME_WAIT began within {:?} before the read, with {r0:?} left",
         first.window
     );
@@ -390,8 +397,11 @@ async fn keepalive_runs_its_timer_and_probes(#[future] pair: Result<Topology>) -
     let (client, server) = (net.host("client")?, net.host("server")?);
     let server_addr = net.socket_addr("server", Family::V4, 7400)?;
     let listener = listen(server, server_addr, 8).await?;
+    // The idle time counts from the last segment received, the handshake's SYN-ACK: after
+    // connect() began, and before this thread hears that it returned (on a loaded machine, tens
+    // of milliseconds before).
+    let connecting = Instant::now();
     let stream = connect(client, server_addr).await?;
-    let connected = Instant::now();
     let _accepted = listener.accept().expect("accept");
     let idle = Duration::from_secs(1);
     SockRef::from(&stream)
@@ -425,7 +435,11 @@ async fn keepalive_runs_its_timer_and_probes(#[future] pair: Result<Topology>) -
     .await?;
     assert_eq!(probed.value.since(&before)?.get("TCPKeepAlive")?, 1);
     // Not before the connection had been idle for TCP_KEEPIDLE.
-    assert!(probed.at - connected >= idle, "{:?}", probed.at - connected);
+    assert!(
+        probed.at - connecting >= idle,
+        "{:?}",
+        probed.at - connecting
+    );
     let answered = wait_until(
         "the probe to be answered",
         Duration::from_secs(5),

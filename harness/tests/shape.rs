@@ -15,7 +15,7 @@ use netcase::{
 };
 use rstest::rstest;
 
-#[path = "../../examples/common/bulk.rs"]
+#[path = "../examples/common/bulk.rs"]
 #[allow(dead_code)]
 mod bulk;
 
