@@ -192,8 +192,6 @@ pub(crate) async fn connect(net: &Topology, family: Family, port: u16) -> Result
     })
 }
 
-/// close(2) on `stream`, with its return value (which dropping a `TcpStream` hides) and how long
-/// it blocked.
 /// Closes `stream` with SO_LINGER {1, 0}, the abortive close: what close() returned, and how
 /// long it took.
 pub(crate) fn close_abortively(stream: TcpStream) -> (io::Result<()>, Duration) {
@@ -203,12 +201,18 @@ pub(crate) fn close_abortively(stream: TcpStream) -> (io::Result<()>, Duration) 
     close(stream)
 }
 
+/// close(2) on `stream`, with its return value (which dropping a `TcpStream` hides) and how long
+/// it blocked.
 pub(crate) fn close(stream: TcpStream) -> (io::Result<()>, Duration) {
     let fd = stream.into_raw_fd();
-    let start = Instant::now();
-    // SAFETY: `into_raw_fd` gave up ownership of fd; it is closed once, here.
-    let rc = unsafe { libc::close(fd) };
-    let took = start.elapsed();
+    // No fork may overlap the close: a child between fork and exec would keep the socket open,
+    // and close() would send nothing.
+    let (rc, took) = netcase::fork::close_now(|| {
+        let start = Instant::now();
+        // SAFETY: `into_raw_fd` gave up ownership of fd; it is closed once, here.
+        let rc = unsafe { libc::close(fd) };
+        (rc, start.elapsed())
+    });
     let result = if rc == 0 {
         Ok(())
     } else {

@@ -20,7 +20,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::SystemTime,
+    time::{Duration, Instant, SystemTime},
 };
 
 use crate::{
@@ -156,6 +156,9 @@ impl Drop for Capture {
 
 /// On the capture's own thread: copies the ring's blocks until told to stop, then until the
 /// kernel has handed over the last, partly filled block.
+/// How long a stopping capture waits for the kernel to hand over the frames it counted.
+const HANDOVER_LIMIT: Duration = Duration::from_secs(2);
+
 fn read_until_stopped(
     mut ring: Ring,
     host: String,
@@ -166,11 +169,29 @@ fn read_until_stopped(
     while !stop.load(Ordering::Relaxed) {
         ring.take(ring::RETIRE_MS as i32, &mut blocks)?;
     }
-    // The kernel hands a partly filled block over RETIRE_MS after its first frame: wait until
-    // three such periods pass without a block.
+    // Every frame the kernel took before the stop must be read. It hands a partly filled block
+    // over when the block's retire timer fires, RETIRE_MS after its first frame, and a loaded
+    // machine runs that timer late (a quiet period of a few RETIRE_MS once lost the last two
+    // frames of an exchange): so count what it took (PACKET_STATISTICS, reset by each read) and
+    // wait for the blocks that hold them.
+    let (mut received, mut dropped) = ring.stats()?;
+    let deadline = Instant::now() + HANDOVER_LIMIT;
+    while ring::frame_count(&blocks) < received.saturating_sub(dropped) {
+        if Instant::now() >= deadline {
+            return Err(io::Error::other(format!(
+                "the capture on {host} {ifname} took {} frames but handed over only {} within {HANDOVER_LIMIT:?}",
+                received - dropped,
+                ring::frame_count(&blocks)
+            )));
+        }
+        ring.take(ring::RETIRE_MS as i32, &mut blocks)?;
+    }
+    // Frames that arrived since the count: whatever comes within three retire periods.
     let quiet = 3 * ring::RETIRE_MS as i32;
     while ring.take(quiet, &mut blocks)? > 0 {}
-    let (received, dropped) = ring.stats()?;
+    let (late, late_dropped) = ring.stats()?;
+    received += late;
+    dropped += late_dropped;
     Ok(Captured {
         host,
         ifname,

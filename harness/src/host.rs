@@ -11,6 +11,7 @@ use std::{
         fd::{AsFd, AsRawFd, OwnedFd, RawFd},
         unix::process::CommandExt,
     },
+    path::Path,
     process::{Child, Command, Output},
     sync::Arc,
     thread::JoinHandle,
@@ -193,7 +194,7 @@ impl Host {
     ///
     /// The child enters the namespace between fork and exec, and gets SIGKILL when the thread that
     /// started it ends. Start it with [`Host::start`] to tie its life to the host's, or spawn it
-    /// yourself.
+    /// yourself with [`crate::fork::spawn`] (see there why not with `Command::spawn`).
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
         let netns = self.netns.clone();
@@ -219,7 +220,7 @@ impl Host {
         let program = command.get_program().to_string_lossy().into_owned();
         let what = format!("starting {program:?} on host {}", self.name);
         let child = self
-            .spawn(async move { command.spawn() })
+            .spawn(async move { crate::fork::spawn(&mut command) })
             .await?
             .map_err(|e| Error::io(what, e))?;
         Ok(Process { child, program })
@@ -228,7 +229,7 @@ impl Host {
     /// Runs `command` (from [`Host::command`]) to completion and returns its output.
     pub async fn output(&self, mut command: Command) -> Result<Output> {
         let what = format!("running {:?} on host {}", command.get_program(), self.name);
-        self.run(move || command.output())
+        self.run(move || crate::fork::output(&mut command))
             .await?
             .map_err(|e| Error::io(what, e))
     }
@@ -362,6 +363,49 @@ fn enter_new_namespace(name: &str) -> Result<()> {
     })
 }
 
+/// Where a namespace's devices take their RPS CPU mask from when they are created.
+const RPS_DEFAULT_MASK: &str = "net/core/rps_default_mask";
+
+/// Makes every device the host gets later receive each flow on one CPU, in order: RPS over every
+/// online CPU (`net.core.rps_default_mask`, a setting of each namespace on this kernel).
+///
+/// A veth hands a packet to its peer on the *sending* CPU's backlog, and one connection's
+/// segments leave from two CPUs: a delayed ACK from the timer's softirq on one, the FIN from
+/// close() on the other. Without RPS the FIN can overtake the ACK, a reordering no real link makes
+/// within a flow, and the kernel's answers to it surfaced as rare failures under load: a TIME_WAIT
+/// socket killed by the peer's reset (RFC 1337, shown on purpose by the case
+/// `time_wait::assassinated`), a FIN dropped by the peer's socket while it was turning into
+/// TIME_WAIT on the other CPU, then resent 200 ms later. With RPS the packet goes to the backlog
+/// its flow hash picks: one flow, one CPU. A kernel without the setting (it came in 6.2, per
+/// namespace later) keeps veth's behaviour.
+fn steer_flows(name: &str) -> Result<()> {
+    if !Path::new("/proc/sys").join(RPS_DEFAULT_MASK).exists() {
+        return Ok(());
+    }
+    // SAFETY: sysconf has no preconditions.
+    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+    sysctl::write_raw(name, RPS_DEFAULT_MASK, &cpu_mask(cpus))
+}
+
+/// The CPU mask of CPUs `0..cpus` as the kernel writes one: hexadecimal, in comma-separated groups
+/// of 32 bits, the highest first.
+fn cpu_mask(cpus: usize) -> String {
+    let groups = cpus.div_ceil(32).max(1);
+    (0..groups)
+        .rev()
+        .map(|g| {
+            let bits = cpus.saturating_sub(g * 32).min(32);
+            let word = if bits == 32 {
+                u32::MAX
+            } else {
+                (1u32 << bits) - 1
+            };
+            format!("{word:08x}")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Runs on the host's thread, inside its namespace: the namespace fd, netlink, settings.
 async fn prepare(name: &str, router: bool, runtime: tokio::runtime::Handle) -> Result<Started> {
     let netns: OwnedFd = File::open("/proc/thread-self/ns/net")
@@ -373,6 +417,7 @@ async fn prepare(name: &str, router: bool, runtime: tokio::runtime::Handle) -> R
     for (path, value) in QUIET_IPV6 {
         sysctl::write_raw(name, path, value)?;
     }
+    steer_flows(name)?;
     if router {
         sysctl::write_raw(name, sysctl::IP_FORWARD.path(), "1")?;
         sysctl::write_raw(name, sysctl::IPV6_FORWARDING.path(), "1")?;
@@ -414,5 +459,19 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_mask;
+
+    #[test]
+    fn cpu_masks_are_written_as_the_kernel_writes_them() {
+        assert_eq!(cpu_mask(1), "00000001");
+        assert_eq!(cpu_mask(2), "00000003");
+        assert_eq!(cpu_mask(32), "ffffffff");
+        assert_eq!(cpu_mask(33), "00000001,ffffffff");
+        assert_eq!(cpu_mask(70), "0000003f,ffffffff,ffffffff");
     }
 }

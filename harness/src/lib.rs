@@ -27,6 +27,7 @@ pub mod decode;
 mod error;
 pub mod expect;
 pub mod fixtures;
+pub mod fork;
 mod host;
 pub mod impair;
 pub mod leaks;

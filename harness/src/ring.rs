@@ -228,6 +228,15 @@ fn setsockopt<T>(socket: &OwnedFd, option: libc::c_int, value: &T) -> io::Result
 
 /// Splits copied blocks into frames. A block that does not hold what its header says is cut
 /// short at the first frame that would reach past it: no read leaves the block.
+/// How many frames `blocks` hold, from their headers.
+pub(crate) fn frame_count(blocks: &[Vec<u8>]) -> u64 {
+    blocks
+        .iter()
+        .filter_map(|b| b.get(BLOCK_NUM_PKTS..BLOCK_NUM_PKTS + 4))
+        .map(|n| u64::from(u32::from_ne_bytes(n.try_into().unwrap_or_default())))
+        .sum()
+}
+
 pub(crate) fn frames(blocks: &[Vec<u8>]) -> Vec<Frame> {
     let mut frames = Vec::new();
     for block in blocks {

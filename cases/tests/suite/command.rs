@@ -15,9 +15,7 @@ use serde_json::Value;
 const FAST: &str = "socket_addresses::seen_by_both_ends";
 
 fn netcase(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netcase"))
-        .args(args)
-        .output()
+    netcase::fork::output(Command::new(env!("CARGO_BIN_EXE_netcase")).args(args))
         .expect("the netcase binary runs")
 }
 
@@ -96,11 +94,12 @@ fn a_run_leaves_a_complete_bundle() {
     let timeline = std::fs::read_to_string(bundle.join("timeline.txt")).unwrap();
     assert!(timeline.contains("client>server S seq 0"), "{timeline}");
 
-    let opened = Command::new(tshark)
-        .args(["-r"])
-        .arg(bundle.join("client-eth0.pcap"))
-        .output()
-        .expect("tshark runs");
+    let opened = netcase::fork::output(
+        Command::new(tshark)
+            .args(["-r"])
+            .arg(bundle.join("client-eth0.pcap")),
+    )
+    .expect("tshark runs");
     let text = String::from_utf8_lossy(&opened.stdout);
     assert!(
         opened.status.success(),
@@ -253,12 +252,13 @@ fn the_ladder_and_the_index_render_in_chromium() {
     let (width, height) = (attr("width"), attr("height"));
     let png = out.join("ladder.png");
     let profile = out.join("chromium-profile");
-    let rendered = chromium(&browser, &profile)
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("--window-size={width},{height}"))
-        .arg(format!("file://{}", bundle.join("ladder.svg").display()))
-        .output()
-        .expect("chromium runs");
+    let rendered = netcase::fork::output(
+        chromium(&browser, &profile)
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(format!("--window-size={width},{height}"))
+            .arg(format!("file://{}", bundle.join("ladder.svg").display())),
+    )
+    .expect("chromium runs");
     assert!(
         png.is_file(),
         "no screenshot: {}",
@@ -284,11 +284,12 @@ fn the_ladder_and_the_index_render_in_chromium() {
         std::fs::copy(&png, fixtures().join("report/ladder-example.png")).unwrap();
     }
 
-    let dom = chromium(&browser, &profile)
-        .args(["--dump-dom", "--enable-logging=stderr", "--v=0"])
-        .arg(format!("file://{}", out.join("index.html").display()))
-        .output()
-        .expect("chromium runs");
+    let dom = netcase::fork::output(
+        chromium(&browser, &profile)
+            .args(["--dump-dom", "--enable-logging=stderr", "--v=0"])
+            .arg(format!("file://{}", out.join("index.html").display())),
+    )
+    .expect("chromium runs");
     let html = String::from_utf8_lossy(&dom.stdout);
     let log = String::from_utf8_lossy(&dom.stderr);
     assert!(dom.status.success(), "{log}");
@@ -352,12 +353,13 @@ fn ctrl_c_stops_the_run_cleanly() {
     require_privileges!();
     let out = out_dir("interrupted");
     let long = "time_wait::ports_come_back";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netcase"))
-        .args(["run", long, FAST, "--family", "v4", "--jobs", "2"])
-        .args(["--out", out.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("netcase starts");
+    let mut child = netcase::fork::spawn(
+        Command::new(env!("CARGO_BIN_EXE_netcase"))
+            .args(["run", long, FAST, "--family", "v4", "--jobs", "2"])
+            .args(["--out", out.to_str().unwrap()])
+            .stdout(std::process::Stdio::null()),
+    )
+    .expect("netcase starts");
     let fast_done = out.join("socket_addresses.seen_by_both_ends.v4/result.json");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !fast_done.is_file() {

@@ -32,13 +32,14 @@ fn a_debian_kernel_runs_a_case_under_qemu() {
     let out = netcase::capture::output_dir().join("matrix");
     let _ = std::fs::remove_dir_all(&out);
     let started = Instant::now();
-    let run = Command::new(env!("CARGO_BIN_EXE_netcase"))
-        .args([
-            "kernels", "--kernel", &kernel, FAST, "--family", "v4", "--out",
-        ])
-        .arg(&out)
-        .output()
-        .expect("the netcase binary runs");
+    let run = netcase::fork::output(
+        Command::new(env!("CARGO_BIN_EXE_netcase"))
+            .args([
+                "kernels", "--kernel", &kernel, FAST, "--family", "v4", "--out",
+            ])
+            .arg(&out),
+    )
+    .expect("the netcase binary runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     eprintln!(
@@ -99,8 +100,10 @@ fn a_debian_kernel_runs_a_case_under_qemu() {
 /// Whether apt knows `package` (a package name, not a path).
 fn apt_has(package: &str) -> bool {
     package.starts_with("linux-image-")
-        && Command::new("apt-cache")
-            .args(["show", "--no-all-versions", package])
-            .output()
-            .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+        && netcase::fork::output(Command::new("apt-cache").args([
+            "show",
+            "--no-all-versions",
+            package,
+        ]))
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
 }

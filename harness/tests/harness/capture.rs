@@ -158,22 +158,23 @@ async fn tshark_agrees_with_the_decoder(
     hello_and_close(&net, family).await?;
     let recorded = recording.stop().await?;
     let file = &recorded.files()[0];
-    let out = Command::new(tshark)
-        .args(["-n", "-r"])
-        .arg(file)
-        .args(["-Y", "tcp", "-T", "fields", "-E", "separator=,"])
-        .args([
-            "-e",
-            "tcp.flags",
-            "-e",
-            "tcp.seq_raw",
-            "-e",
-            "tcp.ack_raw",
-            "-e",
-            "tcp.len",
-        ])
-        .output()
-        .expect("run tshark");
+    let out = netcase::fork::output(
+        Command::new(tshark)
+            .args(["-n", "-r"])
+            .arg(file)
+            .args(["-Y", "tcp", "-T", "fields", "-E", "separator=,"])
+            .args([
+                "-e",
+                "tcp.flags",
+                "-e",
+                "tcp.seq_raw",
+                "-e",
+                "tcp.ack_raw",
+                "-e",
+                "tcp.len",
+            ]),
+    )
+    .expect("run tshark");
     assert!(
         out.status.success(),
         "tshark failed: {}",
