@@ -289,9 +289,11 @@ async fn refused(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     );
     case.figure("refused_after_ms", &[ms(took)], "ms");
     // No timer is involved: the refusal takes one round trip on a veth (microseconds) and a
-    // thread wake-up, far below TCP_TIMEOUT_INIT, when a retransmission would have gone out.
+    // thread wake-up (seen at 280 ms on two loaded cores running every test at once), below
+    // TCP_TIMEOUT_INIT, when a retransmission would have gone out. (The capture check below
+    // also finds the one SYN and its reset.)
     assert!(
-        took < Duration::from_millis(100),
+        took < Duration::from_millis(900),
         "ECONNREFUSED took {took:?}: a retransmission (TCP_TIMEOUT_INIT = 1 s) would mean the RST was lost"
     );
 

@@ -321,6 +321,7 @@ pub struct SocketTable {
     host: String,
     sockets: Vec<Socket>,
     read_at: Instant,
+    read_end: Instant,
 }
 
 impl SocketTable {
@@ -332,6 +333,14 @@ impl SocketTable {
     /// When the kernel was asked (the dump itself took a little longer).
     pub fn read_at(&self) -> Instant {
         self.read_at
+    }
+
+    /// When the dumps ended. The kernel read each socket (its state, its timer's time left) between
+    /// [`SocketTable::read_at`] and this: the IPv4 sockets first, then the IPv6 ones, after the
+    /// IPv4 dump's walk of the whole hash table, which the namespaces share (milliseconds, but
+    /// up to ~100 ms on a loaded machine). Time elapsed at a sample is at most `read_end - t`.
+    pub fn read_end(&self) -> Instant {
+        self.read_end
     }
 
     /// The sockets, IPv4 first, in the kernel's hash order.
@@ -481,6 +490,7 @@ pub(crate) fn read(host: &str, filter: &Filter) -> Result<SocketTable> {
         host: host.to_owned(),
         sockets,
         read_at,
+        read_end: Instant::now(),
     })
 }
 
