@@ -54,15 +54,7 @@ async fn reuse_needs_timestamps(
     run(&time_wait::REUSE_WITHOUT_TIMESTAMPS, family, pair.await?).await
 }
 
-#[rstest]
-#[tokio::test]
-async fn ports_come_back(
-    #[future] pair: Result<Topology>,
-    #[values(Family::V4, Family::V6)] family: Family,
-) -> Result<()> {
-    require_privileges!();
-    run(&time_wait::PORTS_COME_BACK, family, pair.await?).await
-}
+// `time_wait::ports_come_back` is in main.rs, under `_60s`: it must start first.
 
 #[rstest]
 #[tokio::test]
