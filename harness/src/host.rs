@@ -13,7 +13,10 @@ use std::{
     },
     path::Path,
     process::{Child, Command, Output},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     thread::JoinHandle,
     time::Duration,
 };
@@ -366,8 +369,9 @@ fn enter_new_namespace(name: &str) -> Result<()> {
 /// Where a namespace's devices take their RPS CPU mask from when they are created.
 const RPS_DEFAULT_MASK: &str = "net/core/rps_default_mask";
 
-/// Makes every device the host gets later receive each flow on one CPU, in order: RPS over every
-/// online CPU (`net.core.rps_default_mask`, a setting of each namespace on this kernel).
+/// Makes every device the host gets later receive on one CPU, in order, as a single-queue NIC
+/// does: RPS to one CPU (`net.core.rps_default_mask`, a setting of each namespace on this kernel),
+/// the hosts taking the CPUs in turn.
 ///
 /// A veth hands a packet to its peer on the *sending* CPU's backlog, and one connection's
 /// segments leave from two CPUs: a delayed ACK from the timer's softirq on one, the FIN from
@@ -375,31 +379,29 @@ const RPS_DEFAULT_MASK: &str = "net/core/rps_default_mask";
 /// within a flow, and the kernel's answers to it surfaced as rare failures under load: a TIME_WAIT
 /// socket killed by the peer's reset (RFC 1337, shown on purpose by the case
 /// `time_wait::assassinated`), a FIN dropped by the peer's socket while it was turning into
-/// TIME_WAIT on the other CPU, then resent 200 ms later. With RPS the packet goes to the backlog
-/// its flow hash picks: one flow, one CPU. A kernel without the setting (it came in 6.2, per
-/// namespace later) keeps veth's behaviour.
+/// TIME_WAIT on the other CPU, then resent 200 ms later. One CPU per receiving host, rather than
+/// flows spread over all of them, also keeps the receive path serial as on a single-queue NIC:
+/// spread, two SYNs to one listener were processed at once and both passed its backlog check. A
+/// kernel without the setting (it came in 6.2, per namespace later) keeps veth's behaviour.
 fn steer_flows(name: &str) -> Result<()> {
+    static NEXT_CPU: AtomicUsize = AtomicUsize::new(0);
     if !Path::new("/proc/sys").join(RPS_DEFAULT_MASK).exists() {
         return Ok(());
     }
     // SAFETY: sysconf has no preconditions.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
-    sysctl::write_raw(name, RPS_DEFAULT_MASK, &cpu_mask(cpus))
+    let cpu = NEXT_CPU.fetch_add(1, Ordering::Relaxed) % cpus;
+    sysctl::write_raw(name, RPS_DEFAULT_MASK, &cpu_mask(cpu))
 }
 
-/// The CPU mask of CPUs `0..cpus` as the kernel writes one: hexadecimal, in comma-separated groups
+/// The mask of CPU `cpu` alone as the kernel writes one: hexadecimal, in comma-separated groups
 /// of 32 bits, the highest first.
-fn cpu_mask(cpus: usize) -> String {
-    let groups = cpus.div_ceil(32).max(1);
+fn cpu_mask(cpu: usize) -> String {
+    let groups = cpu / 32 + 1;
     (0..groups)
         .rev()
         .map(|g| {
-            let bits = cpus.saturating_sub(g * 32).min(32);
-            let word = if bits == 32 {
-                u32::MAX
-            } else {
-                (1u32 << bits) - 1
-            };
+            let word: u32 = if g == cpu / 32 { 1 << (cpu % 32) } else { 0 };
             format!("{word:08x}")
         })
         .collect::<Vec<_>>()
@@ -468,10 +470,10 @@ mod tests {
 
     #[test]
     fn cpu_masks_are_written_as_the_kernel_writes_them() {
-        assert_eq!(cpu_mask(1), "00000001");
-        assert_eq!(cpu_mask(2), "00000003");
-        assert_eq!(cpu_mask(32), "ffffffff");
-        assert_eq!(cpu_mask(33), "00000001,ffffffff");
-        assert_eq!(cpu_mask(70), "0000003f,ffffffff,ffffffff");
+        assert_eq!(cpu_mask(0), "00000001");
+        assert_eq!(cpu_mask(1), "00000002");
+        assert_eq!(cpu_mask(31), "80000000");
+        assert_eq!(cpu_mask(32), "00000001,00000000");
+        assert_eq!(cpu_mask(69), "00000020,00000000,00000000");
     }
 }
