@@ -529,8 +529,11 @@ async fn peer_lost_state(case: Arc<Case>, net: Arc<Topology>, survivor: Survivor
         listener,
         ..
     } = conn;
-    drop(lost);
-    drop(listener);
+    // The reset must go out now: no fork elsewhere in the process may hold the socket meanwhile.
+    netcase::fork::close_now(|| {
+        drop(lost);
+        drop(listener);
+    });
     let left = server.sockets_matching(Filter::all().port(PORT)).await?;
     assert!(
         left.is_empty(),
