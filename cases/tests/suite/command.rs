@@ -367,6 +367,7 @@ fn ctrl_c_stops_the_run_cleanly() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !fast_done.is_file() {
         assert!(Instant::now() < deadline, "the fast case never finished");
+        // A poll of another process's output file, with the deadline above.
         std::thread::sleep(Duration::from_millis(10));
     }
     let sent = Instant::now();

@@ -304,6 +304,7 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
 /// Resolves once Ctrl-C was pressed.
 async fn interrupted() {
     while !INTERRUPTED.load(Ordering::Relaxed) {
+        // A poll of the flag the signal handler sets (it can do nothing else safely).
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

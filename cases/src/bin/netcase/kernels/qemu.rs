@@ -172,6 +172,7 @@ fn stop(child: &mut Child, grace: Duration) {
         if let Ok(Some(_)) = child.try_wait() {
             return;
         }
+        // A poll of the process, not a wait for the kernel: std has no wait with a timeout.
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
