@@ -257,7 +257,7 @@ async fn answered(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
 
     // Two probes, each answered: the kernel counts each probe it sends.
     let deadline = idle * 2 + rules::late_by_at_most(idle, hz, SCHEDULING) * 4;
-    wait_until(
+    let sent = wait_until(
         "two keepalive probes sent",
         deadline,
         || client.counters(),
@@ -268,12 +268,17 @@ async fn answered(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
         },
     )
     .await?;
-    // The second answer: the client's socket has no probe out and heard from its peer just now.
+    // The second answer: the client's socket has no probe out and heard from its peer since the
+    // second probe went out, which was after `sent.earliest()` (last_ack_recv counts whole
+    // milliseconds of jiffies: one jiffy of slack). Not "just now": the counters may be read a
+    // few hundred milliseconds after the probe on a loaded machine.
+    let second_probe_after = sent.earliest();
+    let jiffy = Duration::from_secs(1) / hz;
     let info = wait_until(
         "the second probe answered",
         Duration::from_millis(500),
         || async { observe::tcp_info(&conn.client) },
-        |i| i.probes == 0 && i.last_ack_recv < Duration::from_millis(100),
+        |i| i.probes == 0 && i.last_ack_recv <= second_probe_after.elapsed() + jiffy,
     )
     .await?
     .value;
