@@ -41,7 +41,7 @@ use netcase::{
     Family, Host, Result, Topology,
     case::{Case, CaseInfo, Shape},
     observe::{
-        Delta, Filter, Socket, TCP_TIMEWAIT_LEN, TcpState, Timer, TimerKind, wait_until,
+        Counters, Delta, Filter, Socket, TCP_TIMEWAIT_LEN, TcpState, Timer, TimerKind, wait_until,
         wait_until_every,
     },
     sysctl::{self, PortRange},
@@ -883,6 +883,43 @@ fn inject(from: SocketAddr, to: SocketAddr, segment: &[u8]) -> io::Result<Instan
     Ok(at)
 }
 
+/// Checks a connection's TIME_WAIT socket (`timer`, read by `read_at`) as the stray ACK will
+/// find it: its timer started at TCP_TIMEWAIT_LEN (within `slack`) and it holds the client's only
+/// port; then reads both hosts' counters and sends the stray ACK from `server` to `client`. Returns the counters and when the segment left.
+async fn stray_ack(
+    net: &Topology,
+    ended: &Ended,
+    (client, server): (SocketAddr, SocketAddr),
+    (timer, read_at): (Timer, Instant),
+    slack: Duration,
+) -> Result<(Counters, Counters, Instant)> {
+    let (client_host, server_host) = (net.host("client")?, net.host("server")?);
+    let since = read_at.saturating_duration_since(ended.closing_at);
+    assert!(
+        timer.remaining <= TCP_TIMEWAIT_LEN && timer.remaining + since + slack >= TCP_TIMEWAIT_LEN,
+        "TIME_WAIT timer {:?}, read {since:?} after entering: not {TCP_TIMEWAIT_LEN:?}",
+        timer.remaining
+    );
+    let refused = try_connect(client_host, server).await?;
+    assert_eq!(
+        refused,
+        Err(libc::EADDRNOTAVAIL),
+        "connect() while TIME_WAIT holds the only port"
+    );
+    let before = (client_host.counters().await?, server_host.counters().await?);
+    let stray = pure_ack(
+        server,
+        client,
+        ended.rcv_nxt.wrapping_sub(BEHIND),
+        ended.snd_nxt,
+    );
+    let sent_at = server_host
+        .run(move || inject(server, client, &stray))
+        .await?
+        .expect("the stray segment");
+    Ok((before.0, before.1, sent_at))
+}
+
 /// The TIME_WAIT socket from `local` to `remote` on `host`, if there is one, and when the table
 /// was read.
 async fn time_wait_of(
@@ -1018,9 +1055,6 @@ async fn assassinated(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     // TCP_TIMEWAIT_LEN as the server's FIN arrived, after that, counted in whole jiffies, less a
     // tick that came late (SCHEDULING).
     let slack = 2 * hz.jiffy() + SCHEDULING;
-    let started_full = |timer: Timer, since: Duration| {
-        timer.remaining <= TCP_TIMEWAIT_LEN && timer.remaining + since + slack >= TCP_TIMEWAIT_LEN
-    };
 
     // 1. tcp_rfc1337 = 0, the default, set explicitly: the stray ACK to the first connection.
     client_host.set(sysctl::TCP_RFC1337, false).await?;
@@ -1028,30 +1062,14 @@ async fn assassinated(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
         .await?
         .expect("the first connection's TIME_WAIT socket");
     let timer = tw_timer(&tw);
-    let since = read_at.saturating_duration_since(killed.closing_at);
-    assert!(
-        started_full(timer, since),
-        "TIME_WAIT timer {:?}, read {since:?} after entering: not {TCP_TIMEWAIT_LEN:?}",
-        timer.remaining
-    );
-    let refused = try_connect(client_host, killed_addr).await?;
-    assert_eq!(
-        refused,
-        Err(libc::EADDRNOTAVAIL),
-        "connect() while TIME_WAIT holds the only port"
-    );
-    let (client_before, server_before) =
-        (client_host.counters().await?, server_host.counters().await?);
-    let stray = pure_ack(
-        killed_addr,
-        client_addr,
-        killed.rcv_nxt.wrapping_sub(BEHIND),
-        killed.snd_nxt,
-    );
-    let sent_at = server_host
-        .run(move || inject(killed_addr, client_addr, &stray))
-        .await?
-        .expect("the stray segment");
+    let (client_before, server_before, sent_at) = stray_ack(
+        &net,
+        &killed,
+        (client_addr, killed_addr),
+        (timer, read_at),
+        slack,
+    )
+    .await?;
     let gone = wait_until(
         "the TIME_WAIT socket killed",
         Duration::from_secs(2),
@@ -1098,30 +1116,14 @@ async fn assassinated(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
         .value
         .expect("the second connection's TIME_WAIT socket");
     let timer = tw_timer(&tw);
-    let since = read_at.saturating_duration_since(kept.closing_at);
-    assert!(
-        started_full(timer, since),
-        "TIME_WAIT timer {:?}, read {since:?} after entering: not {TCP_TIMEWAIT_LEN:?}",
-        timer.remaining
-    );
-    let refused = try_connect(client_host, kept_addr).await?;
-    assert_eq!(
-        refused,
-        Err(libc::EADDRNOTAVAIL),
-        "connect() while TIME_WAIT holds the only port"
-    );
-    let (client_before, server_before) =
-        (client_host.counters().await?, server_host.counters().await?);
-    let stray = pure_ack(
-        kept_addr,
-        client_addr,
-        kept.rcv_nxt.wrapping_sub(BEHIND),
-        kept.snd_nxt,
-    );
-    let sent_at = server_host
-        .run(move || inject(kept_addr, client_addr, &stray))
-        .await?
-        .expect("the stray segment");
+    let (client_before, server_before, sent_at) = stray_ack(
+        &net,
+        &kept,
+        (client_addr, kept_addr),
+        (timer, read_at),
+        slack,
+    )
+    .await?;
     // Both segments in: the stray ACK and the reset (the client counts each before it handles it).
     wait_until(
         "the stray ACK and the reset received",
