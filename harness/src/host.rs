@@ -195,9 +195,11 @@ impl Host {
 
     /// A command that runs `program` inside the host's namespace.
     ///
-    /// The child enters the namespace between fork and exec, and gets SIGKILL when the thread that
-    /// started it ends. Start it with [`Host::start`] to tie its life to the host's, or spawn it
-    /// yourself with [`crate::fork::spawn`] (see there why not with `Command::spawn`).
+    /// The child enters the namespace between fork and exec. Start it with [`Host::start`] to tie
+    /// its life to the host's, or spawn it yourself with [`crate::fork::spawn`] to tie it to this
+    /// process's (see there why not with `Command::spawn`). Either way it gets SIGKILL when the
+    /// thread that forked it ends (`PR_SET_PDEATHSIG`, set here too for a command spawned
+    /// otherwise).
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
         let netns = self.netns.clone();
@@ -222,8 +224,10 @@ impl Host {
     pub async fn start(&self, mut command: Command) -> Result<Process> {
         let program = command.get_program().to_string_lossy().into_owned();
         let what = format!("starting {program:?} on host {}", self.name);
+        // Forked by the host's thread, which lives as long as the host: its end is the child's
+        // death signal (see `fork`).
         let child = self
-            .spawn(async move { crate::fork::spawn(&mut command) })
+            .spawn(async move { crate::fork::spawn_here(&mut command) })
             .await?
             .map_err(|e| Error::io(what, e))?;
         Ok(Process { child, program })

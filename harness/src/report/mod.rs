@@ -14,8 +14,13 @@
 //! | `counters.txt` | each host's counters that changed during the case |
 //! | `sockets.txt` | each host's socket table at the case's checkpoints and at its end |
 //! | `settings.txt` | each host's settings (net.ipv4.*, net.core.*), the kernel release and HZ |
+//!
+//! Beside the bundles, a run's `run.json` ([`run`]) says whether it finished, and its
+//! `summary.json`, `junit.xml` and `index.html` ([`write_summary`]) are rewritten as its cases
+//! finish: a run that was stopped or killed leaves them as far as it got.
 
 pub mod ladder;
+pub mod run;
 
 use std::{
     collections::BTreeMap,
@@ -359,12 +364,27 @@ fn file_name(path: &Path) -> String {
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
-/// What a whole run leaves next to the bundles: `summary.json`, `junit.xml` and `index.html`.
+/// What a whole run leaves next to the bundles: `summary.json`, `junit.xml` and `index.html`,
+/// with the run's state from the `run.json` beside them, when there is one.
 pub fn write_summary(out: &Path, results: &[CaseResult], wall_s: f64) -> Result<()> {
-    let io = |what: &str, e| Error::io(format!("writing {what} in {}", out.display()), e);
+    let record = run::RunRecord::read(out).ok().flatten();
+    write_summary_of(out, results, wall_s, record.as_ref())
+}
+
+/// [`write_summary`] for the run `record` (which may be newer than its `run.json`: a run writes
+/// its summary first and its end state last). Each file is replaced whole (a temporary file and a
+/// rename), so that a run killed while writing leaves the previous version, never half of one.
+pub fn write_summary_of(
+    out: &Path,
+    results: &[CaseResult],
+    wall_s: f64,
+    record: Option<&run::RunRecord>,
+) -> Result<()> {
     let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
     let summary = serde_json::json!({
         "schema": "netcase/summary/1",
+        "state": record.map(|r| r.state),
+        "planned": record.map(|r| r.parts.len()),
         "wall_s": wall_s,
         "passed": count(Verdict::Pass),
         "failed": count(Verdict::Fail),
@@ -382,11 +402,13 @@ pub fn write_summary(out: &Path, results: &[CaseResult], wall_s: f64) -> Result<
         })).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&summary).expect("a summary serialises");
-    std::fs::write(out.join("summary.json"), text + "\n").map_err(|e| io("summary.json", e))?;
-    std::fs::write(out.join("junit.xml"), junit(results, wall_s))
-        .map_err(|e| io("junit.xml", e))?;
-    std::fs::write(out.join("index.html"), index(out, results, wall_s))
-        .map_err(|e| io("index.html", e))
+    run::write_atomic(&out.join("summary.json"), (text + "\n").as_bytes())?;
+    run::write_atomic(&out.join("junit.xml"), junit(results, wall_s).as_bytes())?;
+    let state = record.map(|r| r.describe(results.len()));
+    run::write_atomic(
+        &out.join("index.html"),
+        index(out, results, wall_s, state.as_deref()).as_bytes(),
+    )
 }
 
 fn junit(results: &[CaseResult], wall_s: f64) -> String {
@@ -432,9 +454,9 @@ fn junit(results: &[CaseResult], wall_s: f64) -> String {
     out
 }
 
-fn index(out: &Path, results: &[CaseResult], wall_s: f64) -> String {
+fn index(out: &Path, results: &[CaseResult], wall_s: f64, state: Option<&str>) -> String {
     let mut html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>netcase report</title>\n<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}.pass{{color:#166534}}.fail,.stop{{color:#b91c1c}}.skip{{color:#92400e}}section{{margin-top:2em}}</style></head><body>\n<h1>netcase report</h1>\n<p>{} cases in {wall_s:.1} s on kernel {}.</p>\n<table><tr><th>case</th><th>family</th><th>verdict</th><th>seconds</th><th>reason</th></tr>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>netcase report</title>\n<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}.pass{{color:#166534}}.fail,.stop{{color:#b91c1c}}.skip{{color:#92400e}}section{{margin-top:2em}}</style></head><body>\n<h1>netcase report</h1>\n<p>{} cases in {wall_s:.1} s on kernel {}.</p>\n",
         results.len(),
         ladder::escape(
             &results
@@ -442,6 +464,25 @@ fn index(out: &Path, results: &[CaseResult], wall_s: f64) -> String {
                 .map_or("?".into(), |r| r.kernel.release.clone())
         )
     );
+    if let Some(state) = state {
+        let class = if state.starts_with("finished") {
+            "pass"
+        } else {
+            "stop"
+        };
+        let _ = writeln!(
+            html,
+            "<p id=\"state\" class=\"{class}\">{}{}</p>",
+            ladder::escape(state),
+            if state.starts_with("running") {
+                " (written as cases finish: if it runs no more, it was killed; \
+                 <code>netcase show</code> on this directory tells)"
+            } else {
+                ""
+            }
+        );
+    }
+    html.push_str("<table><tr><th>case</th><th>family</th><th>verdict</th><th>seconds</th><th>reason</th></tr>\n");
     for r in results {
         let dir = CaseResult::dir_name(&r.case, &r.family);
         let _ = writeln!(
