@@ -131,17 +131,18 @@ fn a_killed_test_process_leaves_nothing() {
     // Orphans of the child are re-parented to this process, so it can see how they died.
     // SAFETY: prctl with integer arguments only.
     assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) }, 0);
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "a_killed_test_process_leaves_nothing",
-            "--exact",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the child");
+    let mut child = netcase::fork::spawn(
+        Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "a_killed_test_process_leaves_nothing",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    )
+    .expect("start the child");
     let mut report = String::new();
     for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
         let line = line.expect("the child's output");

@@ -148,6 +148,12 @@ impl RunRecord {
         }
     }
 
+    /// Whether this process wrote the record.
+    pub fn is_this_process(&self) -> bool {
+        let pid = std::process::id();
+        self.pid == pid && self.boot_id == boot_id() && self.pid_start == process_start(pid)
+    }
+
     /// Whether the process that wrote the record still runs: same boot, same pid, same start.
     fn is_alive(&self) -> bool {
         if self.boot_id.is_some() && self.boot_id != boot_id() {

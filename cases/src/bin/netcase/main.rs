@@ -3,18 +3,20 @@
 //! ```text
 //! netcase list [FILTER]
 //! netcase run [FILTER...] [--family v4|v6|both] [--out DIR] [--jobs N] [--seed S]
-//! netcase show DIR/CASE
+//! netcase show DIR | DIR/CASE
 //! netcase demo [--family v4|v6|both]
 //! netcase kernels --kernel PATH_OR_DEB... [FILTER...]
 //! ```
 //!
 //! Exit status: 0 when every case passed (or was skipped), 1 when one failed, 2 for bad input
-//! (an unknown case, an unwritable output directory, no privileges), 130 when stopped by Ctrl-C.
+//! (an unknown case, an unwritable output directory, no privileges), 130 when stopped by Ctrl-C,
+//! 143 by SIGTERM (`run` and `kernels`: both write what they have before they exit).
 
 mod demo;
 mod kernels;
 mod run;
 mod show;
+mod stop;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -24,7 +26,7 @@ use netcase_cases::{Def, cases};
 const USAGE: &str = "usage:
   netcase list [FILTER]
   netcase run [FILTER...] [--family v4|v6|both] [--out DIR] [--jobs N] [--seed S]
-  netcase show DIR/CASE
+  netcase show DIR | DIR/CASE
   netcase demo [--family v4|v6|both]
   netcase kernels --kernel PATH_OR_DEB... [FILTER...]
 A FILTER picks the cases whose name contains it (for example `backlog` or `time_wait::`).";
@@ -237,8 +239,8 @@ fn run_command(args: &[String]) -> ExitCode {
         parallel,
         seed,
     });
-    if run::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
-        ExitCode::from(130)
+    if let Some(signal) = stop::requested() {
+        ExitCode::from(stop::exit_code(signal))
     } else if results
         .iter()
         .any(|r| r.verdict == netcase::report::Verdict::Fail)

@@ -1,16 +1,18 @@
 //! `netcase run`: the cases in parallel, each on a thread of its own named after it (so that its
 //! files go to its bundle directory, as under cargo test), with a live display and the reports.
+//!
+//! The output directory says at every moment how far the run got: `run.json` says `running` from
+//! the start ([`netcase::report::run`]), the summary and index are rewritten as each case
+//! finishes, and at the end `run.json` says `finished`, or `interrupted` by Ctrl-C or SIGTERM
+//! (running cases stopped and torn down, their verdict `interrupted`). A run killed outright
+//! leaves `running` behind a process that is gone: `netcase show` says it was killed.
 
 use std::{
     collections::{BTreeMap, VecDeque},
     io::{IsTerminal, Write},
     panic::AssertUnwindSafe,
     path::{Path, PathBuf},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-        mpsc,
-    },
+    sync::{Arc, Mutex, mpsc},
     time::{Duration, Instant},
 };
 
@@ -18,12 +20,11 @@ use futures::FutureExt;
 use netcase::{
     Family, Topology,
     case::Case,
-    report::{self, CaseResult, Checkpoint, FigureRecord, Tool, Verdict},
+    report::{self, CaseResult, Checkpoint, FigureRecord, Tool, Verdict, run::RunRecord},
 };
 use netcase_cases::Def;
 
-/// Set by SIGINT: no new case starts, running ones are stopped and torn down.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+use crate::stop;
 
 /// One case over one family.
 #[derive(Clone, Copy)]
@@ -35,6 +36,11 @@ pub struct Job {
 impl Job {
     fn label(&self) -> String {
         format!("{} [{}]", self.def.info.name, family_name(self.family))
+    }
+
+    /// Its bundle's directory name.
+    fn bundle(&self) -> String {
+        CaseResult::dir_name(self.def.info.name, family_name(self.family))
     }
 }
 
@@ -60,9 +66,16 @@ enum Event {
 
 /// Runs every job and writes the reports; returns the results in the order of `jobs`.
 pub fn run(options: Options) -> Vec<CaseResult> {
-    install_interrupt_handler();
+    stop::install();
     install_panic_hook();
     let started = Instant::now();
+    let mut record = RunRecord::start(
+        std::env::args().collect(),
+        options.jobs.iter().map(Job::bundle).collect(),
+    );
+    if let Err(e) = record.write(&options.out) {
+        eprintln!("netcase: {e}");
+    }
     let queue = Arc::new(Mutex::new(
         options.jobs.iter().copied().collect::<VecDeque<_>>(),
     ));
@@ -74,23 +87,25 @@ pub fn run(options: Options) -> Vec<CaseResult> {
         })
         .collect();
     drop(events);
-    let results = display(received, options.jobs.len());
+    // The summary and index as far as the run got, rewritten as each case finishes.
+    let results = display(received, options.jobs.len(), &mut |results| {
+        let so_far = in_order(&options.jobs, results);
+        let wall = started.elapsed().as_secs_f64();
+        if let Err(e) = report::write_summary_of(&options.out, &so_far, wall, Some(&record)) {
+            eprintln!("netcase: {e}");
+        }
+    });
     for worker in workers {
         let _ = worker.join();
     }
     let wall = started.elapsed().as_secs_f64();
-    // Keep the order the cases were asked for.
-    let mut ordered = Vec::new();
-    for job in &options.jobs {
-        if let Some(r) = results
-            .iter()
-            .find(|r| r.case == job.def.info.name && r.family == family_name(job.family))
-        {
-            ordered.push(r.clone());
-        }
-    }
+    let ordered = in_order(&options.jobs, &results);
     summary_table(&ordered, wall);
-    if let Err(e) = report::write_summary(&options.out, &ordered, wall) {
+    // The summary first, the end state last: a run.json that says finished has its summary.
+    record.end(stop::requested().map(|s| stop::name(s).to_owned()));
+    if let Err(e) = report::write_summary_of(&options.out, &ordered, wall, Some(&record))
+        .and_then(|()| record.write(&options.out))
+    {
         eprintln!("netcase: {e}");
     } else {
         println!(
@@ -101,9 +116,21 @@ pub fn run(options: Options) -> Vec<CaseResult> {
     ordered
 }
 
+/// `results` in the order the cases were asked for.
+fn in_order(jobs: &[Job], results: &[CaseResult]) -> Vec<CaseResult> {
+    jobs.iter()
+        .filter_map(|job| {
+            results
+                .iter()
+                .find(|r| r.case == job.def.info.name && r.family == family_name(job.family))
+                .cloned()
+        })
+        .collect()
+}
+
 fn worker(queue: &Mutex<VecDeque<Job>>, events: &mpsc::Sender<Event>, seed: u64) {
     loop {
-        if INTERRUPTED.load(Ordering::Relaxed) {
+        if stop::requested().is_some() {
             return;
         }
         let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
@@ -228,7 +255,10 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
     match outcome {
         None => {
             result.verdict = Verdict::Interrupted;
-            result.reason = Some("stopped by Ctrl-C".to_owned());
+            result.reason = Some(format!(
+                "stopped by {}",
+                stop::requested().map_or("a signal", stop::name)
+            ));
         }
         Some(Ok(Ok(()))) if !missing.is_empty() => {
             result.verdict = Verdict::Skip;
@@ -301,10 +331,10 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
     Ok(net)
 }
 
-/// Resolves once Ctrl-C was pressed.
+/// Resolves once Ctrl-C was pressed or SIGTERM came.
 async fn interrupted() {
-    while !INTERRUPTED.load(Ordering::Relaxed) {
-        // A poll of the flag the signal handler sets (it can do nothing else safely).
+    while stop::requested().is_none() {
+        // A poll of the flag the signal thread sets.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -349,22 +379,6 @@ fn install_panic_hook() {
     }));
 }
 
-extern "C" fn on_interrupt(_: libc::c_int) {
-    if INTERRUPTED.swap(true, Ordering::Relaxed) {
-        // A second Ctrl-C: leave now; the kernel frees every namespace with the process.
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(130) };
-    }
-}
-
-fn install_interrupt_handler() {
-    let handler: extern "C" fn(libc::c_int) = on_interrupt;
-    // SAFETY: the handler only touches an atomic and calls _exit.
-    unsafe {
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
-    }
-}
-
 fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or("").trim();
     if line.chars().count() > 160 {
@@ -376,7 +390,12 @@ fn first_line(text: &str) -> String {
 
 /// Shows progress until every job has finished: on a terminal, one live line per running case
 /// (elapsed against expected); otherwise one plain line per start and per end.
-fn display(events: mpsc::Receiver<Event>, total: usize) -> Vec<CaseResult> {
+/// `finished` is called with the results so far each time a case finishes.
+fn display(
+    events: mpsc::Receiver<Event>,
+    total: usize,
+    finished: &mut dyn FnMut(&[CaseResult]),
+) -> Vec<CaseResult> {
     let live = std::io::stdout().is_terminal();
     let mut running: Vec<(Job, Instant)> = Vec::new();
     let mut results = Vec::new();
@@ -411,6 +430,7 @@ fn display(events: mpsc::Receiver<Event>, total: usize) -> Vec<CaseResult> {
                         .map_or_else(String::new, |r| format!(": {r}"))
                 );
                 results.push(*result);
+                finished(&results);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,

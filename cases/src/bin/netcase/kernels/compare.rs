@@ -78,6 +78,10 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// The relative tolerance figures are compared with.
     pub tolerance: f64,
+    /// What stopped the matrix before every kernel had run (`SIGTERM`, `Ctrl-C (SIGINT)`): the
+    /// comparison holds what came back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 impl Comparison {
@@ -110,10 +114,12 @@ impl Comparison {
                         }
                     })
                     .collect();
-                let reference = cells.iter().find(|c| c.verdict.is_some()).cloned();
+                // A cell a stop left without a result says nothing about its kernel.
+                let compared = |c: &Cell| c.verdict.is_some_and(|v| v != Verdict::Interrupted);
+                let reference = cells.iter().find(|c| compared(c)).cloned();
                 if let Some(reference) = reference {
                     for cell in &mut cells {
-                        cell.differs = cell.verdict.is_some() && !same(&reference, cell);
+                        cell.differs = compared(cell) && !same(&reference, cell);
                     }
                 }
                 let differs = cells.iter().any(|c| c.differs);
@@ -130,6 +136,7 @@ impl Comparison {
             kernels: kernels.iter().map(|k| k.column.clone()).collect(),
             rows,
             tolerance: RELATIVE_TOLERANCE,
+            stopped: None,
         }
     }
 
@@ -163,7 +170,10 @@ impl Comparison {
                     .unwrap_or(8)
             })
             .collect();
-        let mut out = format!("{:<first$}", "case");
+        let mut out = self.stopped.as_ref().map_or_else(String::new, |why| {
+            format!("INTERRUPTED by {why}: not every kernel ran to its end\n\n")
+        });
+        let _ = write!(out, "{:<first$}", "case");
         for (h, w) in head.iter().zip(&widths) {
             let _ = write!(out, "  {h:<w$}");
         }
@@ -213,6 +223,14 @@ impl Comparison {
              .fig{font-family:monospace;font-weight:normal}</style></head><body>\n\
              <h1>netcase: the cases on several kernels</h1>\n",
         );
+        if let Some(why) = &self.stopped {
+            let _ = writeln!(
+                out,
+                "<p><b>Interrupted by {}</b>: not every kernel ran to its end; this is what \
+                 came back.</p>",
+                escape(why)
+            );
+        }
         let _ = writeln!(
             out,
             "<p>{} of {} rows differ between kernels (highlighted). A difference is a change of \

@@ -242,12 +242,12 @@ mod tests {
     /// GNU cpio, when installed, lists the archive as written.
     #[test]
     fn gnu_cpio_lists_the_archive() {
-        let Ok(mut child) = std::process::Command::new("cpio")
-            .args(["-t", "--quiet"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-        else {
+        let Ok(mut child) = netcase::fork::spawn(
+            std::process::Command::new("cpio")
+                .args(["-t", "--quiet"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped()),
+        ) else {
             eprintln!("SKIP: cpio is not installed (apt-get install cpio)");
             return;
         };

@@ -176,9 +176,7 @@ poweroff -f
 
 /// busybox's applets, from `busybox --list`; a minimal set when it cannot say.
 fn applets(busybox: &Path) -> Vec<String> {
-    Command::new(busybox)
-        .arg("--list")
-        .output()
+    netcase::fork::output(Command::new(busybox).arg("--list"))
         .ok()
         .filter(|o| o.status.success())
         .map(|o| {
@@ -210,21 +208,20 @@ fn stripped(exe: &Path, scratch: &Path) -> PathBuf {
         return copy;
     }
     let _ = std::fs::create_dir_all(scratch);
-    let ok = Command::new("strip")
-        .arg("--strip-debug")
-        .arg("-o")
-        .arg(&copy)
-        .arg(exe)
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = netcase::fork::output(
+        Command::new("strip")
+            .arg("--strip-debug")
+            .arg("-o")
+            .arg(&copy)
+            .arg(exe),
+    )
+    .is_ok_and(|o| o.status.success());
     if ok { copy } else { exe.to_owned() }
 }
 
 /// The shared libraries `exe` loads (its interpreter included), from `ldd`.
 pub fn shared_libraries(exe: &Path) -> Result<Vec<PathBuf>, String> {
-    let out = Command::new("ldd")
-        .arg(exe)
-        .output()
+    let out = netcase::fork::output(Command::new("ldd").arg(exe))
         .map_err(|e| format!("ldd {}: {e}", exe.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() && !text.contains("statically linked") {

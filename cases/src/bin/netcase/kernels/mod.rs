@@ -21,7 +21,15 @@
 //! seconds (1.5): under TCG everything runs several times slower.
 //!
 //! Exit status: 0 when every kernel delivered its results (whatever they say: differences are
-//! the product), 1 when a guest broke down (a panic, a hang, a cut stream), 2 for bad input.
+//! the product), 1 when a guest broke down (a panic, a hang, a cut stream), 2 for bad input,
+//! 130 after Ctrl-C and 143 after SIGTERM.
+//!
+//! Stopping: Ctrl-C or SIGTERM kills the guests (the qemu processes this process started, by
+//! pidfd), passes the signal on to this kernel's `netcase run` (which writes its partial results;
+//! it is killed if it has not ended 5 s later), and writes the comparison of what came back, all
+//! within seconds. Every program it starts dies with it however it ends, SIGKILL included
+//! (`netcase::fork`). `OUT/run.json` says whether the matrix finished ([`report::run`]), as each
+//! kernel's directory does for its run.
 //!
 //! `netcase kernels stream DIR NONCE STATUS` is the guest's half: it writes DIR's files and the
 //! end marker to stdout in the [`serial`] protocol.
@@ -35,16 +43,19 @@ pub mod serial;
 
 use std::{
     collections::BTreeMap,
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::{Command, ExitCode},
+    process::{Command, ExitCode, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use netcase::{
     Family,
-    report::{self, CaseResult, Verdict},
+    report::{self, CaseResult, Verdict, run::RunRecord},
 };
+
+use crate::stop;
 
 use compare::{Column, Comparison, Kernel};
 use qemu::Accel;
@@ -58,7 +69,15 @@ pub fn command(args: &[String]) -> ExitCode {
         Ok(o) => o,
         Err(e) => return crate::usage(&e),
     };
-    match matrix(&options) {
+    stop::install();
+    let outcome = matrix(&options);
+    if let Some(signal) = stop::requested() {
+        if let Err(e) = outcome {
+            eprintln!("netcase: {e}");
+        }
+        return ExitCode::from(stop::exit_code(signal));
+    }
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -328,10 +347,20 @@ fn download(package: &str, cache: &Path) -> Result<PathBuf, String> {
     find().ok_or_else(|| format!("apt-get download {package} left no .deb"))
 }
 
+/// Runs `command` to its end (killed at once on a stop) and returns its standard output.
 fn run(command: &mut Command) -> Result<String, String> {
-    let out = command
-        .output()
-        .map_err(|e| format!("{:?}: {e}", command.get_program()))?;
+    let program = command.get_program().to_owned();
+    let what = |e| format!("{program:?}: {e}");
+    let child = netcase::fork::spawn(
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(what)?;
+    let registered = stop::register(&child, stop::How::Kill).map_err(what)?;
+    let out = child.wait_with_output().map_err(what)?;
+    drop(registered);
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -376,7 +405,8 @@ fn selection(options: &Options) -> Result<Vec<Picked>, String> {
     Ok(picked)
 }
 
-/// Runs the matrix; `Ok(true)` when every kernel delivered its results.
+/// Runs the matrix; `Ok(true)` when every kernel delivered its results. `OUT/run.json` says
+/// `running` from once the input is checked, and how the matrix ended at its end.
 fn matrix(options: &Options) -> Result<bool, String> {
     let started = Instant::now();
     let cache = cache_dir();
@@ -384,17 +414,62 @@ fn matrix(options: &Options) -> Result<bool, String> {
     crate::run::writable(&options.out)?;
     let out = std::fs::canonicalize(&options.out).unwrap_or(options.out.clone());
     let selected = selection(options)?;
-    let jobs: usize = selected.iter().map(|(_, f, _)| f.len()).sum();
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .map(PathBuf::from)
         .find(|p| p.is_file())
         .ok_or("busybox is not installed (apt-get install busybox-static)")?;
-    let images = options
-        .kernels
-        .iter()
-        .map(|k| resolve(k, &cache))
-        .collect::<Result<Vec<_>, _>>()?;
+    let _ = std::fs::remove_file(out.join("comparison.json"));
+    let _ = std::fs::remove_file(out.join("comparison.html"));
+    let mut record = RunRecord::start(std::env::args().collect(), Vec::new());
+    record.write(&out).map_err(|e| e.to_string())?;
+    let outcome = kernels(
+        options,
+        &out,
+        &cache,
+        &selected,
+        busybox,
+        &mut record,
+        started,
+    );
+    let why = match (&outcome, stop::requested()) {
+        (_, Some(signal)) => Some(stop::name(signal).to_owned()),
+        (Err(e), None) => Some(format!("an error ({e})")),
+        (Ok(_), None) => None,
+    };
+    record.end(why);
+    if let Err(e) = record.write(&out) {
+        eprintln!("netcase: {e}");
+    }
+    outcome
+}
+
+/// The matrix's work, once its input is checked: every kernel's run, then the comparison (of
+/// what came back, when a stop was asked for).
+fn kernels(
+    options: &Options,
+    out: &Path,
+    cache: &Path,
+    selected: &[Picked],
+    busybox: PathBuf,
+    record: &mut RunRecord,
+    started: Instant,
+) -> Result<bool, String> {
+    let jobs: usize = selected.iter().map(|(_, f, _)| f.len()).sum();
+    let mut images = Vec::new();
+    for kernel in &options.kernels {
+        if stop::requested().is_some() {
+            break;
+        }
+        images.push(resolve(kernel, cache)?);
+    }
+    record.parts = options
+        .host
+        .then(|| "this-kernel".to_owned())
+        .into_iter()
+        .chain(images.iter().map(|i| i.release.clone()))
+        .collect();
+    record.write(out).map_err(|e| e.to_string())?;
     // The guest runs exactly these cases: their full names, over these families.
     let mut run_args: Vec<String> = selected.iter().map(|(n, _, _)| (*n).to_owned()).collect();
     let family = match options.families.as_slice() {
@@ -414,7 +489,7 @@ fn matrix(options: &Options) -> Result<bool, String> {
         if options.host { " and this one" } else { "" }
     );
     let mut kernels = Vec::new();
-    if options.host {
+    if options.host && stop::requested().is_none() {
         kernels.push(host_run(&run_args, &out.join("this-kernel"))?);
     }
     let exe = std::env::current_exe().map_err(|e| format!("finding this program: {e}"))?;
@@ -431,8 +506,8 @@ fn matrix(options: &Options) -> Result<bool, String> {
             Vec::new()
         },
         dirs: vec![workspace.join("cases")],
-        cache,
-        out: out.clone(),
+        cache: cache.to_owned(),
+        out: out.to_owned(),
         accel: options.accel,
         timeout: options.timeout,
         budget_s: budget,
@@ -446,7 +521,7 @@ fn matrix(options: &Options) -> Result<bool, String> {
         for _ in 0..options.parallel.max(1) {
             let (queue, done, shared) = (queue.clone(), done.clone(), &shared);
             scope.spawn(move || {
-                loop {
+                while stop::requested().is_none() {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
                     let Some((index, image)) = next else { return };
                     let kernel = guest_run(shared, &image);
@@ -461,12 +536,19 @@ fn matrix(options: &Options) -> Result<bool, String> {
     guests.sort_by_key(|(i, _)| *i);
     let all_delivered = guests.iter().all(|(_, k)| k.column.broken.is_none());
     kernels.extend(guests.into_iter().map(|(_, k)| k));
-    let comparison = Comparison::new(&kernels);
+    let mut comparison = Comparison::new(&kernels);
+    comparison.stopped = stop::requested().map(|s| stop::name(s).to_owned());
     let json = serde_json::to_string_pretty(&comparison).expect("a comparison serialises");
     std::fs::write(out.join("comparison.json"), json + "\n")
         .and_then(|()| std::fs::write(out.join("comparison.html"), comparison.html()))
         .map_err(|e| format!("writing the comparison in {}: {e}", out.display()))?;
     println!("\n{}", comparison.text());
+    if let Some(signal) = stop::requested() {
+        println!(
+            "stopped by {}: the comparison holds what came back",
+            stop::name(signal)
+        );
+    }
     println!(
         "matrix wall time {:.1} s; comparison: {} (and comparison.json)",
         started.elapsed().as_secs_f64(),
@@ -474,6 +556,10 @@ fn matrix(options: &Options) -> Result<bool, String> {
     );
     Ok(all_delivered)
 }
+
+/// How long this kernel's `netcase run` has, once the signal is passed on to it, to write its
+/// partial results before it is killed (it takes a second or two to stop its cases).
+const HOST_RUN_GRACE: Duration = Duration::from_secs(5);
 
 /// This kernel's column: `netcase run` on the host, as a child process.
 fn host_run(run_args: &[String], out: &Path) -> Result<Kernel, String> {
@@ -486,19 +572,39 @@ fn host_run(run_args: &[String], out: &Path) -> Result<Kernel, String> {
         .map_err(|e| format!("{}: {e}", out.display()))?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let status = Command::new(exe)
-        .arg("run")
-        .args(run_args)
-        .args(["--jobs", "2", "--out"])
-        .arg(out)
-        .stdout(log)
-        .stderr(log2)
-        .status()
-        .map_err(|e| format!("running this kernel's cases: {e}"))?;
+    let mut child = netcase::fork::spawn(
+        Command::new(exe)
+            .arg("run")
+            .args(run_args)
+            .args(["--jobs", "2", "--out"])
+            .arg(out)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            // Its own process group: a terminal's Ctrl-C reaches this process only, which passes
+            // it on once (a second one would make the child leave without its results).
+            .process_group(0),
+    )
+    .map_err(|e| format!("running this kernel's cases: {e}"))?;
+    let registered = stop::register(&child, stop::How::Forward(HOST_RUN_GRACE))
+        .map_err(|e| format!("watching this kernel's cases (pidfd_open): {e}"))?;
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for this kernel's cases: {e}"))?;
+    drop(registered);
     let wall = started.elapsed().as_secs_f64();
-    let results = read_results(out);
-    let broken = (status.code() == Some(2) || results.is_empty())
-        .then(|| format!("netcase run exited with {status}"));
+    let mut results = read_results(out);
+    let broken = match stop::requested() {
+        Some(signal) => {
+            let why = format!("stopped by {}", stop::name(signal));
+            for (case, family) in missing_jobs(run_args, &results) {
+                results.push(stopped(&case, &family, &report::kernel().release, &why));
+            }
+            Some(why)
+        }
+        None => (status.code() == Some(2) || results.is_empty())
+            .then(|| format!("netcase run exited with {status}")),
+    };
     let release = report::kernel().release;
     println!(
         "this kernel ({release}): {} results in {wall:.1} s",
@@ -551,17 +657,38 @@ fn guest_run(shared: &Shared, image: &Image) -> Kernel {
     if let Err(why) = &outcome {
         column.broken = Some(why.clone());
     }
-    // Every case asked for has a row: the ones that did not come back fail with the reason.
+    let signal = stop::requested();
+    if let Some(signal) = signal {
+        column.broken = Some(format!("stopped by {}", stop::name(signal)));
+    }
+    // Every case asked for has a row: the ones that did not come back fail with the reason, or
+    // are interrupted when a stop was asked for.
     let missing = missing_jobs(&shared.run_args, &results);
-    if !missing.is_empty() {
-        let why = column
-            .broken
-            .clone()
-            .unwrap_or_else(|| "its result did not come back from the guest".to_owned());
-        for (case, family) in missing {
-            results.push(lost(&case, &family, &image.release, &why));
+    let why = column
+        .broken
+        .clone()
+        .unwrap_or_else(|| "its result did not come back from the guest".to_owned());
+    for (case, family) in &missing {
+        results.push(match signal {
+            Some(_) => stopped(case, family, &image.release, &why),
+            None => lost(case, family, &image.release, &why),
+        });
+    }
+    // The run.json this process wrote at the start, unless the guest's own came back instead.
+    let ours = RunRecord::read(&dir)
+        .ok()
+        .flatten()
+        .filter(RunRecord::is_this_process);
+    if !missing.is_empty() || ours.is_some() {
+        let wall = started.elapsed().as_secs_f64();
+        let mut record = ours;
+        if let Some(record) = &mut record {
+            record.end(signal.map(|s| stop::name(s).to_owned()));
         }
-        let _ = report::write_summary(&dir, &results, started.elapsed().as_secs_f64());
+        let _ = report::write_summary_of(&dir, &results, wall, record.as_ref());
+        if let Some(record) = &record {
+            let _ = record.write(&dir);
+        }
     }
     column.wall_s = started.elapsed().as_secs_f64();
     println!(
@@ -585,6 +712,14 @@ fn boot_and_collect(
 ) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Until the guest's own run.json comes back with its bundles, this one says who is at work.
+    let parts = missing_jobs(&shared.run_args, &[])
+        .iter()
+        .map(|(case, family)| CaseResult::dir_name(case, family))
+        .collect();
+    RunRecord::start(std::env::args().collect(), parts)
+        .write(dir)
+        .map_err(|e| e.to_string())?;
     let scratch = shared.cache.join("initramfs");
     let built = initramfs::build(&initramfs::Inputs {
         release: &image.release,
@@ -619,6 +754,12 @@ fn boot_and_collect(
         .unwrap_or_else(|| Duration::from_secs_f64(180.0 + 8.0 * shared.budget_s));
     let console = dir.join("console.log");
     let attempt = |accel: Accel, boot_deadline: Duration| {
+        if let Some(signal) = stop::requested() {
+            return Err(format!(
+                "stopped by {} before it booted",
+                stop::name(signal)
+            ));
+        }
         qemu::boot(&qemu::Boot {
             vmlinuz: &image.vmlinuz,
             initrd: &initrd,
@@ -777,6 +918,14 @@ fn missing_jobs(run_args: &[String], results: &[CaseResult]) -> Vec<(String, Str
         }
     }
     missing
+}
+
+/// The result of a run that a stop left without one.
+fn stopped(case: &str, family: &str, release: &str, why: &str) -> CaseResult {
+    CaseResult {
+        verdict: Verdict::Interrupted,
+        ..lost(case, family, release, why)
+    }
 }
 
 /// The result of a run that did not come back.

@@ -97,11 +97,9 @@ impl Tree {
             .ok_or_else(|| format!("no module {name} in {}", self.root.display()))?;
         let path = self.root.join(file);
         let tool = |program: &str| -> Result<Vec<u8>, String> {
-            let out = std::process::Command::new(program)
-                .arg("-dc")
-                .arg(&path)
-                .output()
-                .map_err(|e| format!("{program} -dc {}: {e}", path.display()))?;
+            let out =
+                netcase::fork::output(std::process::Command::new(program).arg("-dc").arg(&path))
+                    .map_err(|e| format!("{program} -dc {}: {e}", path.display()))?;
             if out.status.success() {
                 Ok(out.stdout)
             } else {

@@ -1,5 +1,7 @@
 //! One boot of a kernel under qemu: its console read line by line, with deadlines, and qemu
-//! stopped (by the PID this process started) however the boot ends.
+//! stopped (by the PID this process started) however the boot ends: killed at its deadline, at
+//! once on Ctrl-C or SIGTERM ([`crate::stop`]), and by its parent-death signal if this process
+//! dies ([`netcase::fork`]).
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -105,6 +107,7 @@ pub fn boot(boot: &Boot) -> Result<Booted, String> {
     // The guest at the lowest CPU priority: under emulation its timing means nothing, and it must
     // not take the CPUs from cases that measure this kernel's timers meanwhile (this kernel's
     // column of the matrix, or a test suite around it). Idle CPUs still run it at full speed.
+    // (`netcase::fork::spawn` adds the parent-death signal after it.)
     // SAFETY: the closure runs in the child between fork and exec and makes one system call,
     // setpriority, which is async-signal-safe; it allocates nothing.
     unsafe {
@@ -115,12 +118,21 @@ pub fn boot(boot: &Boot) -> Result<Booted, String> {
             Ok(())
         });
     }
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("starting {QEMU}: {e} (apt-get install qemu-system-x86)"))?;
+    let mut child = netcase::fork::spawn(
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(|e| format!("starting {QEMU}: {e} (apt-get install qemu-system-x86)"))?;
+    // Killed at once on a stop: the readers then see the console close, and the boot ends.
+    let registered = match crate::stop::register(&child, crate::stop::How::Kill) {
+        Ok(r) => r,
+        Err(e) => {
+            stop(&mut child, Duration::ZERO);
+            return Err(format!("watching {QEMU} (pidfd_open): {e}"));
+        }
+    };
     let started = Instant::now();
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().expect("piped");
@@ -152,6 +164,7 @@ pub fn boot(boot: &Boot) -> Result<Booted, String> {
         Duration::ZERO
     };
     stop(&mut child, grace);
+    drop(registered);
     let wall = started.elapsed();
     drop(rx);
     for reader in readers {
