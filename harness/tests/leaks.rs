@@ -119,8 +119,9 @@ fn a_panicking_test_leaves_nothing() {
 const CHILD: &str = "NETCASE_KILLED_CHILD";
 
 /// A test process killed with SIGKILL runs no destructor at all; the kernel alone must clean up.
-/// The test runs itself as a child that builds a topology, starts a process inside it, reports,
-/// and waits to be killed.
+/// The test runs itself as a child that builds a topology, starts a process inside it and
+/// another one with `fork::spawn` from a thread that has ended since, reports, and waits to be
+/// killed.
 #[test]
 fn a_killed_test_process_leaves_nothing() {
     if std::env::var_os(CHILD).is_some() {
@@ -159,7 +160,11 @@ fn a_killed_test_process_leaves_nothing() {
         .split_whitespace()
         .map(|n| n.parse().expect("number"))
         .collect();
-    let (sleep_pid, inodes) = (numbers[0] as libc::pid_t, &numbers[1..]);
+    let (sleep_pid, spawned_pid, inodes) = (
+        numbers[0] as libc::pid_t,
+        numbers[1] as libc::pid_t,
+        &numbers[2..],
+    );
     assert_eq!(inodes.len(), 3);
 
     child.kill().expect("SIGKILL the child");
@@ -173,6 +178,12 @@ fn a_killed_test_process_leaves_nothing() {
         unsafe { libc::waitpid(sleep_pid, &mut wstatus, libc::WNOHANG) == sleep_pid }
     });
     assert!(libc::WIFSIGNALED(wstatus) && libc::WTERMSIG(wstatus) == libc::SIGKILL);
+    // So did the one `fork::spawn` started for a thread that had ended long before.
+    wait_for("the process fork::spawn started to die", || {
+        // SAFETY: as above.
+        unsafe { libc::waitpid(spawned_pid, &mut wstatus, libc::WNOHANG) == spawned_pid }
+    });
+    assert!(libc::WIFSIGNALED(wstatus) && libc::WTERMSIG(wstatus) == libc::SIGKILL);
 
     assert_no_holders(inodes);
     assert_eq!(root_state(), before);
@@ -181,8 +192,18 @@ fn a_killed_test_process_leaves_nothing() {
 fn killed_child() {
     block_on(async {
         let (_net, process, inodes) = routed_with_a_process().await;
+        let spawned = std::thread::spawn(|| {
+            netcase::fork::spawn(Command::new("sleep").arg("1000")).expect("sleep starts")
+        })
+        .join()
+        .expect("the thread that started sleep");
         let inodes: Vec<String> = inodes.iter().map(u64::to_string).collect();
-        println!("READY {} {}", process.pid(), inodes.join(" "));
+        println!(
+            "READY {} {} {}",
+            process.pid(),
+            spawned.id(),
+            inodes.join(" ")
+        );
         // Wait to be killed: stdin stays open until then.
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);

@@ -73,6 +73,11 @@ pub fn run(options: Options) -> Vec<CaseResult> {
         std::env::args().collect(),
         options.jobs.iter().map(Job::bundle).collect(),
     );
+    // The directory holds this run's bundles only: one left by an earlier run would pass for
+    // a result of this one if this one stopped before its case ran.
+    for bundle in &record.parts {
+        let _ = std::fs::remove_dir_all(options.out.join(bundle));
+    }
     if let Err(e) = record.write(&options.out) {
         eprintln!("netcase: {e}");
     }

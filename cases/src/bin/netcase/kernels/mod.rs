@@ -216,6 +216,30 @@ pub fn cache_dir() -> PathBuf {
     target.join("netcase/kernels")
 }
 
+/// Holds the kernel cache for this process alone until dropped (an exclusive `flock` on
+/// `CACHE/.lock`): two matrices at once, or two guests of one, must not download, unpack or
+/// strip into the same files together.
+fn lock_cache(cache: &Path) -> Result<std::fs::File, String> {
+    use std::os::fd::AsRawFd;
+    let path = cache.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    loop {
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(file);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("locking {}: {e}", path.display()));
+        }
+    }
+}
+
 /// Finds, fetches or unpacks the kernel `spec` names.
 pub fn resolve(spec: &str, cache: &Path) -> Result<Image, String> {
     let path = Path::new(spec);
@@ -457,18 +481,24 @@ fn kernels(
 ) -> Result<bool, String> {
     let jobs: usize = selected.iter().map(|(_, f, _)| f.len()).sum();
     let mut images = Vec::new();
+    let cached = lock_cache(cache)?;
     for kernel in &options.kernels {
         if stop::requested().is_some() {
             break;
         }
         images.push(resolve(kernel, cache)?);
     }
+    drop(cached);
     record.parts = options
         .host
         .then(|| "this-kernel".to_owned())
         .into_iter()
         .chain(images.iter().map(|i| i.release.clone()))
         .collect();
+    // Only this matrix's results: an earlier one's would pass for a kernel this one never reached.
+    for part in &record.parts {
+        let _ = std::fs::remove_dir_all(out.join(part));
+    }
     record.write(out).map_err(|e| e.to_string())?;
     // The guest runs exactly these cases: their full names, over these families.
     let mut run_args: Vec<String> = selected.iter().map(|(n, _, _)| (*n).to_owned()).collect();
@@ -721,6 +751,7 @@ fn boot_and_collect(
         .write(dir)
         .map_err(|e| e.to_string())?;
     let scratch = shared.cache.join("initramfs");
+    let cached = lock_cache(&shared.cache)?;
     let built = initramfs::build(&initramfs::Inputs {
         release: &image.release,
         modules: image.modules.as_deref(),
@@ -732,6 +763,7 @@ fn boot_and_collect(
         dirs: &shared.dirs,
         scratch: &scratch,
     })?;
+    drop(cached);
     let nonce = qemu::nonce();
     let initrd = scratch.join(format!("{}-{nonce}.cpio.gz", image.release));
     std::fs::write(&initrd, &built.bytes).map_err(|e| format!("{}: {e}", initrd.display()))?;
