@@ -192,6 +192,8 @@ fn a_killed_test_process_leaves_nothing() {
 fn killed_child() {
     block_on(async {
         let (_net, process, inodes) = routed_with_a_process().await;
+        // Never waited for: this process is killed first, and the test's parent reaps it.
+        #[allow(clippy::zombie_processes)]
         let spawned = std::thread::spawn(|| {
             netcase::fork::spawn(Command::new("sleep").arg("1000")).expect("sleep starts")
         })

@@ -348,34 +348,54 @@ fn bad_input_exits_2_with_one_clear_line() {
     assert!(String::from_utf8_lossy(&show.stderr).contains("is not a case's bundle"));
 }
 
-/// Ctrl-C: with a fast case finished and a minute-long one running, the run stops within
-/// seconds, exits 130, and the report has the finished case as passed and the long one as
-/// interrupted. (The topologies are the process's own namespaces: they go with it.)
-#[test]
-fn ctrl_c_stops_the_run_cleanly() {
-    require_privileges!();
-    let out = out_dir("interrupted");
-    let long = "time_wait::ports_come_back";
+/// Starts `netcase run` with a minute-long case and a fast one into `out`, and returns once the
+/// fast one is in the summary.
+fn run_until_the_fast_case_is_done(out: &Path) -> std::process::Child {
     let mut child = netcase::fork::spawn(
         Command::new(env!("CARGO_BIN_EXE_netcase"))
-            .args(["run", long, FAST, "--family", "v4", "--jobs", "2"])
+            .args(["run", LONG, FAST, "--family", "v4", "--jobs", "2"])
             .args(["--out", out.to_str().unwrap()])
             .stdout(std::process::Stdio::null()),
     )
     .expect("netcase starts");
-    let fast_done = out.join("socket_addresses.seen_by_both_ends.v4/result.json");
+    // Done once the summary, rewritten as each case finishes, lists it.
+    let fast_done = || {
+        std::fs::read_to_string(out.join("summary.json"))
+            .is_ok_and(|s| s.contains("\"socket_addresses.seen_by_both_ends.v4\""))
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !fast_done.is_file() {
-        assert!(Instant::now() < deadline, "the fast case never finished");
+    while !fast_done() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("the fast case never finished");
+        }
         // A poll of another process's output file, with the deadline above.
         std::thread::sleep(Duration::from_millis(10));
     }
+    child
+}
+
+const LONG: &str = "time_wait::ports_come_back";
+
+/// Ctrl-C or SIGTERM: with a fast case finished and a minute-long one running, the run stops
+/// within seconds, exits 130 or 143, and the report has the finished case as passed and the long
+/// one as interrupted, and says why it stopped. (The topologies are the process's own
+/// namespaces: they go with it.)
+#[rstest::rstest]
+fn a_signal_stops_the_run_cleanly(#[values(libc::SIGINT, libc::SIGTERM)] signal: i32) {
+    require_privileges!();
+    let out = out_dir(&format!("interrupted-{signal}"));
+    let mut child = run_until_the_fast_case_is_done(&out);
     let sent = Instant::now();
     // SAFETY: kill with the pid of the child this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let status = child.wait().expect("netcase ends");
     let took = sent.elapsed();
-    assert_eq!(status.code(), Some(130), "exit status after Ctrl-C");
+    assert_eq!(
+        status.code(),
+        Some(128 + signal),
+        "exit status after {signal}"
+    );
     assert!(took < Duration::from_secs(10), "took {took:?} to stop");
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
@@ -388,6 +408,75 @@ fn ctrl_c_stops_the_run_cleanly() {
             .map(|c| c["verdict"].clone())
     };
     assert_eq!(verdict(FAST), Some(Value::from("pass")), "{summary}");
-    assert_eq!(verdict(long), Some(Value::from("interrupted")), "{summary}");
+    assert_eq!(verdict(LONG), Some(Value::from("interrupted")), "{summary}");
     assert_eq!(summary["interrupted"], 1, "{summary}");
+    assert_eq!(summary["state"], "interrupted", "{summary}");
+    let why = if signal == libc::SIGINT {
+        "Ctrl-C (SIGINT)"
+    } else {
+        "SIGTERM"
+    };
+    let show = netcase(&["show", out.to_str().unwrap()]);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        shown.starts_with("interrupted: the run (pid ")
+            && shown.contains(&format!("was stopped by {why}")),
+        "{shown}"
+    );
+}
+
+/// SIGKILL: nothing can be written, yet the directory says the run did not finish: `netcase show`
+/// calls it interrupted (its run.json says running, for a process that is gone), for the run,
+/// for a finished case and for the case that was running; the index is there as far as it got.
+#[test]
+fn a_killed_run_is_shown_as_interrupted() {
+    require_privileges!();
+    let out = out_dir("killed");
+    let mut child = run_until_the_fast_case_is_done(&out);
+    let pid = child.id();
+    child.kill().expect("SIGKILL");
+    child.wait().expect("netcase ends");
+
+    let show = netcase(&["show", out.to_str().unwrap()]);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success(), "{shown}");
+    let first = shown.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with(&format!("interrupted: the run (pid {pid}, started "))
+            && first.ends_with("ended without finishing — killed?; 1 of 2 have results"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("socket_addresses.seen_by_both_ends.v4  PASS"),
+        "{shown}"
+    );
+    assert!(shown.contains("time_wait.ports_come_back.v4"), "{shown}");
+
+    let case = netcase(&[
+        "show",
+        out.join("socket_addresses.seen_by_both_ends.v4")
+            .to_str()
+            .unwrap(),
+    ]);
+    let case = String::from_utf8_lossy(&case.stdout);
+    assert!(case.starts_with("its run: interrupted: "), "{case}");
+    assert!(
+        case.contains("PASS socket_addresses::seen_by_both_ends"),
+        "{case}"
+    );
+    let running = netcase(&[
+        "show",
+        out.join("time_wait.ports_come_back.v4").to_str().unwrap(),
+    ]);
+    let running = String::from_utf8_lossy(&running.stdout);
+    assert!(
+        running.starts_with("time_wait.ports_come_back.v4: no result")
+            && running.contains("killed?"),
+        "{running}"
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        index.contains("socket_addresses.seen_by_both_ends.v4/README.md"),
+        "the index as far as the run got"
+    );
 }

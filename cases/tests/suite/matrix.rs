@@ -6,20 +6,27 @@
 //! else Debian's `linux-image-cloud-amd64`, fetched with `apt-get download` into
 //! `target/netcase/kernels/` (never installed). Without qemu, busybox or the package, the test
 //! says why and skips; under `CI=true` it fails instead (`.ci/run` installs them).
+//!
+//! Nothing outlives `netcase kernels`: SIGKILL, SIGTERM and Ctrl-C during this kernel's part and
+//! during a guest's run leave no process of it behind, and the stopped ones exit 143 and 130
+//! with what came back written.
 
-use std::{path::Path, process::Command, time::Instant};
+use std::{
+    io::{BufRead, BufReader},
+    os::unix::process::{CommandExt, ExitStatusExt},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
 
 use netcase::{require_privileges, require_program};
 use serde_json::Value;
 
 const FAST: &str = "socket_addresses::seen_by_both_ends";
 
-#[test]
-fn a_debian_kernel_runs_a_case_under_qemu() {
-    require_privileges!();
-    require_program!("qemu-system-x86_64", "qemu-system-x86");
-    require_program!("busybox", "busybox-static");
-    require_program!("xz", "xz-utils");
+/// The kernel the tests boot, or `None` (after a SKIP line) when it is not available.
+fn test_kernel() -> Option<String> {
     let kernel = std::env::var("NETCASE_TEST_KERNEL")
         .unwrap_or_else(|_| "linux-image-cloud-amd64".to_owned());
     if !Path::new(&kernel).exists() && !apt_has(&kernel) {
@@ -27,8 +34,18 @@ fn a_debian_kernel_runs_a_case_under_qemu() {
             "the kernel package {kernel} is not available (apt-get update, or set \
              NETCASE_TEST_KERNEL to a vmlinuz, a dpkg tree or a .deb)"
         ));
-        return;
+        return None;
     }
+    Some(kernel)
+}
+
+#[test]
+fn a_debian_kernel_runs_a_case_under_qemu() {
+    require_privileges!();
+    require_program!("qemu-system-x86_64", "qemu-system-x86");
+    require_program!("busybox", "busybox-static");
+    require_program!("xz", "xz-utils");
+    let Some(kernel) = test_kernel() else { return };
     let out = netcase::capture::output_dir().join("matrix");
     let _ = std::fs::remove_dir_all(&out);
     let started = Instant::now();
@@ -106,4 +123,276 @@ fn apt_has(package: &str) -> bool {
             package,
         ]))
         .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+}
+
+/// Where `netcase kernels` is stopped.
+#[derive(Debug, Clone, Copy)]
+enum During {
+    /// While this kernel's `netcase run` runs its case (a 16 s one).
+    ThisKernel,
+    /// Once the guest has started its case (a 4 s one that prints nothing meanwhile, so that a
+    /// qemu left behind is not ended by writing to a closed console), `--no-host`.
+    Guest,
+}
+
+/// One process: its pid, its start time (clock ticks since boot: tells it from a later process
+/// with the same pid) and its command line.
+#[derive(Debug, Clone, PartialEq)]
+struct Proc {
+    pid: u32,
+    start: u64,
+    cmdline: String,
+}
+
+/// Field `n` (1-based, as proc(5) counts) of /proc/PID/stat, and the state (field 3).
+fn stat_field(pid: u32, n: usize) -> Option<(String, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    Some((after.first()?.to_string(), after.get(n - 3)?.to_string()))
+}
+
+/// Whether `p` still runs (a zombie waiting to be reaped does not).
+fn alive(p: &Proc) -> bool {
+    stat_field(p.pid, 22).is_some_and(|(state, start)| state != "Z" && start == p.start.to_string())
+}
+
+/// Every live descendant of `root`, found through /proc's parent links.
+fn descendants(root: u32) -> Vec<Proc> {
+    let all: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, stat_field(pid, 4)?.1.parse().ok()?)))
+        .collect();
+    let mut found = vec![root];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (pid, ppid) in &all {
+            if found.contains(ppid) && !found.contains(pid) {
+                found.push(*pid);
+                grew = true;
+            }
+        }
+    }
+    found
+        .into_iter()
+        .skip(1)
+        .filter_map(|pid| {
+            let start = stat_field(pid, 22)?.1.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            Some(Proc {
+                pid,
+                start,
+                cmdline,
+            })
+        })
+        .filter(alive)
+        .collect()
+}
+
+/// Starts `netcase kernels` (in a process group of its own, as a shell starts a job), stops it
+/// with `signal` at the moment `during` names, and checks that none of its processes outlives it
+/// by more than 2 s, that a stopped matrix exits 128 + the signal within seconds, and that its
+/// directory says how it ended.
+/// Its files go to `base/<during>-<signal>`.
+fn stop_the_matrix(kernel: &str, base: &Path, during: During, signal: i32) {
+    let name = match signal {
+        libc::SIGKILL => "sigkill",
+        libc::SIGTERM => "sigterm",
+        _ => "sigint",
+    };
+    let out = base.join(format!("{during:?}-{name}"));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_netcase"));
+    command
+        .args([
+            "kernels", "--kernel", kernel, "--accel", "tcg", "--family", "v4",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .process_group(0);
+    match during {
+        // 16 s of timers: it is still running when the signal comes.
+        During::ThisKernel => command.arg("silent_drops::syn_retries_3_exponential"),
+        During::Guest => command.args(["backlog::completions_per_backlog", "--no-host"]),
+    };
+    let mut child = netcase::fork::spawn(&mut command).expect("netcase kernels starts");
+    let pid = child.id();
+    let (lines, said) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+
+    // The moment: this kernel's `netcase run` running, or the guest's case, with qemu.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut announced = false;
+    let ours = loop {
+        assert!(
+            Instant::now() < deadline,
+            "{during:?}: the moment never came; {:?}",
+            child.try_wait()
+        );
+        while let Ok(line) = said.try_recv() {
+            announced |= line.starts_with("this kernel: netcase run");
+        }
+        let ours = descendants(pid);
+        let ready = match during {
+            During::ThisKernel => {
+                announced
+                    && ours
+                        .iter()
+                        .any(|p| p.cmdline.contains(" run silent_drops::"))
+            }
+            During::Guest => {
+                ours.iter()
+                    .any(|p| p.cmdline.starts_with("qemu-system-x86_64"))
+                    && console_logs(&out)
+                        .iter()
+                        .any(|log| log.contains("\nstart backlog::"))
+            }
+        };
+        if ready {
+            break ours;
+        }
+        // A poll of another process's progress, with the deadline above.
+        std::thread::sleep(Duration::from_millis(20));
+    };
+
+    let sent = Instant::now();
+    let target = if signal == libc::SIGINT {
+        // Ctrl-C in a terminal: the whole foreground process group.
+        -(pid as i32)
+    } else {
+        pid as i32
+    };
+    // SAFETY: kill with the pid (or process group) of the child this test started.
+    assert_eq!(unsafe { libc::kill(target, signal) }, 0);
+    let status = child.wait().expect("netcase kernels ends");
+    let took = sent.elapsed();
+    let stdout = reader.join().unwrap();
+    let what = format!("{during:?}, {name}: {status:?} after {took:?}\n{stdout}");
+    eprintln!("{what}");
+    match signal {
+        libc::SIGKILL => assert_eq!(status.signal(), Some(libc::SIGKILL), "{what}"),
+        _ => {
+            assert_eq!(status.code(), Some(128 + signal), "{what}");
+            assert!(took < Duration::from_secs(10), "{what}");
+        }
+    }
+
+    // Nothing of it outlives it by more than 2 s.
+    let gone_by = Instant::now() + Duration::from_secs(2);
+    while ours.iter().any(alive) && Instant::now() < gone_by {
+        // A poll of the processes' ends, with the 2 s deadline above.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let left: Vec<&Proc> = ours.iter().filter(|p| alive(p)).collect();
+    assert!(left.is_empty(), "{what}\nstill running 2 s later: {left:?}");
+
+    // The directory says how the matrix ended.
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let show = netcase::fork::output(
+        Command::new(env!("CARGO_BIN_EXE_netcase"))
+            .arg("show")
+            .arg(&out),
+    )
+    .unwrap();
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success(), "{shown}");
+    if signal == libc::SIGKILL {
+        assert_eq!(run["state"], "running", "{run}");
+        assert!(
+            shown.starts_with("interrupted: ") && shown.contains("killed?"),
+            "{shown}"
+        );
+        return;
+    }
+    let why = if signal == libc::SIGTERM {
+        "SIGTERM"
+    } else {
+        "Ctrl-C (SIGINT)"
+    };
+    assert_eq!(run["state"], "interrupted", "{run}");
+    assert_eq!(run["why"], why, "{run}");
+    assert!(shown.contains(&format!("stopped by {why}")), "{shown}");
+    let comparison: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("comparison.json")).unwrap())
+            .unwrap();
+    assert_eq!(comparison["stopped"], why, "{comparison}");
+    let column = &comparison["kernels"][0];
+    assert_eq!(
+        column["broken"],
+        format!("stopped by {why}"),
+        "{comparison}"
+    );
+    let part = match during {
+        During::ThisKernel => "this-kernel".to_owned(),
+        During::Guest => column["name"].as_str().unwrap().to_owned(),
+    };
+    // This kernel's run wrote its own partial results; a guest's are written for it.
+    let part_run: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(&part).join("run.json")).unwrap())
+            .unwrap();
+    assert_eq!(part_run["state"], "interrupted", "{part_run}");
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(&part).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["interrupted"], 1, "{summary}");
+}
+
+/// The console logs of the guests under `out`.
+fn console_logs(out: &Path) -> Vec<String> {
+    std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("console.log"))
+        .filter_map(|p: PathBuf| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+/// SIGKILL, SIGTERM and Ctrl-C while this kernel's `netcase run` runs: the child run dies with
+/// the matrix, or gets the signal and writes its partial results first.
+#[test]
+fn stopping_the_matrix_during_this_kernels_part_leaves_nothing() {
+    require_privileges!();
+    require_program!("busybox", "busybox-static");
+    let Some(kernel) = test_kernel() else { return };
+    let base = netcase::capture::output_dir();
+    std::thread::scope(|scope| {
+        for signal in [libc::SIGKILL, libc::SIGTERM, libc::SIGINT] {
+            let (kernel, base) = (&kernel, &base);
+            scope.spawn(move || stop_the_matrix(kernel, base, During::ThisKernel, signal));
+        }
+    });
+}
+
+/// SIGKILL, SIGTERM and Ctrl-C while a guest runs its case: qemu dies with the matrix, or is
+/// killed by it, and the guest's column says it was stopped.
+#[test]
+fn stopping_the_matrix_during_a_guest_leaves_nothing() {
+    require_privileges!();
+    require_program!("qemu-system-x86_64", "qemu-system-x86");
+    require_program!("busybox", "busybox-static");
+    require_program!("xz", "xz-utils");
+    let Some(kernel) = test_kernel() else { return };
+    let base = netcase::capture::output_dir();
+    std::thread::scope(|scope| {
+        for signal in [libc::SIGKILL, libc::SIGTERM, libc::SIGINT] {
+            let (kernel, base) = (&kernel, &base);
+            scope.spawn(move || stop_the_matrix(kernel, base, During::Guest, signal));
+        }
+    });
 }
