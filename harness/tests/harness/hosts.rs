@@ -232,6 +232,28 @@ async fn a_hosts_processes_die_with_it() -> Result<()> {
     Ok(())
 }
 
+/// `fork::spawn` forks on a thread of its own, yet the child starts where the caller is: a
+/// program started from inside a host without `Host::command` runs in the host's namespace, and
+/// one started from a test's thread in the process's.
+#[tokio::test]
+async fn a_spawned_program_starts_in_the_callers_namespace() -> Result<()> {
+    require_privileges!();
+    let net = Topology::pair().await?;
+    let host = net.host("server")?;
+    let readlink = || {
+        let out =
+            netcase::fork::output(std::process::Command::new("readlink").arg("/proc/self/ns/net"))
+                .expect("readlink runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let inside = host.run(readlink).await?;
+    assert_eq!(inside, format!("net:[{}]", host.netns_inode()?));
+    let outside = readlink();
+    let ours = std::fs::read_link("/proc/self/ns/net").expect("our namespace");
+    assert_eq!(outside, ours.to_string_lossy());
+    Ok(())
+}
+
 /// Looking up what a topology does not have names what was asked for and what there is.
 #[rstest]
 #[tokio::test]
