@@ -67,6 +67,18 @@ pub struct FigureRecord {
     pub values: Vec<f64>,
     /// Their unit.
     pub unit: String,
+    /// What decides them (results written before kinds existed read as `kernel`).
+    #[serde(default)]
+    pub kind: crate::case::Kind,
+}
+
+/// A rule the kernel followed, as in [`crate::case::Behaviour`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BehaviourRecord {
+    /// What it is about.
+    pub topic: String,
+    /// What this kernel does.
+    pub text: String,
 }
 
 /// The socket table of one host at one moment of a case.
@@ -130,6 +142,9 @@ pub struct CaseResult {
     pub figures: Vec<FigureRecord>,
     /// What it noted for the reader.
     pub notes: Vec<String>,
+    /// The rules the kernel followed, in words.
+    #[serde(default)]
+    pub behaviours: Vec<BehaviourRecord>,
     /// Each host's counters that changed during the case: host, then counter, then change.
     pub counters: BTreeMap<String, BTreeMap<String, i64>>,
     /// Socket tables at the case's checkpoints and at its end.

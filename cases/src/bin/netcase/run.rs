@@ -18,7 +18,7 @@ use futures::FutureExt;
 use netcase::{
     Family, Topology,
     case::Case,
-    report::{self, CaseResult, Checkpoint, FigureRecord, Tool, Verdict},
+    report::{self, BehaviourRecord, CaseResult, Checkpoint, FigureRecord, Tool, Verdict},
 };
 use netcase_cases::Def;
 
@@ -147,6 +147,7 @@ fn blank(job: Job, seed: u64) -> CaseResult {
         seed,
         figures: Vec::new(),
         notes: Vec::new(),
+        behaviours: Vec::new(),
         counters: BTreeMap::new(),
         checkpoints: Vec::new(),
         settings: BTreeMap::new(),
@@ -218,7 +219,6 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let recording = net.record(&names).await?;
     let case = Case::new(info, job.family, seed);
-    let missing = info.missing();
     let body = AssertUnwindSafe(netcase_cases::run_with(job.def, case.clone(), net.clone()))
         .catch_unwind();
     let outcome = tokio::select! {
@@ -230,18 +230,11 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
             result.verdict = Verdict::Interrupted;
             result.reason = Some("stopped by Ctrl-C".to_owned());
         }
-        Some(Ok(Ok(()))) if !missing.is_empty() => {
-            result.verdict = Verdict::Skip;
-            result.reason = Some(format!(
-                "this kernel {}",
-                missing
-                    .iter()
-                    .map(|f| f.missing())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ));
-        }
         Some(Ok(Ok(()))) => result.verdict = Verdict::Pass,
+        Some(Ok(Err(netcase::Error::Skip(why)))) => {
+            result.verdict = Verdict::Skip;
+            result.reason = Some(first_line(&why));
+        }
         Some(Ok(Err(e))) => {
             result.verdict = Verdict::Fail;
             result.reason = Some(first_line(&e.to_string()));
@@ -270,9 +263,18 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
             name: f.name,
             values: f.values,
             unit: f.unit,
+            kind: f.kind,
         })
         .collect();
     result.notes = found.notes;
+    result.behaviours = found
+        .behaviours
+        .into_iter()
+        .map(|b| BehaviourRecord {
+            topic: b.topic,
+            text: b.text,
+        })
+        .collect();
     result.checkpoints = found
         .checkpoints
         .into_iter()

@@ -15,13 +15,15 @@
 //! it boots the kernel, TCG otherwise), the selected cases run inside with `netcase run`, and
 //! their bundles come back over the serial console ([`serial`]) into `OUT/<release>/`, the
 //! same bundle as `netcase run` writes. This kernel's run goes to `OUT/this-kernel/`. Then
-//! `OUT/comparison.{json,html}` and a table on stdout ([`compare`]).
+//! `OUT/comparison.{json,html}`, `OUT/differences.md` (the rows whose behaviour differs, as a
+//! Markdown table) and a table on stdout ([`compare`]).
 //!
 //! Without filters, the default subset is the cases expected to take at most `--max-expected`
 //! seconds (1.5): under TCG everything runs several times slower.
 //!
-//! Exit status: 0 when every kernel delivered its results (whatever they say: differences are
-//! the product), 1 when a guest broke down (a panic, a hang, a cut stream), 2 for bad input.
+//! Exit status: 0 when every kernel delivered its results and no case failed (differences of
+//! behaviour are the product, and a SKIP for a missing feature is not a failure), 1 when a case
+//! failed or a guest broke down (a panic, a hang, a cut stream), 2 for bad input.
 //!
 //! `netcase kernels stream DIR NONCE STATUS` is the guest's half: it writes DIR's files and the
 //! end marker to stdout in the [`serial`] protocol.
@@ -465,14 +467,22 @@ fn matrix(options: &Options) -> Result<bool, String> {
     let json = serde_json::to_string_pretty(&comparison).expect("a comparison serialises");
     std::fs::write(out.join("comparison.json"), json + "\n")
         .and_then(|()| std::fs::write(out.join("comparison.html"), comparison.html()))
+        .and_then(|()| std::fs::write(out.join("differences.md"), comparison.markdown()))
         .map_err(|e| format!("writing the comparison in {}: {e}", out.display()))?;
     println!("\n{}", comparison.text());
+    let failures = comparison.failures();
+    if !failures.is_empty() {
+        println!("{} FAIL:", failures.len());
+        for failure in &failures {
+            println!("  {failure}");
+        }
+    }
     println!(
-        "matrix wall time {:.1} s; comparison: {} (and comparison.json)",
+        "matrix wall time {:.1} s; comparison: {} (and comparison.json, differences.md)",
         started.elapsed().as_secs_f64(),
         out.join("comparison.html").display()
     );
-    Ok(all_delivered)
+    Ok(all_delivered && failures.is_empty())
 }
 
 /// This kernel's column: `netcase run` on the host, as a child process.
@@ -795,6 +805,7 @@ fn lost(case: &str, family: &str, release: &str, why: &str) -> CaseResult {
         seed: 1,
         figures: Vec::new(),
         notes: Vec::new(),
+        behaviours: Vec::new(),
         counters: BTreeMap::new(),
         checkpoints: Vec::new(),
         settings: BTreeMap::new(),
