@@ -230,8 +230,11 @@ impl TwReuse {
                 "once {} ms in TIME_WAIT (tcp_tw_reuse_delay)",
                 delay.as_millis()
             ),
-            TwReuse::NextSecond => "at the next whole second of the monotonic clock after the                                     last timestamp received (this kernel has no tcp_tw_reuse_delay)"
-                .to_owned(),
+            TwReuse::NextSecond => {
+                "at the next whole second of the monotonic clock after the last timestamp received \
+                 (this kernel has no tcp_tw_reuse_delay)"
+                    .to_owned()
+            }
         }
     }
 }

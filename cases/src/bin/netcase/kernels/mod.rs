@@ -499,7 +499,7 @@ fn host_run(run_args: &[String], out: &Path) -> Result<Kernel, String> {
     let status = Command::new(exe)
         .arg("run")
         .args(run_args)
-        .args(["--jobs", "2", "--out"])
+        .arg("--out")
         .arg(out)
         .stdout(log)
         .stderr(log2)
