@@ -416,9 +416,7 @@ const RPS_DEFAULT_MASK: &str = "net/core/rps_default_mask";
 /// TIME_WAIT on the other CPU, then resent 200 ms later. One CPU per receiving host, rather than
 /// flows spread over all of them, also keeps the receive path serial as on a single-queue NIC:
 /// spread, two SYNs to one listener were processed at once and both passed its backlog check. A
-/// kernel without the setting (it came in 6.2, per namespace later) keeps veth's behaviour.
-///
-/// A kernel without the setting (it came in 6.2) gets the same through each link end's own
+/// kernel without the setting (it came in 6.2) gets the same through each link end's own
 /// `rps_cpus` once the ends exist: [`steer_ends`].
 fn steer_flows(name: &str) -> Result<()> {
     if !Path::new("/proc/sys").join(RPS_DEFAULT_MASK).exists() {
