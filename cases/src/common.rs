@@ -23,13 +23,7 @@ pub(crate) fn expectation(name: &str, vars: &(impl Vars + ?Sized)) -> Result<Exp
     Ok(Expectation::load(fixture(name), vars)?)
 }
 
-/// How late the scheduler may run a timer's softirq, or wake the thread that waits for it, on a
-/// loaded two-core machine running the suite in parallel, beyond the timer wheel's own rounding.
-pub(crate) const SCHEDULING: Duration = Duration::from_millis(20);
-
-/// How early an observation may seem against the timer that caused it: the clocks are read on
-/// different threads, microseconds apart.
-pub(crate) const EARLY: Duration = Duration::from_millis(2);
+pub(crate) use netcase::kernel::SCHEDULING;
 
 /// A captured segment's time after the timeline's zero (0 if before it).
 pub(crate) fn at(s: &Segment) -> Duration {

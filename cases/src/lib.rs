@@ -62,8 +62,9 @@ pub fn find(name: &str) -> Option<&'static Def> {
 
 /// Runs `def` as `case` on `net` (built as `def.info.shape` says) and returns its verdict.
 ///
-/// Missing kernel features are checked first: under `CI=true` they fail the case, elsewhere the
-/// case passes with a note saying why it did not run.
+/// A kernel that lacks a feature the case declares, or that turns out to lack what the body
+/// needs ([`netcase::Error::skip_reason`]), gives [`netcase::Error::Skip`] with the reason: the
+/// runners report it as SKIP, never as PASS.
 pub async fn run_with(def: &'static Def, case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let missing = def.info.missing();
     if !missing.is_empty() {
@@ -72,16 +73,20 @@ pub async fn run_with(def: &'static Def, case: Arc<Case>, net: Arc<Topology>) ->
             .map(|f| f.missing())
             .collect::<Vec<_>>()
             .join("; ");
-        netcase::privileges::cannot_run(&format!(
-            "this kernel cannot run {}: {why}",
-            def.info.name
-        ));
-        case.note(format!("skipped: this kernel {why}"));
-        return Ok(());
+        return Err(netcase::Error::Skip(format!(
+            "this kernel cannot run it: {why}"
+        )));
     }
-    attempt(def, case, net)
+    match attempt(def, case, net)
         .await
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    {
+        Err(e) if !matches!(e, netcase::Error::Skip(_)) => match e.skip_reason() {
+            Some(why) => Err(netcase::Error::Skip(why)),
+            None => Err(e),
+        },
+        other => other,
+    }
 }
 
 /// One run of the body, its panic caught. A case that hangs fails instead of stalling the suite
@@ -110,13 +115,28 @@ async fn attempt(
 
 /// Runs `def` over `family` on `net`, for a cargo test. A case that fails, with an error or a
 /// panic, keeps its pcaps and expectation checks in its output directory.
+///
+/// A case that cannot run on this kernel prints one `SKIP` line with the reason and returns
+/// `Ok` (libtest has no verdict of its own for it); under `CI=true` it fails instead.
 pub async fn run(def: &'static Def, family: Family, net: Topology) -> Result<()> {
+    static OLD_KERNEL: std::sync::Once = std::sync::Once::new();
+    OLD_KERNEL.call_once(|| {
+        if let Some(warning) = netcase::kernel().ok().and_then(|k| k.unsupported()) {
+            eprintln!("netcase: {warning}");
+        }
+    });
     let dir = netcase::capture::output_dir();
     netcase::capture::hold_output(&dir);
     let released = Release(Some(dir));
     let verdict = run_with(def, Case::new(&def.info, family, 0), Arc::new(net)).await;
     released.finish(verdict.is_err());
-    verdict
+    match verdict {
+        Err(netcase::Error::Skip(why)) => {
+            netcase::privileges::cannot_run(&why);
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Releases a held output directory, keeping its files if the case failed or panicked.

@@ -19,10 +19,11 @@
 //!   exactly one connection per port per TIME_WAIT period: [`EXHAUSTION`] and
 //!   [`PORTS_COME_BACK`] show it with 8 and 16 ports.
 //!
-//! `tcp_tw_reuse` lets connect() take over a TIME_WAIT port of the same destination once the
-//! TIME_WAIT socket is `tcp_tw_reuse_delay` old (1000 ms by default; kernels without the sysctl
-//! wait 1 to 2 s, counted in whole seconds), provided the old connection used
-//! timestamps (`tcp_twsk_unique`). Value 2, the default, allows it only for loopback traffic:
+//! `tcp_tw_reuse` lets connect() take over a TIME_WAIT port of the same destination, provided the
+//! old connection used timestamps (`tcp_twsk_unique`), once the TIME_WAIT socket is
+//! `tcp_tw_reuse_delay` old (1000 ms by default, 6.14 and later); kernels without the sysctl
+//! allow it at the next whole second of the monotonic clock, anywhere from a moment to 1 s after
+//! (not the "1 to 2 s" often quoted): [`netcase::rules::TwReuse`]. Value 2, the default, allows it only for loopback traffic:
 //! [`REUSE_LOOPBACK_ONLY`], [`REUSE`], [`REUSE_WITHOUT_TIMESTAMPS`].
 //!
 //! One stray segment can end TIME_WAIT early: with `tcp_rfc1337 = 0`, the default, the reset it
@@ -44,6 +45,7 @@ use netcase::{
         Counters, Delta, Filter, Socket, TCP_TIMEWAIT_LEN, TcpState, Timer, TimerKind, wait_until,
         wait_until_every,
     },
+    rules::{self, TwReuse},
     sysctl::{self, PortRange},
 };
 use socket2::{Domain, Protocol, Type};
@@ -83,7 +85,7 @@ const LONG_RANGE: PortRange = PortRange {
 
 /// `tcp_tw_reuse_delay` set on the client, in milliseconds: long enough that the whole range is
 /// used up well within it, short enough to keep the cases fast.
-const REUSE_DELAY_MS: u64 = 500;
+const REUSE_DELAY_MS: u32 = 500;
 
 /// Whoever sends the first FIN holds TIME_WAIT, its timer starting at `TCP_TIMEWAIT_LEN`; a
 /// zero-linger close leaves none anywhere.
@@ -311,13 +313,13 @@ async fn held_by_active_closer(case: Arc<Case>, net: Arc<Topology>) -> Result<()
     // (jiffies behind the clock when the timer was armed: SCHEDULING).
     // At most this long when the kernel sampled the timer (see `read_end`).
     let since = table.read_end().saturating_duration_since(closing_at);
-    let slack = 2 * hz.jiffy() + SCHEDULING;
+    let slack = 2 * hz.jiffy() + SCHEDULING + netcase::kernel()?.emulation();
     assert!(
         timer.remaining <= TCP_TIMEWAIT_LEN && timer.remaining + since + slack >= TCP_TIMEWAIT_LEN,
         "TIME_WAIT timer {:?}, read {since:?} after entering: not {TCP_TIMEWAIT_LEN:?}",
         timer.remaining
     );
-    case.figure(
+    case.measure(
         "time_wait_timer_s",
         &[(timer.remaining + since).as_secs_f64()],
         "s",
@@ -425,23 +427,26 @@ async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: 
     client_host.set(sysctl::TCP_TW_REUSE, reuse).await?;
     client_host.set(sysctl::TCP_TIMESTAMPS, timestamps).await?;
     keep_time_wait(client_host).await?;
-    // tcp_tw_reuse_delay, where the kernel has it: shortened; without it the delay is 1 to 2 s.
-    let delay = match client_host
-        .set_raw("net/ipv4/tcp_tw_reuse_delay", &REUSE_DELAY_MS.to_string())
-        .await
-    {
-        Ok(()) => Duration::from_millis(REUSE_DELAY_MS),
-        Err(netcase::Error::UnknownSysctl { .. }) => {
-            case.note("no net.ipv4.tcp_tw_reuse_delay on this kernel: the delay is 1 to 2 s");
-            Duration::from_secs(2)
-        }
-        Err(e) => return Err(e),
+    // tcp_tw_reuse_delay, where the kernel has it: shortened. Without it, the rule of kernels
+    // before 6.14: reuse at the next whole second of the monotonic clock.
+    let rule = if netcase::kernel()?.has(sysctl::TCP_TW_REUSE_DELAY) {
+        client_host
+            .set(sysctl::TCP_TW_REUSE_DELAY, REUSE_DELAY_MS)
+            .await?;
+        TwReuse::of(Some(Duration::from_millis(REUSE_DELAY_MS.into())))
+    } else {
+        TwReuse::of(None)
     };
     let ports = SMALL_RANGE.len() as usize;
     let server_addr = serve(&net, family, PORT).await?;
     let before = client_host.counters().await?;
     let recording = net.record(&["client", "server"]).await?;
 
+    if rule == TwReuse::NextSecond {
+        // The whole range is used up within one second of the monotonic clock, so that no
+        // socket of it may be taken over before the round ends.
+        netcase::observe::next_whole_second().await;
+    }
     let (done, refused) = client_host
         .run(move || until_refused(server_addr, ports))
         .await?;
@@ -455,9 +460,11 @@ async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: 
     );
     let first_tw = done[0].1;
     assert!(
-        refused_at < first_tw + delay,
-        "the range took {:?} to use up, longer than the reuse delay {delay:?}: the case cannot tell reuse from none",
-        refused_at - first_tw
+        rules::monotonic(refused_at) < rule.allowed_at(rules::monotonic(first_tw)),
+        "the range took {:?} to use up, past the first moment of reuse ({}): the case cannot tell \
+         reuse from none",
+        refused_at - first_tw,
+        rule.describe()
     );
 
     let table = client_host
@@ -492,34 +499,55 @@ async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: 
         })
     };
     if reused {
-        // Not yet: every TIME_WAIT socket is younger than the delay.
+        // Where kernels differ: when a TIME_WAIT socket may be taken over.
+        case.behaviour("TIME_WAIT reuse", &rule.describe());
+        // Not yet: the rule allows none of the TIME_WAIT sockets yet.
         let early = attempt().await?;
-        assert_eq!(early, Err(Some(libc::EADDRNOTAVAIL)), "before the delay");
-        // Then the oldest one is taken over as soon as it is `delay` old (tw_entry_stamp +
-        // tcp_tw_reuse_delay, in milliseconds of tcp_clock_ms).
+        let checked = rules::monotonic(Instant::now());
+        let allowed_first = rule.allowed_at(rules::monotonic(first_tw));
+        assert!(
+            checked < allowed_first,
+            "the early connect() ended {:?} after the first moment of reuse ({}): the case was too \
+             slow to see a refusal before it",
+            checked - allowed_first,
+            rule.describe()
+        );
+        assert_eq!(
+            early,
+            Err(Some(libc::EADDRNOTAVAIL)),
+            "before reuse is allowed"
+        );
+        // Then the oldest one is taken over as soon as the rule allows.
         let first = wait_until(
             "a connect() that reuses a TIME_WAIT port",
-            delay * 3,
+            rule.longest() * 3,
             attempt,
             |r: &std::result::Result<Option<u16>, Option<i32>>| r.is_ok(),
         )
         .await?;
         let after = first.at.saturating_duration_since(entered);
-        case.figure("reused_after_ms", &[after.as_secs_f64() * 1e3], "ms");
-        // At least the delay after the first socket entered TIME_WAIT (tw_entry_stamp, in
-        // milliseconds; the timer it is estimated from counts whole jiffies: 2 jiffies of
-        // slack); at most a probe's window plus scheduling (100 ms) later.
+        case.measure("reused_after_ms", &[after.as_secs_f64() * 1e3], "ms");
+        // Not before the rule's moment for the first socket: its entry into TIME_WAIT is
+        // estimated from its timer, which counts whole jiffies (2 jiffies early at most). Not
+        // later than that moment plus a probe's window and the observation's slack (scheduling,
+        // and emulation where the clock is emulated) plus 80 ms for the connect() of the probe.
+        let allowed = rule.allowed_at(rules::monotonic(entered));
+        let seen = rules::monotonic(first.at);
+        let slack = netcase::kernel()?.observation_slack();
         assert!(
-            after + 2 * hz.jiffy() >= delay
-                && after <= delay + first.window + Duration::from_millis(100),
-            "the first reuse came {after:?} after the first TIME_WAIT, not {delay:?}"
+            seen + 2 * hz.jiffy() >= allowed
+                && seen <= allowed + first.window + slack.late + Duration::from_millis(80),
+            "the first reuse came {after:?} after the first TIME_WAIT, {:?} from the rule's moment \
+             ({})",
+            seen.abs_diff(allowed),
+            rule.describe()
         );
         // More follow, as TIME_WAIT sockets pass the delay: as many as the range has ports.
         let mut reused_ports = vec![first.value.expect("reused").expect("a port")];
         while reused_ports.len() < ports {
             let next = wait_until(
                 "a connect() that reuses a TIME_WAIT port",
-                delay,
+                rule.longest(),
                 attempt,
                 |r: &std::result::Result<Option<u16>, Option<i32>>| r.is_ok(),
             )
@@ -541,10 +569,10 @@ async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: 
         );
     } else {
         // None of the TIME_WAIT sockets may be taken over, however old: keep trying for twice
-        // the delay (the kernel would have allowed reuse after one).
+        // the longest wait of the reuse rule (the kernel would have allowed reuse after one).
         let tried = wait_until_every(
             "a connect() that reuses a TIME_WAIT port",
-            delay * 2,
+            rule.longest() * 2,
             Duration::from_millis(5),
             attempt,
             |r: &std::result::Result<Option<u16>, Option<i32>>| r.is_ok(),
@@ -669,40 +697,44 @@ async fn ports_come_back(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     // Each socket lasted TCP_TIMEWAIT_LEN from its entry, plus what the timer wheel adds: a
     // 60 s timer sits at level 3, whose buckets are 512 jiffies wide (2.048 s at HZ=250), and
     // fires at the end of its bucket; plus the poll interval and scheduling (200 ms).
+    // Early: the entry is timed from before the client's close (50 ms covers the thread that
+    // timestamps it). Emulation adds to both edges.
     let granule = hz.jiffy() * 512;
+    let emulation = netcase::kernel()?.emulation();
     let mut lifetimes = Vec::new();
     for (cookie, (port, due_at)) in &due {
         let went = gone[cookie];
         let lifetime = went - closed_at[port];
         lifetimes.push(lifetime.as_secs_f64());
         assert!(
-            lifetime + Duration::from_millis(50) >= TCP_TIMEWAIT_LEN
-                && lifetime <= TCP_TIMEWAIT_LEN + granule + poll + Duration::from_millis(200),
+            lifetime + Duration::from_millis(50) + emulation >= TCP_TIMEWAIT_LEN
+                && lifetime
+                    <= TCP_TIMEWAIT_LEN + granule + poll + Duration::from_millis(200) + emulation,
             "port {port}: TIME_WAIT lasted {lifetime:?}, not {TCP_TIMEWAIT_LEN:?} + up to {granule:?}"
         );
         assert!(
-            went + poll + hz.jiffy() >= *due_at,
+            went + poll + hz.jiffy() + emulation >= *due_at,
             "port {port}: gone {:?} before its timer was due",
             *due_at - went
         );
     }
     lifetimes.sort_by(f64::total_cmp);
-    case.figure("time_wait_s", &lifetimes, "s");
+    case.measure("time_wait_s", &lifetimes, "s");
     let first_back = second_round
         .iter()
         .map(|(_, at)| *at)
         .min()
         .expect("a second round");
     let back_after = first_back - started;
-    case.figure("ports_back_after_s", &[back_after.as_secs_f64()], "s");
+    case.measure("ports_back_after_s", &[back_after.as_secs_f64()], "s");
     // No port came back before the first TIME_WAIT socket had lasted TCP_TIMEWAIT_LEN.
     assert!(
-        back_after + Duration::from_millis(50) >= TCP_TIMEWAIT_LEN,
+        back_after + Duration::from_millis(50) + emulation >= TCP_TIMEWAIT_LEN,
         "a connect() succeeded {back_after:?} after the first TIME_WAIT"
     );
     let mean = lifetimes.iter().sum::<f64>() / lifetimes.len() as f64;
     let rate = ports as f64 / mean;
-    case.figure("sustained_rate", &[rate], "connections/s");
+    case.measure("sustained_rate", &[rate], "connections/s");
     assert!(
         (rate - ports as f64 / TCP_TIMEWAIT_LEN.as_secs_f64()).abs()
             <= ports as f64 / TCP_TIMEWAIT_LEN.as_secs_f64() * 0.04,
@@ -1053,8 +1085,8 @@ async fn assassinated(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     .await?;
     // What the TIME_WAIT timer shows when read `since` the client began to close: it started at
     // TCP_TIMEWAIT_LEN as the server's FIN arrived, after that, counted in whole jiffies, less a
-    // tick that came late (SCHEDULING).
-    let slack = 2 * hz.jiffy() + SCHEDULING;
+    // tick that came late (SCHEDULING), and the emulation's allowance where the clock is emulated.
+    let slack = 2 * hz.jiffy() + SCHEDULING + netcase::kernel()?.emulation();
 
     // 1. tcp_rfc1337 = 0, the default, set explicitly: the stray ACK to the first connection.
     client_host.set(sysctl::TCP_RFC1337, false).await?;
@@ -1080,11 +1112,11 @@ async fn assassinated(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let client_delta = client_host.counters().await?.since(&client_before)?;
     let server_delta = server_host.counters().await?.since(&server_before)?;
     let killed_after = gone.at.saturating_duration_since(sent_at);
-    case.figure("killed_after_ms", &[ms(killed_after)], "ms");
+    case.measure("killed_after_ms", &[ms(killed_after)], "ms");
     // The timer as last read before the stray ACK, run down to the kill: at least what TIME_WAIT
     // had left (the stray ACK itself restarted it at TCP_TIMEWAIT_LEN, as part 2 shows).
     let timer_left = (read_at + timer.remaining).saturating_duration_since(gone.at);
-    case.figure("timer_left_when_killed_s", &[timer_left.as_secs_f64()], "s");
+    case.measure("timer_left_when_killed_s", &[timer_left.as_secs_f64()], "s");
     let lived = gone.at.saturating_duration_since(killed.closing_at);
     case.note(format!(
         "tcp_rfc1337=0: TIME_WAIT killed {killed_after:?} after the stray ACK, {lived:?} into \
@@ -1147,7 +1179,7 @@ async fn assassinated(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     // (`inet_twsk_reschedule`), which the reset left alone.
     let timer_after = tw_timer(&after);
     let since = read_after.saturating_duration_since(sent_at);
-    case.figure(
+    case.measure(
         "timer_after_stray_s",
         &[
             timer.remaining.as_secs_f64(),
@@ -1158,7 +1190,7 @@ async fn assassinated(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     assert!(
         timer_after.remaining > timer.remaining
             && timer_after.remaining <= TCP_TIMEWAIT_LEN
-            && timer_after.remaining + since + 2 * hz.jiffy() >= TCP_TIMEWAIT_LEN,
+            && timer_after.remaining + since + slack >= TCP_TIMEWAIT_LEN,
         "TIME_WAIT timer {:?} before the stray ACK, {:?} read {since:?} after it: not restarted \
          at {TCP_TIMEWAIT_LEN:?}",
         timer.remaining,

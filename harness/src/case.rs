@@ -62,6 +62,20 @@ impl CaseInfo {
     }
 }
 
+/// What decides a figure's value, and so whether two kernels' values may be compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The kernel decides it, the same on every run: a count, an errno, a length, a setting, a
+    /// timer's nominal value that the case checked the kernel kept to. Two kernels that differ
+    /// in it behave differently: the kernel comparison marks it.
+    #[default]
+    Kernel,
+    /// A measure of the machine as much as of the kernel: a latency, how long a call took, a
+    /// timer's observed firing. Shown, never compared: emulation slows such figures 10-100 fold.
+    Machine,
+}
+
 /// One measured figure: what the case found, for reports and for comparing kernels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
@@ -71,6 +85,19 @@ pub struct Figure {
     pub values: Vec<f64>,
     /// The unit (`ms`, `s`, `connections`, ...).
     pub unit: String,
+    /// What decides it.
+    pub kind: Kind,
+}
+
+/// A behaviour the case saw the kernel follow, in words: which rule applied on this kernel
+/// (`SYN schedule`: `a linear phase of 4 timeouts, then doubling`). Two kernels whose texts
+/// differ behave differently, and the comparison says so in these words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Behaviour {
+    /// What it is about, a few words.
+    pub topic: String,
+    /// What this kernel does, one line.
+    pub text: String,
 }
 
 /// A running case: the family it runs over, and what it leaves for its report.
@@ -95,6 +122,8 @@ pub struct Found {
     pub figures: Vec<Figure>,
     /// Notes, in the order written.
     pub notes: Vec<String>,
+    /// The rules the kernel followed, in the order recorded.
+    pub behaviours: Vec<Behaviour>,
     /// Socket tables at checkpoints: label, host, one line per socket.
     pub checkpoints: Vec<(String, String, Vec<String>)>,
 }
@@ -125,9 +154,20 @@ impl Case {
         self.seed
     }
 
-    /// Records a figure it measured, with its unit; printed at once, so that a passing
-    /// `cargo test -- --nocapture` shows what the kernel did.
+    /// Records a figure the kernel decides ([`Kind::Kernel`]: a count, an errno, a length, a
+    /// timer's nominal value the case checked), with its unit; printed at once, so that a
+    /// passing `cargo test -- --nocapture` shows what the kernel did.
     pub fn figure(&self, name: &str, values: &[f64], unit: &str) {
+        self.record(name, values, unit, Kind::Kernel);
+    }
+
+    /// Records a figure that measures the machine as much as the kernel ([`Kind::Machine`]: a
+    /// latency, an observed timer firing); reports show it, kernel comparisons never mark it.
+    pub fn measure(&self, name: &str, values: &[f64], unit: &str) {
+        self.record(name, values, unit, Kind::Machine);
+    }
+
+    fn record(&self, name: &str, values: &[f64], unit: &str, kind: Kind) {
         eprintln!(
             "figure {}[{}] {name} = {values:?} {unit}",
             self.info.name, self.family
@@ -136,6 +176,23 @@ impl Case {
             name: name.to_owned(),
             values: values.to_vec(),
             unit: unit.to_owned(),
+            kind,
+        });
+    }
+
+    /// Records which rule the kernel followed, in words (`SYN schedule`, `no linear phase: this
+    /// kernel has no tcp_syn_linear_timeouts`): a kernel comparison shows it where kernels
+    /// differ.
+    pub fn behaviour(&self, topic: &str, text: &str) {
+        if !quiet() {
+            eprintln!(
+                "behaviour {}[{}] {topic}: {text}",
+                self.info.name, self.family
+            );
+        }
+        self.lock().behaviours.push(Behaviour {
+            topic: topic.to_owned(),
+            text: text.to_owned(),
         });
     }
 

@@ -160,6 +160,22 @@ pub enum Error {
         why: String,
     },
 
+    /// A sysctl this kernel does not have, set to a value a kernel without it cannot behave as.
+    #[error("host {host}: {why}")]
+    MissingSysctl {
+        /// The host it was set on.
+        host: String,
+        /// The path below /proc/sys.
+        path: String,
+        /// The knob, the version that brought it, how the kernel behaves without it and what was
+        /// asked.
+        why: String,
+    },
+
+    /// A test that cannot run on this kernel or machine: its verdict is SKIP, with this reason.
+    #[error("cannot run here: {0}")]
+    Skip(String),
+
     /// Something the harness waited for did not happen before the deadline.
     #[error("timed out after {waited:?} waiting for {what}; last seen: {last}")]
     Timeout {
@@ -213,6 +229,19 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// When this error says that the kernel lacks what a test needs (a sysctl, a qdisc), rather
+    /// than that the kernel did something else: the reason of a SKIP, in one line.
+    pub fn skip_reason(&self) -> Option<String> {
+        match self {
+            Error::MissingSysctl { why, .. } => Some(why.clone()),
+            Error::Unsupported { what, why, .. } => {
+                Some(format!("this kernel cannot {what}: {why}"))
+            }
+            Error::Skip(why) => Some(why.clone()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(what: impl Into<String>, source: io::Error) -> Self {
         Error::Io {
             what: what.into(),

@@ -242,14 +242,48 @@ impl Host {
     }
 
     /// Sets a typed sysctl in this host only.
+    ///
+    /// On a kernel without the knob, setting it to the value the kernel behaves as without it
+    /// ([`Sysctl::absent_means`]) changes nothing and succeeds; any other value is
+    /// [`Error::MissingSysctl`], whose [`Error::skip_reason`] a case's runner reports as SKIP.
     pub async fn set<T: SysctlValue>(&self, knob: Sysctl<T>, value: T) -> Result<()> {
-        self.set_raw(knob.path(), &value.to_sysctl()).await
+        let text = value.to_sysctl();
+        match self.set_raw(knob.path(), &text).await {
+            Err(Error::UnknownSysctl { .. }) if self.lacks(knob) => {
+                if knob.absent_value() == Some(text.as_str()) {
+                    Ok(())
+                } else {
+                    Err(self.missing(knob, Some(&text)))
+                }
+            }
+            other => other,
+        }
     }
 
-    /// Reads a typed sysctl of this host.
+    /// Reads a typed sysctl of this host; on a kernel without the knob, the value the kernel
+    /// behaves as ([`Sysctl::absent_means`]), or [`Error::MissingSysctl`] when no value says it.
     pub async fn get<T: SysctlValue>(&self, knob: Sysctl<T>) -> Result<T> {
-        let text = self.get_raw(knob.path()).await?;
+        let text = match self.get_raw(knob.path()).await {
+            Err(Error::UnknownSysctl { .. }) if self.lacks(knob) => knob
+                .absent_value()
+                .map(str::to_owned)
+                .ok_or_else(|| self.missing(knob, None))?,
+            other => other?,
+        };
         sysctl::parse(&self.name, knob, &text)
+    }
+
+    /// Whether this kernel lacks `knob` in a host's namespace.
+    fn lacks<T>(&self, knob: Sysctl<T>) -> bool {
+        crate::kernel::kernel().is_ok_and(|k| !k.has(knob))
+    }
+
+    fn missing<T>(&self, knob: Sysctl<T>, wanted: Option<&str>) -> Error {
+        Error::MissingSysctl {
+            host: self.name.to_string(),
+            path: knob.path().to_owned(),
+            why: knob.missing(wanted),
+        }
     }
 
     /// Writes `value` to /proc/sys/`path` in this host only; `path` is below `net/`.
@@ -386,16 +420,76 @@ const RPS_DEFAULT_MASK: &str = "net/core/rps_default_mask";
 /// TIME_WAIT on the other CPU, then resent 200 ms later. One CPU per receiving host, rather than
 /// flows spread over all of them, also keeps the receive path serial as on a single-queue NIC:
 /// spread, two SYNs to one listener were processed at once and both passed its backlog check. A
-/// kernel without the setting (it came in 6.2, per namespace later) keeps veth's behaviour.
+/// kernel without the setting (it came in 6.2) gets the same through each link end's own
+/// `rps_cpus` once the ends exist: [`steer_ends`].
 fn steer_flows(name: &str) -> Result<()> {
-    static NEXT_CPU: AtomicUsize = AtomicUsize::new(0);
     if !Path::new("/proc/sys").join(RPS_DEFAULT_MASK).exists() {
         return Ok(());
     }
+    sysctl::write_raw(name, RPS_DEFAULT_MASK, &cpu_mask(next_cpu()))
+}
+
+/// The CPU the next host receives on: the hosts take the CPUs in turn.
+fn next_cpu() -> usize {
+    static NEXT_CPU: AtomicUsize = AtomicUsize::new(0);
     // SAFETY: sysconf has no preconditions.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
-    let cpu = NEXT_CPU.fetch_add(1, Ordering::Relaxed) % cpus;
-    sysctl::write_raw(name, RPS_DEFAULT_MASK, &cpu_mask(cpu))
+    NEXT_CPU.fetch_add(1, Ordering::Relaxed) % cpus
+}
+
+/// On a kernel without `net.core.rps_default_mask` (before 6.2), steers the receive queue of each
+/// of `ifnames` in the namespace `netns` to one CPU, as [`steer_flows`] does elsewhere: it writes
+/// their `queues/rx-0/rps_cpus`. That file is in sysfs, which shows the devices of the namespace
+/// that mounted it, so a short-lived thread enters the namespace, makes a private mount namespace
+/// of its own (`unshare(CLONE_NEWNS)`, propagation private: nothing reaches the machine's
+/// mounts), mounts sysfs there and writes; its mounts go with it.
+pub(crate) fn steer_ends(host: &str, netns: RawFd, ifnames: &[String]) -> Result<()> {
+    if Path::new("/proc/sys").join(RPS_DEFAULT_MASK).exists() || ifnames.is_empty() {
+        return Ok(());
+    }
+    let mask = cpu_mask(next_cpu());
+    let (host, ifnames) = (host.to_owned(), ifnames.to_vec());
+    // SAFETY: the fd stays open for the call: the host that owns it outlives the build.
+    let netns = unsafe { std::os::fd::BorrowedFd::borrow_raw(netns) }.try_clone_to_owned();
+    let netns =
+        netns.map_err(|e| Error::io(format!("duplicating the namespace fd of host {host}"), e))?;
+    std::thread::spawn(move || -> Result<()> {
+        use nix::mount::{MsFlags, mount};
+        let what = |step: &str| format!("steering host {host}'s receive queues to one CPU: {step}");
+        setns(&netns, CloneFlags::CLONE_NEWNET)
+            .map_err(|e| Error::io(what("entering its namespace"), e.into()))?;
+        unshare(CloneFlags::CLONE_NEWNS)
+            .map_err(|e| Error::io(what("unshare(CLONE_NEWNS)"), e.into()))?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| Error::io(what("making the mount namespace private"), e.into()))?;
+        mount(
+            Some("sysfs"),
+            "/sys",
+            Some("sysfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .map_err(|e| Error::io(what("mounting sysfs"), e.into()))?;
+        for ifname in &ifnames {
+            let path = format!("/sys/class/net/{ifname}/queues/rx-0/rps_cpus");
+            std::fs::write(&path, &mask)
+                .map_err(|e| Error::io(what(&format!("writing {mask} to {path}")), e))?;
+        }
+        Ok(())
+    })
+    .join()
+    .unwrap_or_else(|_| {
+        Err(Error::io(
+            "steering receive queues to one CPU",
+            std::io::Error::other("the thread panicked"),
+        ))
+    })
 }
 
 /// The mask of CPU `cpu` alone as the kernel writes one: hexadecimal, in comma-separated groups

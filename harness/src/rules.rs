@@ -2,8 +2,11 @@
 //! the host's settings instead of copying numbers from one run.
 //!
 //! Each rule cites the kernel code it models (net/ipv4/tcp_timer.c, include/net/tcp.h,
-//! kernel/time/timer.c). Times are nominal: a kernel timer never fires early, and fires late by
-//! up to [`wheel_granularity`] plus scheduling; see [`late_by_at_most`].
+//! kernel/time/timer.c) and takes what differs between kernels as an argument (a sysctl's value,
+//! or what a kernel without it behaves as: [`crate::sysctl::Sysctl::absent_means`]). Times are
+//! nominal; how far from nominal a timer's effect may be observed, on both edges, is
+//! [`crate::Kernel::timer_slack`]: up to a jiffy early, up to [`wheel_granularity`] plus
+//! scheduling late ([`late_by_at_most`]).
 
 use std::time::Duration;
 
@@ -178,6 +181,82 @@ pub fn wheel_granularity(timeout: Duration, hz: u32) -> Duration {
     Duration::from_nanos(jiffy_ns * 8u64.pow(level))
 }
 
+/// When `tcp_tw_reuse` (1, or 2 on loopback) lets connect() take over a TIME_WAIT socket of the
+/// same four-tuple, provided the old connection used timestamps (`tcp_twsk_unique`,
+/// net/ipv4/tcp_ipv4.c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwReuse {
+    /// Linux 6.14 and later: once `tcp_clock_ms()` is past the socket's entry into TIME_WAIT
+    /// (`tw_entry_stamp`, in milliseconds) plus `net.ipv4.tcp_tw_reuse_delay` (1000 ms by
+    /// default): `time_after32(tcp_clock_ms(), tw_entry_stamp + delay)`, strictly after.
+    AfterDelay(Duration),
+    /// Before 6.14 (6.1 and 6.12 included; no `tcp_tw_reuse_delay`): once the monotonic clock's
+    /// whole second (`ktime_get_seconds()`) is past the second in which the socket last stored
+    /// the peer's timestamp (`tw_ts_recent_stamp`, set when the peer's FIN that put it in
+    /// TIME_WAIT arrived): `time_after32(ktime_get_seconds(), tw_ts_recent_stamp)`. So anywhere
+    /// from a moment to one second after entering TIME_WAIT, at the next whole second of
+    /// CLOCK_MONOTONIC; not the "1 to 2 s" often quoted, which was the rule before 4.18.
+    NextSecond,
+}
+
+impl TwReuse {
+    /// The rule of a kernel whose host has `tcp_tw_reuse_delay` set to `delay`, or `None` when
+    /// the kernel has no such knob.
+    pub fn of(delay: Option<Duration>) -> TwReuse {
+        delay.map_or(TwReuse::NextSecond, TwReuse::AfterDelay)
+    }
+
+    /// The first moment, on the CLOCK_MONOTONIC time line (as [`monotonic`] gives it), at which a
+    /// socket that entered TIME_WAIT at `entered` may be taken over.
+    pub fn allowed_at(self, entered: Duration) -> Duration {
+        match self {
+            TwReuse::AfterDelay(delay) => entered + delay,
+            TwReuse::NextSecond => Duration::from_secs(entered.as_secs() + 1),
+        }
+    }
+
+    /// The longest a socket waits for it, from entering TIME_WAIT.
+    pub fn longest(self) -> Duration {
+        match self {
+            TwReuse::AfterDelay(delay) => delay,
+            TwReuse::NextSecond => Duration::from_secs(1),
+        }
+    }
+
+    /// In words, for notes and comparisons.
+    pub fn describe(self) -> String {
+        match self {
+            TwReuse::AfterDelay(delay) => format!(
+                "once {} ms in TIME_WAIT (tcp_tw_reuse_delay)",
+                delay.as_millis()
+            ),
+            TwReuse::NextSecond => {
+                "at the next whole second of the monotonic clock after the last timestamp received \
+                 (this kernel has no tcp_tw_reuse_delay)"
+                    .to_owned()
+            }
+        }
+    }
+}
+
+/// Where `at` lies on the CLOCK_MONOTONIC time line, the clock of `ktime_get_seconds()` and of
+/// std's `Instant` on Linux.
+pub fn monotonic(at: std::time::Instant) -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let now = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    let since = std::time::Instant::now();
+    if at <= since {
+        now.saturating_sub(since - at)
+    } else {
+        now + (at - since)
+    }
+}
+
 /// The latest a timer of `timeout` is expected to fire, after it was armed, at `hz` ticks per
 /// second on this machine: one wheel granularity ([`wheel_granularity`]), one more jiffy for
 /// arming within a tick, and `scheduling` for the softirq and the capturing thread on a loaded
@@ -282,6 +361,32 @@ mod tests {
             Duration::from_millis(500),
         );
         assert_eq!((s.probes, s.gives_up), (secs(&[2]), Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn time_wait_reuse_by_delay_or_at_the_next_second() {
+        let entered = Duration::from_millis(41_700);
+        let rule = TwReuse::of(Some(Duration::from_millis(500)));
+        assert_eq!(rule.allowed_at(entered), Duration::from_millis(42_200));
+        let rule = TwReuse::of(None);
+        assert_eq!(rule, TwReuse::NextSecond);
+        assert_eq!(rule.allowed_at(entered), Duration::from_secs(42));
+        assert_eq!(
+            rule.allowed_at(Duration::from_millis(41_000)),
+            Duration::from_secs(42)
+        );
+    }
+
+    #[test]
+    fn monotonic_follows_instant() {
+        let now = std::time::Instant::now();
+        let later = now + Duration::from_millis(1500);
+        let (a, b) = (monotonic(now), monotonic(later));
+        let gap = b - a;
+        assert!(
+            gap >= Duration::from_millis(1499) && gap <= Duration::from_millis(1501),
+            "{gap:?}"
+        );
     }
 
     #[test]

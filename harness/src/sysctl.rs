@@ -6,7 +6,10 @@
 
 use std::{fmt, marker::PhantomData, str::FromStr};
 
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    kernel::Version,
+};
 
 /// A value a sysctl file holds, with its text form.
 pub trait SysctlValue: Sized {
@@ -86,9 +89,12 @@ impl SysctlValue for PortRange {
     }
 }
 
-/// A typed sysctl: its path below /proc/sys and the type of its value.
+/// A typed sysctl: its path below /proc/sys, the type of its value, and, for a knob that not
+/// every supported kernel has, the version that brought it and how kernels before it behave.
 pub struct Sysctl<T> {
     path: &'static str,
+    since: Option<Version>,
+    absent: Option<&'static str>,
     _value: PhantomData<fn() -> T>,
 }
 
@@ -105,18 +111,66 @@ impl<T> fmt::Debug for Sysctl<T> {
     }
 }
 
-impl<T: SysctlValue> Sysctl<T> {
+impl<T> Sysctl<T> {
     /// A sysctl at `path` below /proc/sys, for example `net/ipv4/tcp_syn_retries`.
     pub const fn new(path: &'static str) -> Self {
         Sysctl {
             path,
+            since: None,
+            absent: None,
             _value: PhantomData,
         }
     }
 
+    /// The same knob, which came with Linux `major.minor`: on older kernels it does not exist.
+    pub const fn since(self, major: u32, minor: u32) -> Self {
+        Sysctl {
+            since: Some(Version::new(major, minor)),
+            ..self
+        }
+    }
+
+    /// The same knob, for which a kernel without it behaves as with the value `text`: reading it
+    /// there gives that value, and setting it to that value is no change (the kernel's source of
+    /// the version before the knob came is the authority for what it did).
+    pub const fn absent_means(self, text: &'static str) -> Self {
+        Sysctl {
+            absent: Some(text),
+            ..self
+        }
+    }
+
     /// The path below /proc/sys.
-    pub fn path(&self) -> &'static str {
+    pub const fn path(&self) -> &'static str {
         self.path
+    }
+
+    /// The dotted name, as `sysctl` prints it (`net.ipv4.tcp_syn_retries`).
+    pub fn dotted(&self) -> String {
+        self.path.replace('/', ".")
+    }
+
+    /// The version that brought it, when not every supported kernel has it.
+    pub const fn introduced(&self) -> Option<Version> {
+        self.since
+    }
+
+    /// What a kernel without it behaves as, as the value's text, when that is a value at all.
+    pub fn absent_value(&self) -> Option<&'static str> {
+        self.absent
+    }
+
+    /// Why a host cannot be given `wanted` on a kernel that lacks the knob, in one line.
+    pub(crate) fn missing(&self, wanted: Option<&str>) -> String {
+        let came = self
+            .since
+            .map_or_else(String::new, |v| format!(" (it came in Linux {v})"));
+        let before = match self.absent {
+            Some(text) => format!("; without it the kernel behaves as {text}"),
+            None => String::new(),
+        };
+        let asked = wanted.map_or_else(String::new, |w| format!(", so it cannot be set to {w}"));
+        format!("this kernel has no {}{came}{before}{asked}", self.dotted())
     }
 }
 
@@ -125,7 +179,10 @@ pub const TCP_SYN_RETRIES: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_syn_retries");
 /// SYN-ACK retransmissions for a half-open connection, a count.
 pub const TCP_SYNACK_RETRIES: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_synack_retries");
 /// How many of the first SYN retransmissions keep the initial timeout instead of doubling, a count.
-pub const TCP_SYN_LINEAR_TIMEOUTS: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_syn_linear_timeouts");
+/// Before 6.5 every backoff doubled: as 0.
+pub const TCP_SYN_LINEAR_TIMEOUTS: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_syn_linear_timeouts")
+    .since(6, 5)
+    .absent_means("0");
 /// Idle time before the first keepalive probe, in seconds.
 pub const TCP_KEEPALIVE_TIME: Sysctl<u32> = Sysctl::new("net/ipv4/tcp_keepalive_time");
 /// Time between keepalive probes, in seconds.
@@ -163,10 +220,24 @@ pub const TCP_RETRIES1: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_retries1");
 pub const TCP_RETRIES2: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_retries2");
 /// Retransmissions before an orphaned connection is dropped, a count (0 means 8).
 pub const TCP_ORPHAN_RETRIES: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_orphan_retries");
-/// The lowest retransmission timeout, in microseconds.
-pub const TCP_RTO_MIN_US: Sysctl<u32> = Sysctl::new("net/ipv4/tcp_rto_min_us");
-/// The highest retransmission timeout, in milliseconds.
-pub const TCP_RTO_MAX_MS: Sysctl<u32> = Sysctl::new("net/ipv4/tcp_rto_max_ms");
+/// The lowest retransmission timeout, in microseconds. Before 6.11 it was `TCP_RTO_MIN`
+/// (200 ms), changed only per route (`rto_min`): as 200000.
+pub const TCP_RTO_MIN_US: Sysctl<u32> = Sysctl::new("net/ipv4/tcp_rto_min_us")
+    .since(6, 11)
+    .absent_means("200000");
+/// The highest retransmission timeout, in milliseconds. Before 6.15 it was `TCP_RTO_MAX`
+/// (120 s): as 120000.
+pub const TCP_RTO_MAX_MS: Sysctl<u32> = Sysctl::new("net/ipv4/tcp_rto_max_ms")
+    .since(6, 15)
+    .absent_means("120000");
+/// How old a TIME_WAIT socket must be before `tcp_tw_reuse` lets connect() take it over, in
+/// milliseconds (it came in 6.14). Before it, the rule was another: reuse once the monotonic
+/// clock's second had moved on since the last timestamp the socket received
+/// ([`crate::rules::TwReuse`]), which no value of this knob expresses.
+pub const TCP_TW_REUSE_DELAY: Sysctl<u32> = Sysctl::new("net/ipv4/tcp_tw_reuse_delay").since(6, 14);
+/// The CPUs a new device's receive queues steer packets to (RPS), as a hexadecimal mask; per
+/// namespace in later kernels, absent before 6.2.
+pub const RPS_DEFAULT_MASK: Sysctl<String> = Sysctl::new("net/core/rps_default_mask").since(6, 2);
 /// The namespace's default congestion control algorithm, by name.
 pub const TCP_CONGESTION_CONTROL: Sysctl<String> = Sysctl::new("net/ipv4/tcp_congestion_control");
 /// IPv4 forwarding between interfaces.
@@ -199,6 +270,7 @@ pub const KNOWN: &[&str] = &[
     TCP_ORPHAN_RETRIES.path,
     TCP_RTO_MIN_US.path,
     TCP_RTO_MAX_MS.path,
+    TCP_TW_REUSE_DELAY.path,
     TCP_CONGESTION_CONTROL.path,
     IP_FORWARD.path,
     IPV6_FORWARDING.path,

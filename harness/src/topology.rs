@@ -758,6 +758,8 @@ impl HostWork {
         for setup in self.ends.iter().filter(|s| !s.offloads) {
             netlink::disable_tx_checksum(host, &setup.end.ifname)?;
         }
+        let ifnames: Vec<String> = self.ends.iter().map(|s| s.end.ifname.clone()).collect();
+        crate::host::steer_ends(host, context.netns, &ifnames)?;
         let up = self
             .ends
             .iter()

@@ -247,11 +247,13 @@ fn stop_the_matrix(kernel: &str, base: &Path, during: During, signal: i32) {
         }
         let ours = descendants(pid);
         let ready = match during {
+            // (With its run.json: it catches signals from before it writes it.)
             During::ThisKernel => {
                 announced
                     && ours
                         .iter()
                         .any(|p| p.cmdline.contains(" run silent_drops::"))
+                    && out.join("this-kernel/run.json").is_file()
             }
             During::Guest => {
                 ours.iter()

@@ -8,7 +8,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 use super::{CLSACT, filter, qdisc, request, root_qdisc, shape};
 use crate::{bpf::DropProgram, netlink::LOOPBACK_INDEX};
 
-/// A kernel facility an impairment may need.
+/// A kernel facility a test may need: what an impairment needs, or a sysctl.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Feature {
     /// `sch_netem`: delay, jitter, reordering, duplication, correlated loss.
@@ -19,35 +19,56 @@ pub enum Feature {
     Ifb,
     /// A clsact qdisc running an eBPF classifier (cls_bpf, direct action): drops, loss, counts.
     Bpf,
+    /// A sysctl in a host's namespace, by its path below /proc/sys, with the version that
+    /// brought it: for a case that shows what only that knob can do (`tcp_syn_linear_timeouts`
+    /// set to 2). A case that only needs the knob's effect to be absent sets it instead, and a
+    /// kernel without it behaves as [`crate::sysctl::Sysctl::absent_means`] says.
+    Sysctl(&'static str, crate::kernel::Version),
 }
 
 impl Feature {
-    /// Every feature, in the order reports list them.
+    /// Every impairment feature, in the order reports list them.
     pub const ALL: [Feature; 4] = [Feature::Bpf, Feature::Netem, Feature::Tbf, Feature::Ifb];
 
+    /// A sysctl `knob` as a feature; `knob` must declare the version that brought it.
+    pub const fn sysctl<T>(knob: crate::sysctl::Sysctl<T>) -> Feature {
+        match knob.introduced() {
+            Some(version) => Feature::Sysctl(knob.path(), version),
+            None => panic!("a sysctl needed as a feature declares the version that brought it"),
+        }
+    }
+
     /// What the kernel lacks when this feature is missing, and what to do.
-    pub fn missing(self) -> &'static str {
+    pub fn missing(self) -> String {
         match self {
-            Feature::Netem => {
-                "it has no sch_netem qdisc (CONFIG_NET_SCH_NETEM; on most distributions \
-                 `modprobe sch_netem` on the machine loads it)"
+            Feature::Netem => "it has no sch_netem qdisc (CONFIG_NET_SCH_NETEM; on most \
+                               distributions `modprobe sch_netem` on the machine loads it)"
+                .to_owned(),
+            Feature::Tbf => {
+                "it has no sch_tbf qdisc (CONFIG_NET_SCH_TBF; try `modprobe sch_tbf`)".to_owned()
             }
-            Feature::Tbf => "it has no sch_tbf qdisc (CONFIG_NET_SCH_TBF; try `modprobe sch_tbf`)",
-            Feature::Ifb => "it has no ifb device (CONFIG_IFB; try `modprobe ifb numifbs=0`)",
-            Feature::Bpf => {
-                "it cannot attach an eBPF classifier to a clsact qdisc (CONFIG_NET_CLS_BPF, \
-                 CONFIG_NET_SCH_INGRESS, CONFIG_BPF_SYSCALL and CAP_BPF are needed)"
+            Feature::Ifb => {
+                "it has no ifb device (CONFIG_IFB; try `modprobe ifb numifbs=0`)".to_owned()
             }
+            Feature::Bpf => "it cannot attach an eBPF classifier to a clsact qdisc \
+                             (CONFIG_NET_CLS_BPF, CONFIG_NET_SCH_INGRESS, CONFIG_BPF_SYSCALL and \
+                             CAP_BPF are needed)"
+                .to_owned(),
+            Feature::Sysctl(path, version) => format!(
+                "it has no {} (it came in Linux {version})",
+                path.replace('/', ".")
+            ),
         }
     }
 
     /// A short name, as in `netcase list`.
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Feature::Netem => "netem",
-            Feature::Tbf => "tbf",
-            Feature::Ifb => "ifb",
-            Feature::Bpf => "bpf",
+            Feature::Netem => "netem".to_owned(),
+            Feature::Tbf => "tbf".to_owned(),
+            Feature::Ifb => "ifb".to_owned(),
+            Feature::Bpf => "bpf".to_owned(),
+            Feature::Sysctl(path, _) => path.rsplit('/').next().unwrap_or(path).to_owned(),
         }
     }
 }
@@ -69,6 +90,7 @@ impl Features {
             Feature::Tbf => self.tbf,
             Feature::Ifb => self.ifb,
             Feature::Bpf => self.bpf,
+            Feature::Sysctl(path, _) => crate::kernel::kernel().is_ok_and(|k| k.has_path(path)),
         }
     }
 }

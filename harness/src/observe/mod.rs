@@ -27,7 +27,7 @@ pub use counters::{Counters, Delta};
 pub use settings::{Hz, HzSource, Settings, TCP_TIMEWAIT_LEN, hz};
 pub use socket::{AcceptQueue, Filter, Socket, SocketTable, TcpState, Timer, TimerKind};
 pub use tcp_info::{Keepalive, TcpInfo, keepalive, tcp_info};
-pub use wait::{DEFAULT_INTERVAL, Observed, wait_until, wait_until_every};
+pub use wait::{DEFAULT_INTERVAL, Observed, next_whole_second, wait_until, wait_until_every};
 
 use crate::{Host, error::Result};
 

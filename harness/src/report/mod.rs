@@ -72,6 +72,18 @@ pub struct FigureRecord {
     pub values: Vec<f64>,
     /// Their unit.
     pub unit: String,
+    /// What decides them (results written before kinds existed read as `kernel`).
+    #[serde(default)]
+    pub kind: crate::case::Kind,
+}
+
+/// A rule the kernel followed, as in [`crate::case::Behaviour`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BehaviourRecord {
+    /// What it is about.
+    pub topic: String,
+    /// What this kernel does.
+    pub text: String,
 }
 
 /// The socket table of one host at one moment of a case.
@@ -135,6 +147,9 @@ pub struct CaseResult {
     pub figures: Vec<FigureRecord>,
     /// What it noted for the reader.
     pub notes: Vec<String>,
+    /// The rules the kernel followed, in words.
+    #[serde(default)]
+    pub behaviours: Vec<BehaviourRecord>,
     /// Each host's counters that changed during the case: host, then counter, then change.
     pub counters: BTreeMap<String, BTreeMap<String, i64>>,
     /// Socket tables at the case's checkpoints and at its end.
@@ -500,9 +515,21 @@ fn index(out: &Path, results: &[CaseResult], wall_s: f64, state: Option<&str>) -
     for r in results {
         let dir = CaseResult::dir_name(&r.case, &r.family);
         let svg = std::fs::read_to_string(out.join(&dir).join("ladder.svg")).unwrap_or_default();
+        // A case that never ran here (stopped before it started, lost with its guest) has a
+        // row in the summary but no bundle to link to.
+        let links = if out.join(&dir).join("result.json").is_file() {
+            format!(
+                "<a href=\"{dir}/README.md\">README</a> · <a href=\"{dir}/result.json\">result.json</a> · <a href=\"{dir}/timeline.txt\">timeline</a> · <a href=\"{dir}/counters.txt\">counters</a> · <a href=\"{dir}/settings.txt\">settings</a>"
+            )
+        } else {
+            format!(
+                "no bundle: {}",
+                ladder::escape(r.reason.as_deref().unwrap_or("it did not run"))
+            )
+        };
         let _ = writeln!(
             html,
-            "<section id=\"{dir}\"><h2>{} over {}: <span class=\"{}\">{}</span></h2>\n<p>{}</p>\n<p><a href=\"{dir}/README.md\">README</a> · <a href=\"{dir}/result.json\">result.json</a> · <a href=\"{dir}/timeline.txt\">timeline</a> · <a href=\"{dir}/counters.txt\">counters</a> · <a href=\"{dir}/settings.txt\">settings</a></p>\n{svg}</section>",
+            "<section id=\"{dir}\"><h2>{} over {}: <span class=\"{}\">{}</span></h2>\n<p>{}</p>\n<p>{links}</p>\n{svg}</section>",
             ladder::escape(&r.case),
             r.family,
             r.verdict.to_string().to_lowercase(),

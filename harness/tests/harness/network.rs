@@ -307,21 +307,14 @@ async fn a_small_mtu_link_carries_ipv4() -> Result<()> {
 /// Every link end receives on one CPU, so that a flow's segments, sent from two CPUs (a delayed
 /// ACK from a timer, a FIN from close()), arrive in the order they were sent, and one after
 /// another as on a single-queue NIC: its receive queue steers every packet to one CPU (RPS), the
-/// mask the harness gives each namespace (`net.core.rps_default_mask`). Read in sysfs, mounted in
-/// a mount namespace of the reader's own (`unshare -m`, private), since /sys shows the root
-/// namespace's devices.
+/// mask the harness gives each namespace (`net.core.rps_default_mask`), or on kernels without it
+/// (before 6.2) each end's own `rps_cpus`. Read in sysfs, mounted in a mount namespace of the
+/// reader's own (`unshare -m`, private), since /sys shows the root namespace's devices.
 #[rstest]
 #[tokio::test]
 async fn link_ends_receive_on_one_cpu(#[future] routed: Result<Topology>) -> Result<()> {
     require_privileges!();
     require_program!("unshare", "util-linux");
-    if !std::path::Path::new("/proc/sys/net/core/rps_default_mask").exists() {
-        netcase::privileges::cannot_run(
-            &"this kernel has no net.core.rps_default_mask (Linux 6.2 and later): veth links may \
-             reorder a flow's packets",
-        );
-        return Ok(());
-    }
     let net = routed.await?;
     for end in net.links().iter().flat_map(|l| l.ends()) {
         let script = format!(

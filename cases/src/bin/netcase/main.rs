@@ -129,7 +129,7 @@ fn list(args: &[String]) -> ExitCode {
     for def in selected {
         let info = &def.info;
         let families: Vec<&str> = info.families.iter().map(|f| run::family_name(*f)).collect();
-        let needs: Vec<&str> = info.needs.iter().map(|f| f.name()).collect();
+        let needs: Vec<String> = info.needs.iter().map(|f| f.name()).collect();
         let here = if info.needs.iter().all(|f| found.has(*f)) {
             "yes"
         } else {
@@ -152,6 +152,8 @@ fn list(args: &[String]) -> ExitCode {
 }
 
 fn run_command(args: &[String]) -> ExitCode {
+    // First: a SIGTERM passed on by `netcase kernels` as this run starts must stop it, not kill it.
+    stop::install();
     let mut filters = Vec::new();
     let (mut families, mut out, mut parallel, mut seed) = (
         Family::BOTH.to_vec(),
@@ -219,6 +221,9 @@ fn run_command(args: &[String]) -> ExitCode {
     unsafe {
         std::env::set_var("NETCASE_OUT", &out);
         std::env::set_var("NETCASE_KEEP", "1");
+    }
+    if let Some(warning) = netcase::kernel().ok().and_then(|k| k.unsupported()) {
+        eprintln!("netcase: {warning}");
     }
     let jobs: Vec<run::Job> = selected
         .iter()

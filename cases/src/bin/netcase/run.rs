@@ -20,7 +20,9 @@ use futures::FutureExt;
 use netcase::{
     Family, Topology,
     case::Case,
-    report::{self, CaseResult, Checkpoint, FigureRecord, Tool, Verdict, run::RunRecord},
+    report::{
+        self, BehaviourRecord, CaseResult, Checkpoint, FigureRecord, Tool, Verdict, run::RunRecord,
+    },
 };
 use netcase_cases::Def;
 
@@ -104,6 +106,24 @@ pub fn run(options: Options) -> Vec<CaseResult> {
         let _ = worker.join();
     }
     let wall = started.elapsed().as_secs_f64();
+    let mut results = results;
+    if let Some(signal) = stop::requested() {
+        // Every case asked for has a row: the ones the stop came before never started.
+        for job in &options.jobs {
+            let found = results
+                .iter()
+                .any(|r| r.case == job.def.info.name && r.family == family_name(job.family));
+            if !found {
+                let mut result = blank(*job, options.seed);
+                result.verdict = Verdict::Interrupted;
+                result.reason = Some(format!(
+                    "stopped by {} before it started",
+                    stop::name(signal)
+                ));
+                results.push(result);
+            }
+        }
+    }
     let ordered = in_order(&options.jobs, &results);
     summary_table(&ordered, wall);
     // The summary first, the end state last: a run.json that says finished has its summary.
@@ -179,6 +199,7 @@ fn blank(job: Job, seed: u64) -> CaseResult {
         seed,
         figures: Vec::new(),
         notes: Vec::new(),
+        behaviours: Vec::new(),
         counters: BTreeMap::new(),
         checkpoints: Vec::new(),
         settings: BTreeMap::new(),
@@ -250,7 +271,6 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let recording = net.record(&names).await?;
     let case = Case::new(info, job.family, seed);
-    let missing = info.missing();
     let body = AssertUnwindSafe(netcase_cases::run_with(job.def, case.clone(), net.clone()))
         .catch_unwind();
     let outcome = tokio::select! {
@@ -265,18 +285,11 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
                 stop::requested().map_or("a signal", stop::name)
             ));
         }
-        Some(Ok(Ok(()))) if !missing.is_empty() => {
-            result.verdict = Verdict::Skip;
-            result.reason = Some(format!(
-                "this kernel {}",
-                missing
-                    .iter()
-                    .map(|f| f.missing())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ));
-        }
         Some(Ok(Ok(()))) => result.verdict = Verdict::Pass,
+        Some(Ok(Err(netcase::Error::Skip(why)))) => {
+            result.verdict = Verdict::Skip;
+            result.reason = Some(first_line(&why));
+        }
         Some(Ok(Err(e))) => {
             result.verdict = Verdict::Fail;
             result.reason = Some(first_line(&e.to_string()));
@@ -305,9 +318,18 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
             name: f.name,
             values: f.values,
             unit: f.unit,
+            kind: f.kind,
         })
         .collect();
     result.notes = found.notes;
+    result.behaviours = found
+        .behaviours
+        .into_iter()
+        .map(|b| BehaviourRecord {
+            topic: b.topic,
+            text: b.text,
+        })
+        .collect();
     result.checkpoints = found
         .checkpoints
         .into_iter()

@@ -15,14 +15,16 @@
 //! it boots the kernel, TCG otherwise), the selected cases run inside with `netcase run`, and
 //! their bundles come back over the serial console ([`serial`]) into `OUT/<release>/`, the
 //! same bundle as `netcase run` writes. This kernel's run goes to `OUT/this-kernel/`. Then
-//! `OUT/comparison.{json,html}` and a table on stdout ([`compare`]).
+//! `OUT/comparison.{json,html}`, `OUT/differences.md` (the rows whose behaviour differs, as a
+//! Markdown table) and a table on stdout ([`compare`]).
 //!
 //! Without filters, the default subset is the cases expected to take at most `--max-expected`
 //! seconds (1.5): under TCG everything runs several times slower.
 //!
-//! Exit status: 0 when every kernel delivered its results (whatever they say: differences are
-//! the product), 1 when a guest broke down (a panic, a hang, a cut stream), 2 for bad input,
-//! 130 after Ctrl-C and 143 after SIGTERM.
+//! Exit status: 0 when every kernel delivered its results and no case failed (differences of
+//! behaviour are the product, and a SKIP for a missing feature is not a failure), 1 when a case
+//! failed or a guest broke down (a panic, a hang, a cut stream), 2 for bad input, 130 after
+//! Ctrl-C and 143 after SIGTERM.
 //!
 //! Stopping: Ctrl-C or SIGTERM kills the guests (the qemu processes this process started, by
 //! pidfd), passes the signal on to this kernel's `netcase run` (which writes its partial results;
@@ -571,8 +573,16 @@ fn kernels(
     let json = serde_json::to_string_pretty(&comparison).expect("a comparison serialises");
     std::fs::write(out.join("comparison.json"), json + "\n")
         .and_then(|()| std::fs::write(out.join("comparison.html"), comparison.html()))
+        .and_then(|()| std::fs::write(out.join("differences.md"), comparison.markdown()))
         .map_err(|e| format!("writing the comparison in {}: {e}", out.display()))?;
     println!("\n{}", comparison.text());
+    let failures = comparison.failures();
+    if !failures.is_empty() {
+        println!("{} FAIL:", failures.len());
+        for failure in &failures {
+            println!("  {failure}");
+        }
+    }
     if let Some(signal) = stop::requested() {
         println!(
             "stopped by {}: the comparison holds what came back",
@@ -580,11 +590,11 @@ fn kernels(
         );
     }
     println!(
-        "matrix wall time {:.1} s; comparison: {} (and comparison.json)",
+        "matrix wall time {:.1} s; comparison: {} (and comparison.json, differences.md)",
         started.elapsed().as_secs_f64(),
         out.join("comparison.html").display()
     );
-    Ok(all_delivered)
+    Ok(all_delivered && failures.is_empty())
 }
 
 /// How long this kernel's `netcase run` has, once the signal is passed on to it, to write its
@@ -606,7 +616,7 @@ fn host_run(run_args: &[String], out: &Path) -> Result<Kernel, String> {
         Command::new(exe)
             .arg("run")
             .args(run_args)
-            .args(["--jobs", "2", "--out"])
+            .arg("--out")
             .arg(out)
             .stdin(Stdio::null())
             .stdout(log)
@@ -627,8 +637,22 @@ fn host_run(run_args: &[String], out: &Path) -> Result<Kernel, String> {
     let broken = match stop::requested() {
         Some(signal) => {
             let why = format!("stopped by {}", stop::name(signal));
-            for (case, family) in missing_jobs(run_args, &results) {
-                results.push(stopped(&case, &family, &report::kernel().release, &why));
+            let missing = missing_jobs(run_args, &results);
+            for (case, family) in &missing {
+                results.push(stopped(case, family, &report::kernel().release, &why));
+            }
+            // A run stopped as it started (before it could catch the signal) wrote nothing:
+            // its directory still says how it ended.
+            let said = RunRecord::read(out).ok().flatten();
+            if said.is_none_or(|r| r.state == report::run::State::Running) {
+                let parts = missing_jobs(run_args, &[])
+                    .iter()
+                    .map(|(case, family)| CaseResult::dir_name(case, family))
+                    .collect();
+                let mut record = RunRecord::start(std::env::args().collect(), parts);
+                record.end(Some(stop::name(signal).to_owned()));
+                let _ = report::write_summary_of(out, &results, wall, Some(&record));
+                let _ = record.write(out);
             }
             Some(why)
         }
@@ -976,6 +1000,7 @@ fn lost(case: &str, family: &str, release: &str, why: &str) -> CaseResult {
         seed: 1,
         figures: Vec::new(),
         notes: Vec::new(),
+        behaviours: Vec::new(),
         counters: BTreeMap::new(),
         checkpoints: Vec::new(),
         settings: BTreeMap::new(),

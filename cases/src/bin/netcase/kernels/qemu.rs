@@ -80,8 +80,14 @@ pub const QEMU: &str = "qemu-system-x86_64";
 
 /// Boots `boot` and reads its console to the end of the result stream or a deadline.
 pub fn boot(boot: &Boot) -> Result<Booted, String> {
+    // netcase.emulation tells the cases inside that the guest's clock is emulated (under TCG),
+    // so that their timing rules allow for it (netcase::kernel::Clock).
+    let emulation = match boot.accel {
+        Accel::Tcg => " netcase.emulation=tcg",
+        Accel::Kvm => "",
+    };
     let append = format!(
-        "console=ttyS0 panic=-1 loglevel=1 quiet mitigations=off netcase.nonce={}",
+        "console=ttyS0 panic=-1 loglevel=1 quiet mitigations=off netcase.nonce={}{emulation}",
         boot.nonce
     );
     let mut command = Command::new(QEMU);
