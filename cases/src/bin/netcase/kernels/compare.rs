@@ -174,7 +174,7 @@ impl Comparison {
             .collect()
     }
 
-    /// Every FAIL (or run stopped or lost), as `kernel: case [family]: reason`.
+    /// Every FAIL, and every case a stop cut short, as `kernel: case [family]: reason`.
     pub fn failures(&self) -> Vec<String> {
         let mut out = Vec::new();
         for row in &self.rows {

@@ -578,7 +578,7 @@ fn kernels(
     println!("\n{}", comparison.text());
     let failures = comparison.failures();
     if !failures.is_empty() {
-        println!("{} FAIL:", failures.len());
+        println!("{} FAIL or cut short by a stop:", failures.len());
         for failure in &failures {
             println!("  {failure}");
         }
