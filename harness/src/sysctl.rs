@@ -8,7 +8,7 @@ use std::{fmt, marker::PhantomData, str::FromStr};
 
 use crate::{
     error::{Error, Result},
-    kernel::Version,
+    kernel::version::Version,
 };
 
 /// A value a sysctl file holds, with its text form.

@@ -23,8 +23,9 @@ mod socket;
 mod tcp_info;
 mod wait;
 
+pub use crate::kernel::{Hz, HzSource, hz};
 pub use counters::{Counters, Delta};
-pub use settings::{Hz, HzSource, Settings, TCP_TIMEWAIT_LEN, hz};
+pub use settings::{Settings, TCP_TIMEWAIT_LEN};
 pub use socket::{AcceptQueue, Filter, Socket, SocketTable, TcpState, Timer, TimerKind};
 pub use tcp_info::{Keepalive, TcpInfo, keepalive, tcp_info};
 pub use wait::{DEFAULT_INTERVAL, Observed, next_whole_second, wait_until, wait_until_every};
