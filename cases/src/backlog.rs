@@ -573,8 +573,14 @@ async fn final_ack_into_a_full_queue(
     let impairment = net.impair("client", "server").await?;
     impairment.drop(Packets::pure_ack(), Which::All)?;
     let recording = net.record(&["client", "server"]).await?;
+    // connect() returns when the SYN-ACK is in, and the handshake's last ACK may leave a moment
+    // later (tcp_finish_connect wakes the caller before tcp_send_ack): each connection's two
+    // segments (SYN, ACK) are out before the next one starts, as the expectation orders them.
+    let sent = client.counters().await?;
     let mut b = connect(client, addr).await?;
+    let sent = wait_for_counter(client, &sent, "Tcp.OutSegs", 2).await?;
     let mut c = connect(client, addr).await?;
+    wait_for_counter(client, &sent, "Tcp.OutSegs", 2).await?;
     let c_local = c.local_addr().expect("getsockname");
     wait_until(
         "B and C half-open on the server",

@@ -445,7 +445,10 @@ async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: 
     if rule == TwReuse::NextSecond {
         // The whole range is used up within one second of the monotonic clock, so that no
         // socket of it may be taken over before the round ends.
-        netcase::observe::next_whole_second().await;
+        // 100 ms into it (and the emulation's allowance): after the tick that moves the
+        // kernel's seconds clock on, however late it comes.
+        let margin = Duration::from_millis(100) + netcase::kernel()?.emulation();
+        netcase::observe::next_whole_second(margin).await;
     }
     let (done, refused) = client_host
         .run(move || until_refused(server_addr, ports))
@@ -527,11 +530,16 @@ async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: 
         .await?;
         let after = first.at.saturating_duration_since(entered);
         case.measure("reused_after_ms", &[after.as_secs_f64() * 1e3], "ms");
-        // Not before the rule's moment for the first socket: its entry into TIME_WAIT is
-        // estimated from its timer, which counts whole jiffies (2 jiffies early at most). Not
-        // later than that moment plus a probe's window and the observation's slack (scheduling,
-        // and emulation where the clock is emulated) plus 80 ms for the connect() of the probe.
-        let allowed = rule.allowed_at(rules::monotonic(entered));
+        // Not before the rule's moment for the first socket: after a delay, from its entry into
+        // TIME_WAIT as its timer shows it (whole jiffies: 2 jiffies early at most); at the next
+        // second, from the second the round ran in by this clock (it started well into one: the
+        // timer's estimate would carry the lag of the kernel's ticks). Not later than that moment
+        // plus a probe's window and the observation's slack (scheduling, and emulation where the
+        // clock is emulated) plus 80 ms for the connect() of the probe.
+        let allowed = rule.allowed_at(rules::monotonic(match rule {
+            TwReuse::AfterDelay(_) => entered,
+            TwReuse::NextSecond => first_tw,
+        }));
         let seen = rules::monotonic(first.at);
         let slack = netcase::kernel()?.observation_slack();
         assert!(

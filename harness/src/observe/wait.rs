@@ -138,16 +138,16 @@ fn clip(mut text: String) -> String {
     text
 }
 
-/// Returns just after the monotonic clock's next whole second, for a case whose kernel rule
+/// Returns `margin` into the monotonic clock's next whole second, for a case whose kernel rule
 /// counts whole seconds of it (`ktime_get_seconds()`, as TIME_WAIT reuse before 6.14 does:
-/// [`crate::rules::TwReuse::NextSecond`]), so that a round of work that takes less than a second
-/// cannot straddle a boundary. A wait for the clock, not for the kernel.
-pub async fn next_whole_second() {
+/// [`crate::rules::TwReuse::NextSecond`]), so that a round of work that takes less than
+/// `1 s - margin` cannot straddle a boundary. The margin covers the kernel's seconds clock, which
+/// moves on with the tick that follows the boundary (a jiffy later, more when ticks come late,
+/// as under emulation). A wait for the clock, not for the kernel.
+pub async fn next_whole_second(margin: Duration) {
     let now = crate::rules::monotonic(Instant::now());
     let past = Duration::from_nanos(u64::from(now.subsec_nanos()));
-    // 5 ms into the new second: the kernel's seconds clock moves with the tick, which
-    // comes up to a jiffy after the boundary.
-    let to_next = Duration::from_secs(1) - past + Duration::from_millis(5);
+    let to_next = Duration::from_secs(1) - past + margin;
     tokio::time::sleep(to_next).await;
 }
 
