@@ -1,18 +1,105 @@
 //! A kernel-behaviour case: what it declares about itself, and what it leaves behind while it runs.
 //!
-//! A case is defined once (in the `netcase-cases` crate) as a [`CaseInfo`] and a body, and run by
-//! two runners: `cargo test` (an rstest test per case, its topology from a fixture) and the
-//! `netcase` command. Both give the body a [`Case`]: the family to run over, and a place to put
-//! the figures it measured and the notes a reader needs. The runners write those into the case's
-//! report.
+//! A case is defined once, as a [`Def`]: what it declares ([`CaseInfo`]) and its body, an async
+//! function of the running [`Case`] and the topology built for it:
+//!
+//! ```
+//! use std::{sync::Arc, time::Duration};
+//! use netcase::{Result, Topology, body, case::{Case, Def}, impair::Feature};
+//!
+//! /// SO_LINGER {1, 0}: close() sends a reset instead of a FIN.
+//! pub static ABORT: Def = Def::new(
+//!     "linger::zero_aborts_with_reset",
+//!     "SO_LINGER {1, 0}: close() sends RST, no TIME_WAIT",
+//!     body!(abort),
+//! )
+//! .needs(&[Feature::Bpf])
+//! .expected(Duration::from_millis(200));
+//!
+//! async fn abort(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Runners give the body a [`Case`]: the family to run over, and a place to put the figures it
+//! measured and the notes a reader needs; they write those into the case's report. [`run`] is
+//! the runner of a cargo test; the `netcase` command has its own, with bundles.
 
 use std::{
+    future::Future,
     path::PathBuf,
+    pin::Pin,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use crate::{Family, Topology, impair::Feature};
+use crate::{Family, Result, Topology, impair::Feature};
+
+/// A case's body: the running case and its topology, to a verdict. The topology is shared so
+/// that a runner can still read its hosts' counters and sockets when the body has finished.
+pub type Body = fn(Arc<Case>, Arc<Topology>) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// A case's body from an async function of `(Arc<Case>, Arc<Topology>)`, with any further
+/// arguments after them: `body!(abort)`, `body!(syn_case, Setting { .. })`.
+#[macro_export]
+macro_rules! body {
+    ($f:path $(, $arg:expr)* $(,)?) => {
+        |case, net| ::std::boxed::Box::pin($f(case, net $(, $arg)*))
+    };
+}
+
+/// Both families, IPv4 first: what a case runs over unless it says otherwise.
+pub const BOTH: &[Family] = &[Family::V4, Family::V6];
+
+/// One case: what it declares, and its body.
+pub struct Def {
+    /// What it declares about itself.
+    pub info: CaseInfo,
+    /// What it does.
+    pub body: Body,
+}
+
+impl Def {
+    /// A case named `behaviour::what`, with a one-line `summary`: over both families, on a
+    /// [`Shape::Pair`], needing nothing, expected to take a second, until said otherwise.
+    pub const fn new(name: &'static str, summary: &'static str, body: Body) -> Def {
+        Def {
+            info: CaseInfo {
+                name,
+                summary,
+                shape: Shape::Pair,
+                families: BOTH,
+                needs: &[],
+                expected: Duration::from_secs(1),
+            },
+            body,
+        }
+    }
+
+    /// On a [`Shape::Routed`] topology.
+    pub const fn routed(mut self) -> Def {
+        self.info.shape = Shape::Routed;
+        self
+    }
+
+    /// Over these families only.
+    pub const fn families(mut self, families: &'static [Family]) -> Def {
+        self.info.families = families;
+        self
+    }
+
+    /// Needing these kernel features: without one it is a SKIP that names it.
+    pub const fn needs(mut self, needs: &'static [Feature]) -> Def {
+        self.info.needs = needs;
+        self
+    }
+
+    /// Expected to take about this long here (for progress displays and the hang limit).
+    pub const fn expected(mut self, expected: Duration) -> Def {
+        self.info.expected = expected;
+        self
+    }
+}
 
 /// The topology a case runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,12 +311,100 @@ impl Case {
         self.lock().clone()
     }
 
-    /// Where its files go (pcaps, the report): [`crate::capture::output_dir`].
+    /// Where its files go (pcaps, the report): [`crate::packets::capture::output_dir`].
     pub fn dir(&self) -> PathBuf {
-        crate::capture::output_dir()
+        crate::packets::capture::output_dir()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Found> {
         self.found.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Runs `def` as `case` on `net` (built as `def.info.shape` says) and returns its verdict.
+///
+/// A kernel that lacks a feature the case declares, or that turns out to lack what the body
+/// needs ([`crate::Error::skip_reason`]), gives [`crate::Error::Skip`] with the reason: runners
+/// report it as SKIP, never as PASS. A case that hangs fails instead of stalling its runner:
+/// after four times its expected duration, and half a minute for a loaded machine.
+pub async fn run_with(def: &'static Def, case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    use futures::FutureExt;
+    let missing = def.info.missing();
+    if !missing.is_empty() {
+        let why = missing
+            .iter()
+            .map(|f| f.missing())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(crate::Error::Skip(format!(
+            "this kernel cannot run it: {why}"
+        )));
+    }
+    let limit = def.info.expected * 4 + Duration::from_secs(30);
+    let body = std::panic::AssertUnwindSafe((def.body)(case, net)).catch_unwind();
+    let verdict = match tokio::time::timeout(limit, body).await {
+        Ok(Ok(verdict)) => verdict,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => Err(crate::Error::Timeout {
+            what: format!("case {} to finish", def.info.name),
+            waited: limit,
+            last: format!(
+                "still running; it is expected to take about {:?}",
+                def.info.expected
+            ),
+        }),
+    };
+    match verdict {
+        Err(e) if !matches!(e, crate::Error::Skip(_)) => match e.skip_reason() {
+            Some(why) => Err(crate::Error::Skip(why)),
+            None => Err(e),
+        },
+        other => other,
+    }
+}
+
+/// Runs `def` over `family` on `net`, as a cargo test does. A case that fails, with an error or
+/// a panic, keeps its pcaps and expectation checks in its output directory.
+///
+/// A case that cannot run on this kernel prints one `SKIP` line with the reason and returns
+/// `Ok` (libtest has no verdict of its own for it); under `CI=true` it fails instead.
+pub async fn run(def: &'static Def, family: Family, net: Topology) -> Result<()> {
+    static OLD_KERNEL: std::sync::Once = std::sync::Once::new();
+    OLD_KERNEL.call_once(|| {
+        if let Some(warning) = crate::kernel().ok().and_then(|k| k.unsupported()) {
+            eprintln!("netcase: {warning}");
+        }
+    });
+    let dir = crate::capture::output_dir();
+    crate::capture::hold_output(&dir);
+    let released = Release(Some(dir));
+    let verdict = run_with(def, Case::new(&def.info, family, 0), Arc::new(net)).await;
+    released.finish(verdict.is_err());
+    match verdict {
+        Err(crate::Error::Skip(why)) => {
+            crate::privileges::cannot_run(&why);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Releases a held output directory, keeping its files if the case failed or panicked.
+struct Release(Option<PathBuf>);
+
+impl Release {
+    fn finish(mut self, failed: bool) {
+        if let Some(dir) = self.0.take() {
+            crate::capture::release_output(&dir, failed);
+        }
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        // Still set only when the case panicked.
+        if let Some(dir) = self.0.take() {
+            crate::capture::release_output(&dir, true);
+        }
     }
 }

@@ -160,6 +160,17 @@ pub enum Error {
         why: String,
     },
 
+    /// Counters that did not move as a test said they would.
+    #[error("counters of host {host}: {wrong} ({changed})")]
+    Counters {
+        /// The host.
+        host: String,
+        /// Each counter that moved otherwise, and by how much.
+        wrong: String,
+        /// Everything that changed.
+        changed: String,
+    },
+
     /// A sysctl this kernel does not have, set to a value a kernel without it cannot behave as.
     #[error("host {host}: {why}")]
     MissingSysctl {

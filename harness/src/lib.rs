@@ -19,32 +19,23 @@
 //! # Ok(()) }
 //! ```
 
-pub mod addr;
-mod bpf;
-pub mod capture;
 pub mod case;
-pub mod decode;
 mod error;
 pub mod expect;
 pub mod fixtures;
-pub mod fork;
-mod host;
 pub mod impair;
 pub mod kernel;
-pub mod leaks;
-mod netlink;
+pub mod network;
 pub mod observe;
-pub mod pcap;
+pub mod packets;
 pub mod privileges;
-mod ready;
 pub mod report;
-mod ring;
 pub mod rules;
-pub mod sysctl;
-mod topology;
 
-pub use addr::Family;
 pub use error::{Error, Result};
-pub use host::{Host, Process};
 pub use kernel::{Kernel, kernel};
-pub use topology::{DEFAULT_MTU, Link, LinkEnd, LinkSpec, Topology, TopologyBuilder};
+pub use network::{
+    DEFAULT_MTU, Family, Host, Link, LinkEnd, LinkSpec, Process, Topology, TopologyBuilder, addr,
+    fork, leaks, sysctl,
+};
+pub use packets::{capture, decode, pcap};

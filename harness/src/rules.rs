@@ -3,7 +3,7 @@
 //!
 //! Each rule cites the kernel code it models (net/ipv4/tcp_timer.c, include/net/tcp.h,
 //! kernel/time/timer.c) and takes what differs between kernels as an argument (a sysctl's value,
-//! or what a kernel without it behaves as: [`crate::sysctl::Sysctl::absent_means`]). Times are
+//! or what a kernel without it behaves as: [`crate::network::sysctl::Sysctl::absent_means`]). Times are
 //! nominal; how far from nominal a timer's effect may be observed, on both edges, is
 //! [`crate::Kernel::timer_slack`]: up to a jiffy early, up to [`wheel_granularity`] plus
 //! scheduling late ([`late_by_at_most`]).

@@ -12,6 +12,38 @@ use std::{
 use netcase::{require_privileges, require_program};
 use serde_json::Value;
 
+
+/// This module's tests.
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    let mut trials: Vec<libtest_mimic::Trial> = [
+        ("command::a_run_leaves_a_complete_bundle", a_run_leaves_a_complete_bundle as fn()),
+        ("command::the_validator_refuses_what_the_schema_forbids", the_validator_refuses_what_the_schema_forbids as fn()),
+        ("command::the_ladder_and_the_index_render_in_chromium", the_ladder_and_the_index_render_in_chromium as fn()),
+        ("command::bad_input_exits_2_with_one_clear_line", bad_input_exits_2_with_one_clear_line as fn()),
+        ("command::a_killed_run_is_shown_as_interrupted", a_killed_run_is_shown_as_interrupted as fn()),
+    ]
+    .into_iter()
+    .map(|(name, test)| crate::plain(name, test))
+    .collect();
+    for (i, (signal, name)) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")]
+        .into_iter()
+        .enumerate()
+    {
+        let test = format!(
+            "command::a_signal_stops_the_run_cleanly::signal_{}_libc__{name}",
+            i + 1
+        );
+        let thread = test.clone();
+        trials.push(libtest_mimic::Trial::test(test, move || {
+            crate::on_thread(&thread, move || {
+                a_signal_stops_the_run_cleanly(signal);
+                Ok(())
+            })
+        }));
+    }
+    trials
+}
+
 const FAST: &str = "socket_addresses::seen_by_both_ends";
 
 fn netcase(args: &[&str]) -> Output {
@@ -29,7 +61,6 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
-#[test]
 fn a_run_leaves_a_complete_bundle() {
     require_privileges!();
     let tshark = require_program!("tshark", "tshark");
@@ -180,7 +211,6 @@ fn validate(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
 fn the_validator_refuses_what_the_schema_forbids() {
     let schema: Value = serde_json::from_str(
         r#"{"type":"object","required":["a"],"additionalProperties":false,
@@ -227,7 +257,6 @@ fn chromium(chromium: &Path, profile: &Path) -> Command {
 /// The ladder diagram of a real run renders to a picture of its declared size with ink on it;
 /// the index opens and links every case. Keeps fixtures/report/ladder-example.png fresh with
 /// NETCASE_BLESS=1.
-#[test]
 fn the_ladder_and_the_index_render_in_chromium() {
     require_privileges!();
     let browser = require_program!("chromium", "chromium");
@@ -316,7 +345,6 @@ fn the_ladder_and_the_index_render_in_chromium() {
     assert_eq!(html.matches("<svg").count(), 2, "one ladder per case");
 }
 
-#[test]
 fn bad_input_exits_2_with_one_clear_line() {
     let unknown = netcase(&["run", "socket_adresses"]);
     assert_eq!(unknown.status.code(), Some(2));
@@ -381,8 +409,7 @@ const LONG: &str = "time_wait::ports_come_back";
 /// within seconds, exits 130 or 143, and the report has the finished case as passed and the long
 /// one as interrupted, and says why it stopped. (The topologies are the process's own
 /// namespaces: they go with it.)
-#[rstest::rstest]
-fn a_signal_stops_the_run_cleanly(#[values(libc::SIGINT, libc::SIGTERM)] signal: i32) {
+fn a_signal_stops_the_run_cleanly(signal: i32) {
     require_privileges!();
     let out = out_dir(&format!("interrupted-{signal}"));
     let mut child = run_until_the_fast_case_is_done(&out);
@@ -428,7 +455,6 @@ fn a_signal_stops_the_run_cleanly(#[values(libc::SIGINT, libc::SIGTERM)] signal:
 /// SIGKILL: nothing can be written, yet the directory says the run did not finish: `netcase show`
 /// calls it interrupted (its run.json says running, for a process that is gone), for the run,
 /// for a finished case and for the case that was running; the index is there as far as it got.
-#[test]
 fn a_killed_run_is_shown_as_interrupted() {
     require_privileges!();
     let out = out_dir("killed");

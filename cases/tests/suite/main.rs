@@ -1,40 +1,124 @@
-//! Every test of this package in one binary: the kernel-behaviour cases (one module per
-//! behaviour), the registry's checks, the `netcase` command end to end (`command`) and the kernel
-//! matrix under qemu (`matrix`).
+//! Every test of this package in one binary, with a harness of its own (libtest-mimic): one test
+//! per case and family, made from the registry ([`netcase_cases::cases`]), the registry's checks,
+//! the `netcase` command end to end (`command`) and the kernel matrix under qemu (`matrix`).
 //!
 //! One binary because cargo runs test binaries one after another, and one case waits 60 s on
-//! TIME_WAIT, a timer no sysctl shortens: everything else runs while it waits.
+//! TIME_WAIT, a timer no sysctl shortens: everything else runs while it waits. The cases start
+//! longest first, so that the suite takes about as long as its longest case; 16 at a time unless
+//! `--test-threads` or `RUST_TEST_THREADS` says otherwise (`.cargo/config.toml`: the cases
+//! mostly wait on kernel timers, and more than that at once on two cores delays their wake-ups
+//! beyond what their timings allow).
+//!
+//! A case's test is named `<case>::family_<i>_Family__<V4|V6>`, `i` counting the case's own
+//! families from 1 (as rstest named them), so `cargo test time_wait::` and
+//! `cargo test -- --exact backlog::somaxconn_truncates::family_1_Family__V4` work as before.
 
-mod backlog;
+use std::process::ExitCode;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use netcase::{Family, case::Def, privileges};
+
 mod command;
-mod keepalive;
-mod linger;
 mod matrix;
 mod registry;
-mod silent_drops;
-mod socket_addresses;
-mod time_wait;
 
-/// The case that waits on TIME_WAIT's 60 s, under a name that sorts first. libtest starts tests
-/// in name order, one per free thread (`.cargo/config.toml`: 16, more than the CPUs because the
-/// cases mostly wait, few enough that their timings hold on two cores); under `time_wait` this
-/// one would start last, seconds in, and the suite would wait for it. A filter such as
-/// `time_wait::ports_come_back` still finds it.
-mod _60s {
-    /// TIME_WAIT: see `netcase_cases::time_wait`.
-    mod time_wait {
-        use netcase::{Family, Result, Topology, fixtures::pair, require_privileges};
-        use netcase_cases::{run, time_wait};
-        use rstest::rstest;
+/// How many tests run at once unless told otherwise.
+const THREADS: usize = 16;
 
-        #[rstest]
-        #[tokio::test]
-        async fn ports_come_back(
-            #[future] pair: Result<Topology>,
-            #[values(Family::V4, Family::V6)] family: Family,
-        ) -> Result<()> {
-            require_privileges!();
-            run(&time_wait::PORTS_COME_BACK, family, pair.await?).await
-        }
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = Some(
+            std::env::var("RUST_TEST_THREADS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(THREADS),
+        );
     }
+    let mut defs: Vec<&'static Def> = netcase_cases::cases().collect();
+    // Longest first (a stable sort: the registry's order otherwise), the matrix's tests (which
+    // wait about 15 s on qemu guests) among them.
+    defs.sort_by(|a, b| b.info.expected.cmp(&a.info.expected));
+    let (long, short): (Vec<_>, Vec<_>) = defs
+        .into_iter()
+        .partition(|d| d.info.expected > matrix::EXPECTED);
+    let mut trials: Vec<Trial> = long.into_iter().flat_map(case_trials).collect();
+    trials.extend(matrix::trials());
+    trials.extend(short.into_iter().flat_map(case_trials));
+    trials.extend(command::trials());
+    trials.extend(registry::trials());
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// The name of `def`'s test over its `index`th family (from 0).
+pub fn test_name(def: &Def, index: usize, family: Family) -> String {
+    let v = match family {
+        Family::V4 => "V4",
+        Family::V6 => "V6",
+    };
+    format!("{}::family_{}_Family__{v}", def.info.name, index + 1)
+}
+
+/// One test per family of `def`.
+fn case_trials(def: &'static Def) -> Vec<Trial> {
+    def.info
+        .families
+        .iter()
+        .enumerate()
+        .map(|(i, &family)| {
+            let name = test_name(def, i, family);
+            Trial::test(name.clone(), move || on_thread(&name, move || run_case(def, family)))
+        })
+        .collect()
+}
+
+/// Builds `def`'s topology and runs it over `family`.
+fn run_case(def: &'static Def, family: Family) -> Result<(), Failed> {
+    if !privileges::can_run(privileges::TOPOLOGY) {
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failed::from(format!("a tokio runtime: {e}")))?;
+    runtime
+        .block_on(async {
+            let net = def.info.shape.build().await?;
+            netcase_cases::run(def, family, net).await
+        })
+        .map_err(|e| Failed::from(e.to_string()))
+}
+
+/// Runs `test` on a thread named `name`, as libtest does: the harness names a test's output
+/// directory (and its SKIP line) after its thread. A panic fails the test with its message.
+pub fn on_thread(
+    name: &str,
+    test: impl FnOnce() -> Result<(), Failed> + Send + 'static,
+) -> Result<(), Failed> {
+    let joined = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(test)
+        .map_err(|e| Failed::from(format!("starting the test's thread: {e}")))?
+        .join();
+    match joined {
+        Ok(verdict) => verdict,
+        Err(panic) => Err(Failed::from(
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "a panic without a message".to_owned()),
+        )),
+    }
+}
+
+/// A plain test (a function that panics to fail) named `name`, on a thread of that name.
+pub fn plain(name: &str, test: fn()) -> Trial {
+    let thread = name.to_owned();
+    Trial::test(name, move || {
+        on_thread(&thread, move || {
+            test();
+            Ok(())
+        })
+    })
 }

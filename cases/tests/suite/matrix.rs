@@ -23,6 +23,22 @@ use std::{
 use netcase::{require_privileges, require_program};
 use serde_json::Value;
 
+
+/// About how long this module's tests take (they wait on qemu guests).
+pub const EXPECTED: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// This module's tests.
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    [
+        ("matrix::a_debian_kernel_runs_a_case_under_qemu", a_debian_kernel_runs_a_case_under_qemu as fn()),
+        ("matrix::stopping_the_matrix_during_this_kernels_part_leaves_nothing", stopping_the_matrix_during_this_kernels_part_leaves_nothing as fn()),
+        ("matrix::stopping_the_matrix_during_a_guest_leaves_nothing", stopping_the_matrix_during_a_guest_leaves_nothing as fn()),
+    ]
+    .into_iter()
+    .map(|(name, test)| crate::plain(name, test))
+    .collect()
+}
+
 const FAST: &str = "socket_addresses::seen_by_both_ends";
 
 /// The kernel the tests boot, or `None` (after a SKIP line) when it is not available.
@@ -39,7 +55,6 @@ fn test_kernel() -> Option<String> {
     Some(kernel)
 }
 
-#[test]
 fn a_debian_kernel_runs_a_case_under_qemu() {
     require_privileges!();
     require_program!("qemu-system-x86_64", "qemu-system-x86");
@@ -367,7 +382,6 @@ fn console_logs(out: &Path) -> Vec<String> {
 
 /// SIGKILL, SIGTERM and Ctrl-C while this kernel's `netcase run` runs: the child run dies with
 /// the matrix, or gets the signal and writes its partial results first.
-#[test]
 fn stopping_the_matrix_during_this_kernels_part_leaves_nothing() {
     require_privileges!();
     require_program!("busybox", "busybox-static");
@@ -383,7 +397,6 @@ fn stopping_the_matrix_during_this_kernels_part_leaves_nothing() {
 
 /// SIGKILL, SIGTERM and Ctrl-C while a guest runs its case: qemu dies with the matrix, or is
 /// killed by it, and the guest's column says it was stopped.
-#[test]
 fn stopping_the_matrix_during_a_guest_leaves_nothing() {
     require_privileges!();
     require_program!("qemu-system-x86_64", "qemu-system-x86");

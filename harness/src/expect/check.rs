@@ -3,7 +3,7 @@
 use std::{collections::HashSet, fmt, path::PathBuf, time::Duration};
 
 use super::{Expectation, Line, Timing, Unlisted, nanos};
-use crate::decode::{Flags, Segment};
+use crate::packets::decode::{Flags, Segment};
 
 /// Runs of more unlisted segments than this are shortened in reports, in rows.
 const LONG_RUN: usize = 12;
@@ -578,7 +578,7 @@ mod tests {
 
     #[test]
     fn decoded_packets_check_directly_and_other_frames_never_count() {
-        use crate::decode::{Other, Packet, segments};
+        use crate::packets::decode::{Other, Packet, segments};
         let mut packets: Vec<Packet> = handshake().into_iter().map(Packet::Tcp).collect();
         let arp = Other {
             at_ns: 500_000,

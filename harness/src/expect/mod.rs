@@ -64,7 +64,7 @@ use std::{
     time::Duration,
 };
 
-use crate::decode::{Flags, Segment};
+use crate::packets::decode::{Flags, Segment};
 
 mod check;
 mod parse;
@@ -197,7 +197,7 @@ impl Expectation {
         }
     }
 
-    /// Checks `segments` (a `&[Segment]`, or [`crate::decode::segments`] of decoded packets)
+    /// Checks `segments` (a `&[Segment]`, or [`crate::packets::decode::segments`] of decoded packets)
     /// against the lines: `Ok` if every line found its segment, else the first line that did not,
     /// shown side by side with the timeline.
     pub fn check<'s>(

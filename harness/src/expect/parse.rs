@@ -3,7 +3,7 @@
 use std::{fmt, time::Duration};
 
 use super::{Expectation, Line, MAX_DURATION, MAX_REPEAT, Repeat, Timing, Unlisted, Vars};
-use crate::decode::Flags;
+use crate::packets::decode::Flags;
 
 /// A line of an expectation file that could not be read, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]

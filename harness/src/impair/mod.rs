@@ -1,6 +1,6 @@
 //! Breaking a link on purpose: packets of one direction dropped where the sender cannot see it.
 //!
-//! An [`Impairment`] is the eBPF drop program ([`crate::bpf`]) attached as a direct-action
+//! An [`Impairment`] is the eBPF drop program ([`crate::impair::bpf`]) attached as a direct-action
 //! classifier to the receiving end's ingress (clsact qdisc). A drop there is silent, as on a real
 //! network: the sending socket gets no ENOBUFS, which a drop on its own egress would give it.
 //!
@@ -8,6 +8,7 @@
 //! limits) with netem or tbf, out of the sender's sight too ([`shape`]). [`features`] tells what
 //! this kernel can do; asking for more is an [`Error::Unsupported`] that names what is missing.
 
+pub(crate) mod bpf;
 mod probe;
 mod shape;
 
@@ -27,11 +28,11 @@ use rtnetlink::LinkUnspec;
 
 use crate::{
     Family, Topology,
-    bpf::{self, DropProgram, State},
-    decode::{Flags, Segment},
+    impair::bpf::{self, DropProgram, State},
+    packets::decode::{Flags, Segment},
     error::{Error, Result},
-    host::Host,
-    ready,
+    network::host::Host,
+    network::ready,
 };
 
 /// `TC_H_CLSACT`, the clsact qdisc's parent, and its ingress hook `TC_H_MIN_INGRESS`.
@@ -315,7 +316,7 @@ impl Topology {
                 return Ok(());
             }
             for (destination, via) in &routes {
-                crate::netlink::add_route(&handle, far.host(), *destination, *via).await?;
+                crate::network::netlink::add_route(&handle, far.host(), *destination, *via).await?;
             }
             let end = ready::End {
                 index: far.ifindex(),

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use netlink_packet_route::RouteNetlinkMessage;
 
 use super::{CLSACT, filter, qdisc, request, root_qdisc, shape};
-use crate::{bpf::DropProgram, netlink::LOOPBACK_INDEX};
+use crate::{impair::bpf::DropProgram, network::netlink::LOOPBACK_INDEX};
 
 /// A kernel facility a test may need: what an impairment needs, or a sysctl.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,7 +22,7 @@ pub enum Feature {
     /// A sysctl in a host's namespace, by its path below /proc/sys, with the version that
     /// brought it: for a case that shows what only that knob can do (`tcp_syn_linear_timeouts`
     /// set to 2). A case that only needs the knob's effect to be absent sets it instead, and a
-    /// kernel without it behaves as [`crate::sysctl::Sysctl::absent_means`] says.
+    /// kernel without it behaves as [`crate::network::sysctl::Sysctl::absent_means`] says.
     Sysctl(&'static str, crate::kernel::Version),
 }
 
@@ -31,7 +31,7 @@ impl Feature {
     pub const ALL: [Feature; 4] = [Feature::Bpf, Feature::Netem, Feature::Tbf, Feature::Ifb];
 
     /// A sysctl `knob` as a feature; `knob` must declare the version that brought it.
-    pub const fn sysctl<T>(knob: crate::sysctl::Sysctl<T>) -> Feature {
+    pub const fn sysctl<T>(knob: crate::network::sysctl::Sysctl<T>) -> Feature {
         match knob.introduced() {
             Some(version) => Feature::Sysctl(knob.path(), version),
             None => panic!("a sysctl needed as a feature declares the version that brought it"),

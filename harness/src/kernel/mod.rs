@@ -6,7 +6,7 @@
 //! their own, since a namespace does not show every sysctl the root namespace has (on 6.1,
 //! `net.core.rmem_default` is global and absent from every other namespace).
 //!
-//! A missing sysctl is a fact about the kernel, not an error: [`crate::sysctl::Sysctl`] declares
+//! A missing sysctl is a fact about the kernel, not an error: [`crate::network::sysctl::Sysctl`] declares
 //! in which version a knob came and how the kernel behaved before it, and [`crate::Host::set`]
 //! and [`crate::Host::get`] follow that.
 
@@ -15,7 +15,7 @@ use std::{collections::BTreeSet, path::Path, sync::OnceLock, time::Duration};
 use crate::{
     error::{Error, Result},
     rules,
-    sysctl::Sysctl,
+    network::sysctl::Sysctl,
 };
 
 mod hz;
@@ -291,7 +291,7 @@ mod tests {
     fn this_kernel_lists_its_namespace_sysctls() {
         let k = kernel().unwrap();
         assert!(k.has_path("net/ipv4/tcp_syn_retries"), "{:?}", k.sysctls);
-        assert!(k.has(crate::sysctl::TCP_SYN_RETRIES));
+        assert!(k.has(crate::network::sysctl::TCP_SYN_RETRIES));
         assert!(!k.has_path("net/ipv4/no_such_knob"));
         assert!(k.version >= Version::new(3, 0));
     }

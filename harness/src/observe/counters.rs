@@ -243,6 +243,65 @@ impl Delta {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
+
+    /// Checks that each named counter moved by exactly its amount (0 for "did not move"); the
+    /// error lists every counter that did not, and everything that changed.
+    ///
+    /// ```no_run
+    /// # fn demo(delta: netcase::observe::Delta) -> netcase::Result<()> {
+    /// delta.moved([("TcpExt.TCPAbortOnData", 1), ("Tcp.OutRsts", 1), ("Tcp.EstabResets", 1)])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn moved<'a>(&self, expected: impl IntoIterator<Item = (&'a str, i64)>) -> Result<()> {
+        let mut wrong = Vec::new();
+        for (name, by) in expected {
+            let got = self.get(name)?;
+            if got != by {
+                wrong.push(format!("{name} moved by {got}, not {by}"));
+            }
+        }
+        self.verdict(wrong)
+    }
+
+    /// Checks [`Delta::moved`], and that no other counter of `group` (`Tcp`, `TcpExt`) moved.
+    pub fn moved_only<'a>(
+        &self,
+        group: &str,
+        expected: impl IntoIterator<Item = (&'a str, i64)> + Clone,
+    ) -> Result<()> {
+        let mut wrong = Vec::new();
+        let named: Vec<usize> = expected
+            .clone()
+            .into_iter()
+            .map(|(name, _)| self.after.index(name))
+            .collect::<Result<_>>()?;
+        for (i, d) in &self.changes {
+            let dot = usize::from(self.after.dots[*i]);
+            let full = &self.after.entries[*i].0;
+            if &full[..dot] == group && !named.contains(i) {
+                wrong.push(format!("{full} moved by {d}, not 0"));
+            }
+        }
+        for (name, by) in expected {
+            let got = self.get(name)?;
+            if got != by {
+                wrong.push(format!("{name} moved by {got}, not {by}"));
+            }
+        }
+        self.verdict(wrong)
+    }
+
+    fn verdict(&self, wrong: Vec<String>) -> Result<()> {
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Counters {
+                host: self.after.host.clone(),
+                wrong: wrong.join("; "),
+                changed: self.to_string(),
+            })
+        }
+    }
 }
 
 impl fmt::Display for Delta {

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, fmt, time::Duration};
 use crate::{
     error::{Error, Result},
     kernel::{Hz, hz, kernel_release},
-    sysctl::{self, PortRange, Sysctl, SysctlValue},
+    network::sysctl::{self, PortRange, Sysctl, SysctlValue},
 };
 
 /// How long a socket stays in TIME_WAIT: `TCP_TIMEWAIT_LEN` in include/net/tcp.h, fixed in the

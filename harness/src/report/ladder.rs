@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::decode::{Flags, Segment};
+use crate::packets::decode::{Flags, Segment};
 
 /// The most segments one diagram draws; the rest are counted in its title.
 pub const MAX_ROWS: usize = 300;
@@ -138,7 +138,7 @@ pub fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Options;
+    use crate::packets::decode::Options;
 
     fn segment(at_ms: i64, from: &str, to: &str, flags: Flags, seq: u32, len: u32) -> Segment {
         Segment {

@@ -31,7 +31,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Topology, decode,
+    Topology, packets::decode,
     error::{Error, Result},
 };
 
@@ -217,7 +217,7 @@ pub fn write_bundle(dir: &Path, net: Option<&Topology>, result: &mut CaseResult)
     let mut timeline = String::new();
     let mut ladder_segments = Vec::new();
     for pcap in files_with(dir, ".pcap") {
-        let frames = match crate::pcap::read(&pcap) {
+        let frames = match crate::packets::pcap::read(&pcap) {
             Ok(frames) => frames,
             Err(e) => {
                 let _ = writeln!(timeline, "== {}: unreadable: {e}\n", file_name(&pcap));

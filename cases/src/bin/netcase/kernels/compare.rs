@@ -283,13 +283,18 @@ impl Comparison {
         for row in self.rows.iter().filter(|r| r.differs) {
             let _ = write!(out, "| `{}` [{}] |", row.case, row.family);
             for cell in &row.cells {
+                // What this kernel does: what changed where it differs, otherwise the rules
+                // the case saw it follow (or its verdict, when it recorded none).
                 let text = if cell.differs {
                     cell.changes.join("; ")
+                } else if !cell.behaviours.is_empty() {
+                    cell.behaviours
+                        .iter()
+                        .map(|b| format!("{}: {}", b.topic, b.text))
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 } else {
-                    match cell.verdict {
-                        None => "—".to_owned(),
-                        Some(v) => format!("{v} (as the first column)"),
-                    }
+                    cell.verdict.map_or("—".to_owned(), |v| v.to_string())
                 };
                 let _ = write!(out, " {} |", text.replace('|', "\\|"));
             }

@@ -10,7 +10,7 @@ use std::{
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 
-use crate::addr::Family;
+use crate::network::family::Family;
 
 /// One captured frame, as the kernel handed it over.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,7 +30,7 @@ use rtnetlink::MulticastGroup;
 
 use crate::{
     error::{Error, Result},
-    netlink,
+    network::netlink,
 };
 
 /// The longest the host waits for a notification before it looks again anyway.

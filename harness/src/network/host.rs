@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     error::{Error, Result},
-    sysctl::{self, Sysctl, SysctlValue},
+    network::sysctl::{self, Sysctl, SysctlValue},
 };
 
 /// Settings every host gets before its links exist, so that IPv6 is quiet and usable at once.
@@ -196,7 +196,7 @@ impl Host {
     /// A command that runs `program` inside the host's namespace.
     ///
     /// The child enters the namespace between fork and exec. Start it with [`Host::start`] to tie
-    /// its life to the host's, or spawn it yourself with [`crate::fork::spawn`] to tie it to this
+    /// its life to the host's, or spawn it yourself with [`crate::network::fork::spawn`] to tie it to this
     /// process's (see there why not with `Command::spawn`). Either way it gets SIGKILL when the
     /// thread that forked it ends (`PR_SET_PDEATHSIG`, set here too for a command spawned
     /// otherwise).
@@ -227,7 +227,7 @@ impl Host {
         // Forked by the host's thread, which lives as long as the host: its end is the child's
         // death signal (see `fork`).
         let child = self
-            .spawn(async move { crate::fork::spawn_here(&mut command) })
+            .spawn(async move { crate::network::fork::spawn_here(&mut command) })
             .await?
             .map_err(|e| Error::io(what, e))?;
         Ok(Process { child, program })
@@ -236,7 +236,7 @@ impl Host {
     /// Runs `command` (from [`Host::command`]) to completion and returns its output.
     pub async fn output(&self, mut command: Command) -> Result<Output> {
         let what = format!("running {:?} on host {}", command.get_program(), self.name);
-        self.run(move || crate::fork::output(&mut command))
+        self.run(move || crate::network::fork::output(&mut command))
             .await?
             .map_err(|e| Error::io(what, e))
     }

@@ -30,11 +30,11 @@ use ipnet::IpNet;
 use tokio::sync::oneshot;
 
 use crate::{
-    addr::{self, Family},
+    network::addr::{self, Family},
     error::{Error, Result},
-    host::{FirstJob, Host, JobContext},
-    netlink::{self, VethEnd},
-    privileges, ready,
+    network::host::{FirstJob, Host, JobContext},
+    network::netlink::{self, VethEnd},
+    privileges, network::ready,
 };
 
 /// How long a new link may take to report carrier. Set-up normally takes well under a millisecond;
@@ -759,7 +759,7 @@ impl HostWork {
             netlink::disable_tx_checksum(host, &setup.end.ifname)?;
         }
         let ifnames: Vec<String> = self.ends.iter().map(|s| s.end.ifname.clone()).collect();
-        crate::host::steer_ends(host, context.netns, &ifnames)?;
+        crate::network::host::steer_ends(host, context.netns, &ifnames)?;
         let up = self
             .ends
             .iter()

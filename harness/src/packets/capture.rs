@@ -25,12 +25,12 @@ use std::{
 
 use crate::{
     Topology,
-    decode::{self, Flags, Frame, Packet},
+    packets::decode::{self, Flags, Frame, Packet},
     error::{Error, Result},
     expect::Expectation,
-    host::Host,
-    pcap,
-    ring::{self, Ring},
+    network::host::Host,
+    packets::pcap,
+    packets::ring::{self, Ring},
 };
 
 /// What the kernel counted for a capture socket (`PACKET_STATISTICS`).

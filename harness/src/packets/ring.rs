@@ -12,7 +12,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use crate::decode::Frame;
+use crate::packets::decode::Frame;
 
 /// The size of one block of the ring, in octets (a multiple of the page size).
 const BLOCK_SIZE: u32 = 1 << 20;

@@ -15,7 +15,7 @@ use pcap_file::{
     pcap::{PcapHeader, PcapPacket, PcapWriter},
 };
 
-use crate::decode::Frame;
+use crate::packets::decode::Frame;
 
 /// The link type of every file netcase writes and reads: Ethernet (LINKTYPE_ETHERNET).
 const LINKTYPE_ETHERNET: u32 = 1;
