@@ -12,15 +12,29 @@ use std::{
 use netcase::{require_privileges, require_program};
 use serde_json::Value;
 
-
 /// This module's tests.
 pub fn trials() -> Vec<libtest_mimic::Trial> {
     let mut trials: Vec<libtest_mimic::Trial> = [
-        ("command::a_run_leaves_a_complete_bundle", a_run_leaves_a_complete_bundle as fn()),
-        ("command::the_validator_refuses_what_the_schema_forbids", the_validator_refuses_what_the_schema_forbids as fn()),
-        ("command::the_ladder_and_the_index_render_in_chromium", the_ladder_and_the_index_render_in_chromium as fn()),
-        ("command::bad_input_exits_2_with_one_clear_line", bad_input_exits_2_with_one_clear_line as fn()),
-        ("command::a_killed_run_is_shown_as_interrupted", a_killed_run_is_shown_as_interrupted as fn()),
+        (
+            "command::a_run_leaves_a_complete_bundle",
+            a_run_leaves_a_complete_bundle as fn(),
+        ),
+        (
+            "command::the_validator_refuses_what_the_schema_forbids",
+            the_validator_refuses_what_the_schema_forbids as fn(),
+        ),
+        (
+            "command::the_ladder_and_the_index_render_in_chromium",
+            the_ladder_and_the_index_render_in_chromium as fn(),
+        ),
+        (
+            "command::bad_input_exits_2_with_one_clear_line",
+            bad_input_exits_2_with_one_clear_line as fn(),
+        ),
+        (
+            "command::a_killed_run_is_shown_as_interrupted",
+            a_killed_run_is_shown_as_interrupted as fn(),
+        ),
     ]
     .into_iter()
     .map(|(name, test)| crate::plain(name, test))

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let mut defs: Vec<&'static Def> = netcase_cases::cases().collect();
     // Longest first (a stable sort: the registry's order otherwise), the matrix's tests (which
     // wait about 15 s on qemu guests) among them.
-    defs.sort_by(|a, b| b.info.expected.cmp(&a.info.expected));
+    defs.sort_by_key(|d| std::cmp::Reverse(d.info.expected));
     let (long, short): (Vec<_>, Vec<_>) = defs
         .into_iter()
         .partition(|d| d.info.expected > matrix::EXPECTED);
@@ -67,7 +67,9 @@ fn case_trials(def: &'static Def) -> Vec<Trial> {
         .enumerate()
         .map(|(i, &family)| {
             let name = test_name(def, i, family);
-            Trial::test(name.clone(), move || on_thread(&name, move || run_case(def, family)))
+            Trial::test(name.clone(), move || {
+                on_thread(&name, move || run_case(def, family))
+            })
         })
         .collect()
 }

@@ -23,16 +23,24 @@ use std::{
 use netcase::{require_privileges, require_program};
 use serde_json::Value;
 
-
 /// About how long this module's tests take (they wait on qemu guests).
 pub const EXPECTED: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// This module's tests.
 pub fn trials() -> Vec<libtest_mimic::Trial> {
     [
-        ("matrix::a_debian_kernel_runs_a_case_under_qemu", a_debian_kernel_runs_a_case_under_qemu as fn()),
-        ("matrix::stopping_the_matrix_during_this_kernels_part_leaves_nothing", stopping_the_matrix_during_this_kernels_part_leaves_nothing as fn()),
-        ("matrix::stopping_the_matrix_during_a_guest_leaves_nothing", stopping_the_matrix_during_a_guest_leaves_nothing as fn()),
+        (
+            "matrix::a_debian_kernel_runs_a_case_under_qemu",
+            a_debian_kernel_runs_a_case_under_qemu as fn(),
+        ),
+        (
+            "matrix::stopping_the_matrix_during_this_kernels_part_leaves_nothing",
+            stopping_the_matrix_during_this_kernels_part_leaves_nothing as fn(),
+        ),
+        (
+            "matrix::stopping_the_matrix_during_a_guest_leaves_nothing",
+            stopping_the_matrix_during_a_guest_leaves_nothing as fn(),
+        ),
     ]
     .into_iter()
     .map(|(name, test)| crate::plain(name, test))

@@ -26,13 +26,13 @@ use netlink_packet_route::{
 
 use rtnetlink::LinkUnspec;
 
+use bpf::{DropProgram, State};
+
 use crate::{
     Family, Topology,
-    impair::bpf::{self, DropProgram, State},
-    packets::decode::{Flags, Segment},
     error::{Error, Result},
-    network::host::Host,
-    network::ready,
+    network::{host::Host, ready},
+    packets::decode::{Flags, Segment},
 };
 
 /// `TC_H_CLSACT`, the clsact qdisc's parent, and its ingress hook `TC_H_MIN_INGRESS`.

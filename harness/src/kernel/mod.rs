@@ -14,8 +14,8 @@ use std::{collections::BTreeSet, path::Path, sync::OnceLock, time::Duration};
 
 use crate::{
     error::{Error, Result},
-    rules,
     network::sysctl::Sysctl,
+    rules,
 };
 
 mod hz;

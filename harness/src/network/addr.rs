@@ -3,7 +3,7 @@
 //! IPv4 comes from 198.18.0.0/15 (benchmarking, RFC 2544) and IPv6 from 2001:db8::/32
 //! (documentation, RFC 3849), so nothing a test sends can ever mean a real host.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 

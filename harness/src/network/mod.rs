@@ -18,5 +18,4 @@ pub(crate) mod topology;
 pub use family::Family;
 pub use host::{Host, Process};
 pub use socket::{Call, Close, Closed, Connection, Listener, Options, Sock};
-pub(crate) use host::steer_ends;
 pub use topology::{DEFAULT_MTU, Link, LinkEnd, LinkSpec, Topology, TopologyBuilder};

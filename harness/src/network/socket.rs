@@ -26,8 +26,7 @@
 //! the socket open, so a close() acts at once (sends its FIN or reset, or lingers).
 
 use std::{
-    fmt,
-    io,
+    fmt, io,
     net::{Shutdown, SocketAddr},
     os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd},
     sync::Arc,
@@ -201,7 +200,12 @@ impl Options {
             socket.set_tcp_user_timeout(Some(timeout))?;
         }
         if let Some(count) = self.syncnt {
-            set_int(socket, libc::IPPROTO_TCP, libc::TCP_SYNCNT, i32::from(count))?;
+            set_int(
+                socket,
+                libc::IPPROTO_TCP,
+                libc::TCP_SYNCNT,
+                i32::from(count),
+            )?;
         }
         if let Some(linger) = self.linger {
             socket.set_linger(Some(linger))?;
@@ -376,7 +380,10 @@ impl Sock {
     /// write(): how many octets were taken, or the errno.
     pub async fn write(&self, data: &[u8]) -> Result<Call<usize>> {
         let (socket, data) = (self.socket.clone(), data.to_vec());
-        blocking("write()", move || call(io::Write::write(&mut &*socket, &data))).await
+        blocking("write()", move || {
+            call(io::Write::write(&mut &*socket, &data))
+        })
+        .await
     }
 
     /// Writes all of `data` (blocking until the send buffer takes it), or the first errno.
@@ -405,7 +412,7 @@ impl Sock {
             )
         })?;
         match how {
-            Close::Now => {}
+            Close::Now => Ok(()),
             Close::Abort => socket.set_linger(Some(Duration::ZERO)),
             Close::Linger(n) => socket.set_linger(Some(n)),
             Close::LingerNonblocking(n) => socket

@@ -30,11 +30,12 @@ use ipnet::IpNet;
 use tokio::sync::oneshot;
 
 use crate::{
-    network::addr::{self, Family},
     error::{Error, Result},
+    network::addr::{self, Family},
     network::host::{FirstJob, Host, JobContext},
     network::netlink::{self, VethEnd},
-    privileges, network::ready,
+    network::ready,
+    privileges,
 };
 
 /// How long a new link may take to report carrier. Set-up normally takes well under a millisecond;

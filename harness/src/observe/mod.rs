@@ -91,7 +91,10 @@ impl Host {
         within: Duration,
     ) -> Result<Observed<SocketTable>> {
         wait_until(
-            &format!("{count} socket(s) in {state} on host {} ({filter:?})", self.name()),
+            &format!(
+                "{count} socket(s) in {state} on host {} ({filter:?})",
+                self.name()
+            ),
             within,
             || self.sockets_matching(filter.clone()),
             |t| t.count(state) == count,
@@ -101,7 +104,11 @@ impl Host {
 
     /// Waits until no socket of this host passes `filter` (they have closed), for at most
     /// `within`.
-    pub async fn wait_for_no_socket(&self, filter: Filter, within: Duration) -> Result<Observed<SocketTable>> {
+    pub async fn wait_for_no_socket(
+        &self,
+        filter: Filter,
+        within: Duration,
+    ) -> Result<Observed<SocketTable>> {
         wait_until(
             &format!("no socket on host {} ({filter:?})", self.name()),
             within,
@@ -114,14 +121,20 @@ impl Host {
     /// The accept queue of this host's listener on `addr`, as sock_diag reports it.
     pub async fn accept_queue(&self, addr: SocketAddr) -> Result<AcceptQueue> {
         let table = self
-            .sockets_matching(Filter::all().state(TcpState::Listen).local_port(addr.port()))
+            .sockets_matching(
+                Filter::all()
+                    .state(TcpState::Listen)
+                    .local_port(addr.port()),
+            )
             .await?;
         let listener = table.listener(addr)?;
-        listener.accept_queue().ok_or_else(|| crate::Error::NoSocket {
-            host: self.name().to_owned(),
-            what: format!("accept queue on the listener {addr}"),
-            seen: table.to_string(),
-        })
+        listener
+            .accept_queue()
+            .ok_or_else(|| crate::Error::NoSocket {
+                host: self.name().to_owned(),
+                what: format!("accept queue on the listener {addr}"),
+                seen: table.to_string(),
+            })
     }
 
     /// Waits until the accept queue of this host's listener on `addr` is `want`, for at most
@@ -133,7 +146,10 @@ impl Host {
         within: Duration,
     ) -> Result<Observed<AcceptQueue>> {
         wait_until(
-            &format!("the accept queue of {addr} on host {} at {want:?}", self.name()),
+            &format!(
+                "the accept queue of {addr} on host {} at {want:?}",
+                self.name()
+            ),
             within,
             || self.accept_queue(addr),
             |q| *q == want,

@@ -25,10 +25,10 @@ use std::{
 
 use crate::{
     Topology,
-    packets::decode::{self, Flags, Frame, Packet},
     error::{Error, Result},
     expect::Expectation,
     network::host::Host,
+    packets::decode::{self, Flags, Frame, Packet},
     packets::pcap,
     packets::ring::{self, Ring},
 };

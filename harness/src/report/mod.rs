@@ -31,8 +31,9 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Topology, packets::decode,
+    Topology,
     error::{Error, Result},
+    packets::decode,
 };
 
 /// The schema identifier every `result.json` carries.
