@@ -1,43 +1,36 @@
-//! `netcase kernels`: the cases on other kernels under qemu, and a comparison with this one.
+//! The kernel matrix: the cases on other kernels under qemu, and a comparison with this one.
 //!
-//! ```text
-//! netcase kernels --kernel PATH_OR_DEB... [FILTER...] [--family v4|v6|both] [--out DIR]
-//!                 [--accel auto|kvm|tcg] [--parallel N] [--timeout SECS] [--max-expected SECS]
-//!                 [--no-host]
-//! ```
-//!
-//! A kernel is a `vmlinuz` file (its modules found next to it, as `dpkg -x` lays them out:
-//! `boot/vmlinuz-R` and `lib/modules/R`), a directory holding such a tree, a `.deb`, or a Debian
-//! package name (`linux-image-6.1.0-56-cloud-amd64`, fetched with `apt-get download`). Packages
-//! are unpacked with `dpkg -x` into `target/netcase/kernels/`, never installed.
-//!
-//! For each kernel an initramfs is built ([`initramfs`]), booted under qemu ([`qemu`]: KVM when
-//! it boots the kernel, TCG otherwise), the selected cases run inside with `netcase run`, and
-//! their bundles come back over the serial console ([`serial`]) into `OUT/<release>/`, the
-//! same bundle as `netcase run` writes. This kernel's run goes to `OUT/this-kernel/`. Then
+//! A kernel is a `vmlinuz` file, a `dpkg -x` tree, a `.deb` or a Debian package name
+//! ([`image`]). For each, an initramfs is built ([`initramfs`]) around the program that runs the
+//! cases ([`Options::exe`]: a `netcase` command, [`crate::cli`]), booted under qemu ([`qemu`]:
+//! KVM when it boots the kernel, TCG otherwise); the selected cases run inside with `netcase
+//! run`, and their bundles come back over the serial console ([`serial`]) into `OUT/<release>/`,
+//! the same bundle as `netcase run` writes. This kernel's run goes to `OUT/this-kernel/`. Then
 //! `OUT/comparison.{json,html}`, `OUT/differences.md` (the rows whose behaviour differs, as a
 //! Markdown table) and a table on stdout ([`compare`]).
 //!
-//! Without filters, the default subset is the cases expected to take at most `--max-expected`
-//! seconds (1.5): under TCG everything runs several times slower.
+//! ```no_run
+//! # fn matrix(cases: Vec<&'static netcase::case::Def>) -> Result<bool, String> {
+//! use netcase::kernels;
+//! let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+//! kernels::run(&kernels::Options {
+//!     cases,
+//!     fixtures: vec!["fixtures".into()],
+//!     ..kernels::Options::new(vec!["linux-image-cloud-amd64".to_owned()], exe, "target".as_ref())
+//! })
+//! # }
+//! ```
 //!
-//! Exit status: 0 when every kernel delivered its results and no case failed (differences of
-//! behaviour are the product, and a SKIP for a missing feature is not a failure), 1 when a case
-//! failed or a guest broke down (a panic, a hang, a cut stream), 2 for bad input, 130 after
-//! Ctrl-C and 143 after SIGTERM.
-//!
-//! Stopping: Ctrl-C or SIGTERM kills the guests (the qemu processes this process started, by
-//! pidfd), passes the signal on to this kernel's `netcase run` (which writes its partial results;
-//! it is killed if it has not ended 5 s later), and writes the comparison of what came back, all
-//! within seconds. Every program it starts dies with it however it ends, SIGKILL included
-//! (`netcase::fork`). `OUT/run.json` says whether the matrix finished ([`report::run`]), as each
-//! kernel's directory does for its run.
-//!
-//! `netcase kernels stream DIR NONCE STATUS` is the guest's half: it writes DIR's files and the
-//! end marker to stdout in the [`serial`] protocol.
+//! Stopping ([`crate::stop`]): a stop kills the guests (the qemu processes this process
+//! started, by pidfd), passes the signal on to this kernel's `netcase run` (which writes its
+//! partial results; it is killed if it has not ended 5 s later), and writes the comparison of
+//! what came back, all within seconds. Every program it starts dies with it however it ends,
+//! SIGKILL included ([`crate::fork`]). `OUT/run.json` says whether the matrix finished
+//! ([`crate::report::run`]), as each kernel's directory does for its run.
 
 pub mod compare;
 pub mod cpio;
+pub mod image;
 pub mod initramfs;
 pub mod modules;
 pub mod qemu;
@@ -46,384 +39,101 @@ pub mod serial;
 use std::{
     collections::BTreeMap,
     os::unix::process::CommandExt,
-    path::{Path, PathBuf},
-    process::{Command, ExitCode, Stdio},
+    path::{Component, Path, PathBuf},
+    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use netcase::{
+use crate::{
     Family,
-    report::{self, CaseResult, Verdict, run::RunRecord},
+    case::Def,
+    report::{
+        self, CaseResult, Tool, Verdict,
+        run::{RunRecord, writable},
+    },
+    stop,
 };
 
-use crate::stop;
-
 use compare::{Column, Comparison, Kernel};
-use qemu::Accel;
+pub use image::{Image, cache_dir, resolve};
+pub use qemu::Accel;
 
-/// Runs `netcase kernels ARGS`.
-pub fn command(args: &[String]) -> ExitCode {
-    if args.first().map(String::as_str) == Some("stream") {
-        return stream(&args[1..]);
-    }
-    let options = match Options::parse(args) {
-        Ok(o) => o,
-        Err(e) => return crate::usage(&e),
-    };
-    stop::install();
-    let outcome = matrix(&options);
-    if let Some(signal) = stop::requested() {
-        if let Err(e) = outcome {
-            eprintln!("netcase: {e}");
-        }
-        return ExitCode::from(stop::exit_code(signal));
-    }
-    match outcome {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("netcase: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// The guest's half: `stream DIR NONCE STATUS`.
-fn stream(args: &[String]) -> ExitCode {
-    let [dir, nonce, status] = args else {
-        return crate::usage("kernels stream takes DIR NONCE STATUS");
-    };
-    let status = status.parse().unwrap_or(-1);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match serial::send(&mut out, nonce, Path::new(dir), status) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // The end marker still goes out: the host must learn the run is over.
-            use std::io::Write;
-            let _ = writeln!(out, "{} {nonce} end {status}", serial::PREFIX);
-            eprintln!("netcase: streaming {dir}: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// `netcase kernels`'s options.
-#[derive(Debug)]
-struct Options {
-    kernels: Vec<String>,
-    filters: Vec<String>,
-    families: Vec<Family>,
-    out: PathBuf,
-    accel: Option<Accel>,
-    parallel: usize,
-    timeout: Option<Duration>,
-    max_expected: Duration,
-    host: bool,
+/// What a matrix runs, and where.
+#[derive(Clone)]
+pub struct Options {
+    /// The kernels to boot, each as [`resolve`] takes it.
+    pub kernels: Vec<String>,
+    /// The cases to run, in this order; each over those of `families` it declares.
+    pub cases: Vec<&'static Def>,
+    /// The families to run the cases over.
+    pub families: Vec<Family>,
+    /// The output directory.
+    pub out: PathBuf,
+    /// The accelerator, or `None` to try KVM first and fall back to TCG.
+    pub accel: Option<Accel>,
+    /// How many guests boot at once.
+    pub parallel: usize,
+    /// How long a guest may run, or `None` for 3 minutes and 8 times the cases' expected time.
+    pub timeout: Option<Duration>,
+    /// Whether this kernel runs the cases too (the comparison's first column).
+    pub host: bool,
+    /// The program that runs the cases here and in every guest: it answers `run NAME...
+    /// --family F --out DIR` and `kernels stream DIR NONCE STATUS` as a [`crate::cli`] command
+    /// does (a command passes `std::env::current_exe()`).
+    pub exe: PathBuf,
+    /// The directories the cases read at run time (their expectation fixtures), each by the
+    /// path they read it at, which may go through `..` (`cases/../fixtures`): every guest has
+    /// them at that path.
+    pub fixtures: Vec<PathBuf>,
+    /// Where kernels are unpacked and initramfs images built ([`cache_dir`]).
+    pub cache: PathBuf,
+    /// What the results this process makes up (for a run that did not come back) say ran them.
+    pub tool: Tool,
 }
 
 impl Options {
-    fn parse(args: &[String]) -> Result<Options, String> {
-        let mut o = Options {
-            kernels: Vec::new(),
-            filters: Vec::new(),
+    /// The matrix of no case yet on `kernels`, run by `exe`, over both families, into
+    /// `target/netcase/matrix` (relative to the current directory), two guests at a time, this
+    /// kernel too, with the kernel cache under `target` ([`cache_dir`]).
+    pub fn new(kernels: Vec<String>, exe: PathBuf, target: &Path) -> Options {
+        Options {
+            kernels,
+            cases: Vec::new(),
             families: Family::BOTH.to_vec(),
             out: PathBuf::from("target/netcase/matrix"),
             accel: None,
             parallel: 2,
             timeout: None,
-            max_expected: Duration::from_millis(1500),
             host: true,
-        };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
-            let seconds = |v: String| {
-                v.parse::<f64>()
-                    .ok()
-                    .filter(|s| *s > 0.0 && *s < 86_400.0)
-                    .map(Duration::from_secs_f64)
-                    .ok_or_else(|| format!("{v:?}: a number of seconds"))
-            };
-            match arg.as_str() {
-                "--kernel" => o.kernels.push(value("--kernel")?),
-                "--out" => o.out = PathBuf::from(value("--out")?),
-                "--family" => {
-                    o.families = match value("--family")?.as_str() {
-                        "v4" => vec![Family::V4],
-                        "v6" => vec![Family::V6],
-                        "both" => Family::BOTH.to_vec(),
-                        other => return Err(format!("--family {other:?}: say v4, v6 or both")),
-                    }
-                }
-                "--accel" => {
-                    o.accel = match value("--accel")?.as_str() {
-                        "auto" => None,
-                        "kvm" => Some(Accel::Kvm),
-                        "tcg" => Some(Accel::Tcg),
-                        other => return Err(format!("--accel {other:?}: say auto, kvm or tcg")),
-                    }
-                }
-                "--parallel" => {
-                    let v = value("--parallel")?;
-                    o.parallel = v
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=16).contains(n))
-                        .ok_or_else(|| format!("--parallel {v:?}: a number from 1 to 16"))?;
-                }
-                "--timeout" => o.timeout = Some(seconds(value("--timeout")?)?),
-                "--max-expected" => o.max_expected = seconds(value("--max-expected")?)?,
-                "--no-host" => o.host = false,
-                flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?}")),
-                filter => o.filters.push(filter.to_owned()),
-            }
-        }
-        if o.kernels.is_empty() {
-            return Err("kernels needs at least one --kernel PATH_OR_DEB".to_owned());
-        }
-        Ok(o)
-    }
-}
-
-/// A kernel to boot.
-#[derive(Debug, Clone)]
-pub struct Image {
-    /// Its release (`uname -r`), also its directory in the output.
-    pub release: String,
-    /// The kernel image.
-    pub vmlinuz: PathBuf,
-    /// `lib/modules/<release>`, when there is one.
-    pub modules: Option<PathBuf>,
-    /// `boot/config-<release>`, when there is one.
-    pub config: Option<PathBuf>,
-}
-
-/// Where kernels are unpacked and initramfs images built: `target/netcase/kernels` of this
-/// workspace (or `$NETCASE_KERNEL_CACHE`).
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("NETCASE_KERNEL_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    let target = std::fs::canonicalize(&target).unwrap_or(target);
-    target.join("netcase/kernels")
-}
-
-/// Holds the kernel cache for this process alone until dropped (an exclusive `flock` on
-/// `CACHE/.lock`): two matrices at once, or two guests of one, must not download, unpack or
-/// strip into the same files together.
-fn lock_cache(cache: &Path) -> Result<std::fs::File, String> {
-    use std::os::fd::AsRawFd;
-    let path = cache.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    loop {
-        // SAFETY: flock on a descriptor this function owns.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(file);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(format!("locking {}: {e}", path.display()));
+            exe,
+            fixtures: Vec::new(),
+            cache: cache_dir(target),
+            tool: Tool {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                commit: "unknown".to_owned(),
+            },
         }
     }
 }
 
-/// Finds, fetches or unpacks the kernel `spec` names.
-pub fn resolve(spec: &str, cache: &Path) -> Result<Image, String> {
-    let path = Path::new(spec);
-    if spec.ends_with(".deb") && path.is_file() {
-        return from_deb(path, cache, 0);
-    }
-    if path.is_dir() {
-        return from_tree(path);
-    }
-    if path.is_file() {
-        return from_vmlinuz(path);
-    }
-    if spec.starts_with("linux-image-") && !spec.contains('/') {
-        let deb = download(spec, cache)?;
-        return from_deb(&deb, cache, 0);
-    }
-    Err(format!(
-        "--kernel {spec:?}: neither a vmlinuz, a directory, a .deb nor a linux-image-* package"
-    ))
-}
+/// A case picked, with the families it runs over here.
+type Picked = (&'static Def, Vec<Family>);
 
-fn from_vmlinuz(path: &Path) -> Result<Image, String> {
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let release = file
-        .strip_prefix("vmlinuz-")
-        .or_else(|| file.strip_prefix("bzImage-"))
-        .unwrap_or(&file)
-        .to_owned();
-    let boot = path.parent().unwrap_or(Path::new("."));
-    let root = boot.parent().unwrap_or(Path::new("."));
-    let modules = [
-        root.join("lib/modules").join(&release),
-        root.join("usr/lib/modules").join(&release),
-    ]
-    .into_iter()
-    .find(|p| p.join("kernel").is_dir());
-    let config = Some(boot.join(format!("config-{release}"))).filter(|p| p.is_file());
-    Ok(Image {
-        release,
-        vmlinuz: path.to_owned(),
-        modules,
-        config,
-    })
-}
-
-fn from_tree(dir: &Path) -> Result<Image, String> {
-    let boot = dir.join("boot");
-    let mut images: Vec<PathBuf> = std::fs::read_dir(&boot)
-        .map_err(|e| format!("{}: no boot/vmlinuz-* ({e})", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
-        })
-        .collect();
-    images.sort();
-    let vmlinuz = images
-        .pop()
-        .ok_or_else(|| format!("{}: no boot/vmlinuz-*", dir.display()))?;
-    from_vmlinuz(&vmlinuz)
-}
-
-/// Unpacks `deb` with `dpkg -x` (once) and finds its kernel; a meta-package is followed to the
-/// `linux-image-*` it depends on.
-fn from_deb(deb: &Path, cache: &Path, depth: usize) -> Result<Image, String> {
-    let stem = deb
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = cache.join(&stem);
-    if !dir.join(".unpacked").is_file() {
-        let partial = cache.join(format!("{stem}.partial"));
-        let _ = std::fs::remove_dir_all(&partial);
-        std::fs::create_dir_all(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
-        run(Command::new("dpkg").arg("-x").arg(deb).arg(&partial))?;
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&partial, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        std::fs::write(dir.join(".unpacked"), b"")
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    match from_tree(&dir) {
-        Ok(image) => Ok(image),
-        Err(_) if depth < 2 => {
-            let depends = run(Command::new("dpkg-deb")
-                .args(["-f"])
-                .arg(deb)
-                .arg("Depends"))?;
-            let next = depends
-                .split([',', '|'])
-                .map(|d| d.split_whitespace().next().unwrap_or(""))
-                .find(|d| d.starts_with("linux-image-"))
-                .ok_or_else(|| {
-                    format!(
-                        "{}: no kernel inside, nor a linux-image-* dependency",
-                        deb.display()
-                    )
-                })?;
-            let deb = download(next, cache)?;
-            from_deb(&deb, cache, depth + 1)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// `apt-get download PACKAGE` into the cache (once).
-fn download(package: &str, cache: &Path) -> Result<PathBuf, String> {
-    let debs = cache.join("debs");
-    std::fs::create_dir_all(&debs).map_err(|e| format!("{}: {e}", debs.display()))?;
-    let find = || {
-        std::fs::read_dir(&debs).ok().and_then(|entries| {
-            entries.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
-                p.file_name().is_some_and(|n| {
-                    let n = n.to_string_lossy();
-                    n.starts_with(&format!("{package}_")) && n.ends_with(".deb")
-                })
-            })
-        })
-    };
-    if let Some(deb) = find() {
-        return Ok(deb);
-    }
-    eprintln!("netcase: apt-get download {package}");
-    run(Command::new("apt-get")
-        .args(["download", "-q", package])
-        .current_dir(&debs))?;
-    find().ok_or_else(|| format!("apt-get download {package} left no .deb"))
-}
-
-/// Runs `command` to its end (killed at once on a stop) and returns its standard output.
-fn run(command: &mut Command) -> Result<String, String> {
-    let program = command.get_program().to_owned();
-    let what = |e| format!("{program:?}: {e}");
-    let child = netcase::fork::spawn(
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    )
-    .map_err(what)?;
-    let registered = stop::register(&child, stop::How::Kill).map_err(what)?;
-    let out = child.wait_with_output().map_err(what)?;
-    drop(registered);
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{:?} {:?}: {}",
-            command.get_program(),
-            command.get_args().collect::<Vec<_>>(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// A case picked: its name, the families it runs over, how long it is expected to take.
-type Picked = (&'static str, Vec<Family>, Duration);
-
-/// The cases to run: those the filters pick, or the default subset (expected to take at
-/// most `max_expected`), with the families each runs over.
-fn selection(options: &Options) -> Result<Vec<Picked>, String> {
-    let defs: Vec<_> = if options.filters.is_empty() {
-        netcase_cases::cases()
-            .filter(|d| d.info.expected <= options.max_expected)
-            .collect()
-    } else {
-        crate::select(&options.filters)?
-    };
-    let picked: Vec<_> = defs
-        .into_iter()
-        .map(|d| {
-            let families: Vec<Family> = options
-                .families
+/// The cases to run, each with those of `families` it declares; an error when none runs over
+/// them.
+fn picked(cases: &[&'static Def], families: &[Family]) -> Result<Vec<Picked>, String> {
+    let picked: Vec<Picked> = cases
+        .iter()
+        .map(|&def| {
+            let families = families
                 .iter()
                 .copied()
-                .filter(|f| d.info.families.contains(f))
+                .filter(|f| def.info.families.contains(f))
                 .collect();
-            (d.info.name, families, d.info.expected)
+            (def, families)
         })
-        .filter(|(_, f, _)| !f.is_empty())
+        .filter(|(_, f): &Picked| !f.is_empty())
         .collect();
     if picked.is_empty() {
         return Err("no case selected runs over that family".to_owned());
@@ -431,15 +141,18 @@ fn selection(options: &Options) -> Result<Vec<Picked>, String> {
     Ok(picked)
 }
 
-/// Runs the matrix; `Ok(true)` when every kernel delivered its results. `OUT/run.json` says
-/// `running` from once the input is checked, and how the matrix ended at its end.
-fn matrix(options: &Options) -> Result<bool, String> {
+/// Runs the matrix; `Ok(true)` when every kernel delivered its results and no case failed
+/// (differences of behaviour are the product, and a SKIP for a missing feature is not a
+/// failure). An error is bad input (an unknown kernel, no busybox, an unwritable directory).
+/// `OUT/run.json` says `running` from once the input is checked, and how the matrix ended at
+/// its end.
+pub fn run(options: &Options) -> Result<bool, String> {
     let started = Instant::now();
-    let cache = cache_dir();
-    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
-    crate::run::writable(&options.out)?;
+    let cache = &options.cache;
+    std::fs::create_dir_all(cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    writable(&options.out)?;
     let out = std::fs::canonicalize(&options.out).unwrap_or(options.out.clone());
-    let selected = selection(options)?;
+    let selected = picked(&options.cases, &options.families)?;
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .map(PathBuf::from)
@@ -449,15 +162,7 @@ fn matrix(options: &Options) -> Result<bool, String> {
     let _ = std::fs::remove_file(out.join("comparison.html"));
     let mut record = RunRecord::start(std::env::args().collect(), Vec::new());
     record.write(&out).map_err(|e| e.to_string())?;
-    let outcome = kernels(
-        options,
-        &out,
-        &cache,
-        &selected,
-        busybox,
-        &mut record,
-        started,
-    );
+    let outcome = kernels(options, &out, &selected, busybox, &mut record, started);
     let why = match (&outcome, stop::requested()) {
         (_, Some(signal)) => Some(stop::name(signal).to_owned()),
         (Err(e), None) => Some(format!("an error ({e})")),
@@ -475,15 +180,15 @@ fn matrix(options: &Options) -> Result<bool, String> {
 fn kernels(
     options: &Options,
     out: &Path,
-    cache: &Path,
     selected: &[Picked],
     busybox: PathBuf,
     record: &mut RunRecord,
     started: Instant,
 ) -> Result<bool, String> {
-    let jobs: usize = selected.iter().map(|(_, f, _)| f.len()).sum();
+    let cache = &options.cache;
+    let jobs: usize = selected.iter().map(|(_, f)| f.len()).sum();
     let mut images = Vec::new();
-    let cached = lock_cache(cache)?;
+    let cached = image::lock_cache(cache)?;
     for kernel in &options.kernels {
         if stop::requested().is_some() {
             break;
@@ -503,7 +208,10 @@ fn kernels(
     }
     record.write(out).map_err(|e| e.to_string())?;
     // The guest runs exactly these cases: their full names, over these families.
-    let mut run_args: Vec<String> = selected.iter().map(|(n, _, _)| (*n).to_owned()).collect();
+    let mut run_args: Vec<String> = selected
+        .iter()
+        .map(|(d, _)| d.info.name.to_owned())
+        .collect();
     let family = match options.families.as_slice() {
         [Family::V4] => "v4",
         [Family::V6] => "v6",
@@ -512,7 +220,7 @@ fn kernels(
     run_args.extend(["--family".to_owned(), family.to_owned()]);
     let budget: f64 = selected
         .iter()
-        .map(|(_, f, e)| e.as_secs_f64().max(0.5) * f.len() as f64)
+        .map(|(d, f)| d.info.expected.as_secs_f64().max(0.5) * f.len() as f64)
         .sum();
     println!(
         "kernel matrix: {} cases ({jobs} runs) on {} kernel(s){}",
@@ -522,22 +230,22 @@ fn kernels(
     );
     let mut kernels = Vec::new();
     if options.host && stop::requested().is_none() {
-        kernels.push(host_run(&run_args, &out.join("this-kernel"))?);
+        kernels.push(host_run(
+            options,
+            selected,
+            &run_args,
+            &out.join("this-kernel"),
+        )?);
     }
-    let exe = std::env::current_exe().map_err(|e| format!("finding this program: {e}"))?;
-    let workspace = std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .unwrap_or_else(|_| PathBuf::from("/"));
-    let fixtures = workspace.join("fixtures");
+    let (trees, dirs) = guest_paths(&options.fixtures);
     let shared = Shared {
-        exe,
+        exe: options.exe.clone(),
         busybox,
+        selected,
+        tool: &options.tool,
         run_args,
-        trees: if fixtures.is_dir() {
-            vec![fixtures]
-        } else {
-            Vec::new()
-        },
-        dirs: vec![workspace.join("cases")],
+        trees,
+        dirs,
         cache: cache.to_owned(),
         out: out.to_owned(),
         accel: options.accel,
@@ -602,9 +310,13 @@ fn kernels(
 const HOST_RUN_GRACE: Duration = Duration::from_secs(5);
 
 /// This kernel's column: `netcase run` on the host, as a child process.
-fn host_run(run_args: &[String], out: &Path) -> Result<Kernel, String> {
+fn host_run(
+    options: &Options,
+    selected: &[Picked],
+    run_args: &[String],
+    out: &Path,
+) -> Result<Kernel, String> {
     let _ = std::fs::remove_dir_all(out);
-    let exe = std::env::current_exe().map_err(|e| format!("finding this program: {e}"))?;
     println!("this kernel: netcase run ... --out {}", out.display());
     // Its progress and figures go to a log next to its bundles, not between the guests' lines.
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -612,8 +324,8 @@ fn host_run(run_args: &[String], out: &Path) -> Result<Kernel, String> {
         .map_err(|e| format!("{}: {e}", out.display()))?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let mut child = netcase::fork::spawn(
-        Command::new(exe)
+    let mut child = crate::fork::spawn(
+        Command::new(&options.exe)
             .arg("run")
             .args(run_args)
             .arg("--out")
@@ -637,17 +349,17 @@ fn host_run(run_args: &[String], out: &Path) -> Result<Kernel, String> {
     let broken = match stop::requested() {
         Some(signal) => {
             let why = format!("stopped by {}", stop::name(signal));
-            let missing = missing_jobs(run_args, &results);
-            for (case, family) in &missing {
-                results.push(stopped(case, family, &report::kernel().release, &why));
+            let release = report::kernel().release;
+            for (def, family) in missing_jobs(selected, &results) {
+                results.push(stopped(def, family, &release, &why, &options.tool));
             }
             // A run stopped as it started (before it could catch the signal) wrote nothing:
             // its directory still says how it ended.
             let said = RunRecord::read(out).ok().flatten();
             if said.is_none_or(|r| r.state == report::run::State::Running) {
-                let parts = missing_jobs(run_args, &[])
-                    .iter()
-                    .map(|(case, family)| CaseResult::dir_name(case, family))
+                let parts = missing_jobs(selected, &[])
+                    .into_iter()
+                    .map(|(def, family)| CaseResult::dir_name(def.info.name, family))
                     .collect();
                 let mut record = RunRecord::start(std::env::args().collect(), parts);
                 record.end(Some(stop::name(signal).to_owned()));
@@ -678,9 +390,11 @@ fn host_run(run_args: &[String], out: &Path) -> Result<Kernel, String> {
 }
 
 /// What every guest run shares.
-struct Shared {
+struct Shared<'a> {
     exe: PathBuf,
     busybox: PathBuf,
+    selected: &'a [Picked],
+    tool: &'a Tool,
     run_args: Vec<String>,
     trees: Vec<PathBuf>,
     dirs: Vec<PathBuf>,
@@ -717,15 +431,15 @@ fn guest_run(shared: &Shared, image: &Image) -> Kernel {
     }
     // Every case asked for has a row: the ones that did not come back fail with the reason, or
     // are interrupted when a stop was asked for.
-    let missing = missing_jobs(&shared.run_args, &results);
+    let missing = missing_jobs(shared.selected, &results);
     let why = column
         .broken
         .clone()
         .unwrap_or_else(|| "its result did not come back from the guest".to_owned());
-    for (case, family) in &missing {
+    for &(def, family) in &missing {
         results.push(match signal {
-            Some(_) => stopped(case, family, &image.release, &why),
-            None => lost(case, family, &image.release, &why),
+            Some(_) => stopped(def, family, &image.release, &why, shared.tool),
+            None => lost(def, family, &image.release, &why, shared.tool),
         });
     }
     // The run.json this process wrote at the start, unless the guest's own came back instead.
@@ -767,15 +481,15 @@ fn boot_and_collect(
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     // Until the guest's own run.json comes back with its bundles, this one says who is at work.
-    let parts = missing_jobs(&shared.run_args, &[])
-        .iter()
-        .map(|(case, family)| CaseResult::dir_name(case, family))
+    let parts = missing_jobs(shared.selected, &[])
+        .into_iter()
+        .map(|(def, family)| CaseResult::dir_name(def.info.name, family))
         .collect();
     RunRecord::start(std::env::args().collect(), parts)
         .write(dir)
         .map_err(|e| e.to_string())?;
     let scratch = shared.cache.join("initramfs");
-    let cached = lock_cache(&shared.cache)?;
+    let cached = image::lock_cache(&shared.cache)?;
     let built = initramfs::build(&initramfs::Inputs {
         release: &image.release,
         modules: image.modules.as_deref(),
@@ -951,52 +665,52 @@ fn read_results(dir: &Path) -> Vec<CaseResult> {
     results
 }
 
-/// The (case, family) runs `run_args` asked for that have no result.
-fn missing_jobs(run_args: &[String], results: &[CaseResult]) -> Vec<(String, String)> {
-    let family = run_args
-        .iter()
-        .position(|a| a == "--family")
-        .and_then(|i| run_args.get(i + 1))
-        .map_or("both", String::as_str);
-    let names = run_args.iter().take_while(|a| !a.starts_with("--"));
+/// The (case, family) runs of `selected` that have no result.
+fn missing_jobs(selected: &[Picked], results: &[CaseResult]) -> Vec<(&'static Def, &'static str)> {
     let mut missing = Vec::new();
-    for name in names {
-        let Some(def) = netcase_cases::find(name) else {
-            continue;
-        };
-        for f in def.info.families {
-            let f = crate::run::family_name(*f);
-            if (family == "both" || family == f)
-                && !results.iter().any(|r| r.case == *name && r.family == f)
+    for (def, families) in selected {
+        for family in families {
+            let f = family_name(*family);
+            if !results
+                .iter()
+                .any(|r| r.case == def.info.name && r.family == f)
             {
-                missing.push((name.clone(), f.to_owned()));
+                missing.push((*def, f));
             }
         }
     }
     missing
 }
 
+/// `v4` or `v6`: a family as bundles, results and the command line name it.
+pub fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "v4",
+        Family::V6 => "v6",
+    }
+}
+
 /// The result of a run that a stop left without one.
-fn stopped(case: &str, family: &str, release: &str, why: &str) -> CaseResult {
+fn stopped(def: &Def, family: &str, release: &str, why: &str, tool: &Tool) -> CaseResult {
     CaseResult {
         verdict: Verdict::Interrupted,
-        ..lost(case, family, release, why)
+        ..lost(def, family, release, why, tool)
     }
 }
 
 /// The result of a run that did not come back.
-fn lost(case: &str, family: &str, release: &str, why: &str) -> CaseResult {
-    let def = netcase_cases::find(case);
+fn lost(def: &Def, family: &str, release: &str, why: &str, tool: &Tool) -> CaseResult {
+    let case = def.info.name;
     CaseResult {
         schema: report::RESULT_SCHEMA.to_owned(),
         case: case.to_owned(),
-        summary: def.map_or("", |d| d.info.summary).to_owned(),
+        summary: def.info.summary.to_owned(),
         family: family.to_owned(),
         verdict: Verdict::Fail,
         reason: Some(why.to_owned()),
         error: Some(why.to_owned()),
         duration_s: 0.0,
-        expected_s: def.map_or(0.0, |d| d.info.expected.as_secs_f64()),
+        expected_s: def.info.expected.as_secs_f64(),
         seed: 1,
         figures: Vec::new(),
         notes: Vec::new(),
@@ -1010,96 +724,88 @@ fn lost(case: &str, family: &str, release: &str, why: &str) -> CaseResult {
             hz: "unknown".to_owned(),
             config_hash: "unknown".to_owned(),
         },
-        netcase: report::Tool {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            commit: env!("NETCASE_COMMIT").to_owned(),
-        },
+        netcase: tool.clone(),
         rerun: format!("netcase kernels --kernel {release} '{case}' --family {family}"),
         files: Vec::new(),
     }
 }
 
+/// Where the fixtures go in a guest: the trees to copy (each at its path, `..` resolved as
+/// written) and the directories a path through `..` needs to exist (`cases` for
+/// `cases/../fixtures`).
+fn guest_paths(fixtures: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut trees, mut dirs) = (Vec::new(), Vec::new());
+    for path in fixtures.iter().filter(|p| p.is_dir()) {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        let mut at = PathBuf::new();
+        for part in path.components() {
+            if part == Component::ParentDir {
+                dirs.push(at.clone());
+                at.pop();
+            } else {
+                at.push(part);
+            }
+        }
+        trees.push(at);
+    }
+    (trees, dirs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body;
 
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| (*s).to_owned()).collect()
+    async fn nothing(_: Arc<crate::case::Case>, _: Arc<crate::Topology>) -> crate::Result<()> {
+        Ok(())
     }
 
-    #[test]
-    fn options_parse_and_refuse_bad_input() {
-        let o = Options::parse(&args(&[
-            "--kernel",
-            "a.deb",
-            "--kernel",
-            "linux-image-x",
-            "socket_addresses::",
-            "--accel",
-            "tcg",
-            "--family",
-            "v4",
-            "--no-host",
-        ]))
-        .unwrap();
-        assert_eq!(o.kernels, ["a.deb", "linux-image-x"]);
-        assert_eq!(o.filters, ["socket_addresses::"]);
-        assert_eq!(o.accel, Some(Accel::Tcg));
-        assert!(!o.host);
-        assert!(Options::parse(&args(&["socket_addresses::"])).is_err());
-        assert!(Options::parse(&args(&["--kernel", "k", "--accel", "xen"])).is_err());
-        assert!(Options::parse(&args(&["--kernel", "k", "--bogus"])).is_err());
-    }
+    static BOTH: Def = Def::new("test::both", "over both families", body!(nothing));
+    static V4: Def = Def::new("test::v4", "over IPv4", body!(nothing)).families(&[Family::V4]);
 
     #[test]
-    fn the_default_subset_is_the_fast_cases() {
-        let o = Options::parse(&args(&["--kernel", "k"])).unwrap();
-        let picked = selection(&o).unwrap();
-        assert!(!picked.is_empty());
-        assert!(picked.iter().all(|(_, _, e)| *e <= o.max_expected));
-        assert!(
-            picked
-                .iter()
-                .any(|(n, _, _)| *n == "socket_addresses::seen_by_both_ends")
+    fn a_case_runs_over_the_families_asked_for_that_it_declares() {
+        let v6 = picked(&[&BOTH, &V4], &[Family::V6]).unwrap();
+        assert_eq!(v6.len(), 1);
+        assert_eq!(v6[0].0.info.name, "test::both");
+        assert_eq!(v6[0].1, [Family::V6]);
+        let none = picked(&[&V4], &[Family::V6]).map(|p| p.len());
+        assert_eq!(
+            none,
+            Err("no case selected runs over that family".to_owned())
         );
-    }
-
-    #[test]
-    fn a_dpkg_tree_gives_its_release_modules_and_config() {
-        let root = std::env::temp_dir().join(format!("netcase-tree-{}", std::process::id()));
-        std::fs::create_dir_all(root.join("boot")).unwrap();
-        std::fs::create_dir_all(root.join("lib/modules/6.1.0-9-cloud-amd64/kernel")).unwrap();
-        std::fs::write(root.join("boot/vmlinuz-6.1.0-9-cloud-amd64"), b"").unwrap();
-        std::fs::write(
-            root.join("boot/config-6.1.0-9-cloud-amd64"),
-            b"CONFIG_HZ=250\n",
-        )
-        .unwrap();
-        let image = resolve(root.to_str().unwrap(), &root).unwrap();
-        assert_eq!(image.release, "6.1.0-9-cloud-amd64");
-        assert!(
-            image
-                .modules
-                .unwrap()
-                .ends_with("lib/modules/6.1.0-9-cloud-amd64")
-        );
-        assert!(image.config.is_some());
-        assert!(resolve("no-such-thing", &root).is_err());
-        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
     fn missing_runs_are_found_per_family() {
-        let run_args = args(&["socket_addresses::seen_by_both_ends", "--family", "both"]);
-        let missing = missing_jobs(&run_args, &[]);
+        let selected = picked(&[&BOTH], &Family::BOTH).unwrap();
+        let missing = missing_jobs(&selected, &[]);
         assert_eq!(missing.len(), 2);
+        let tool = Options::new(Vec::new(), PathBuf::new(), Path::new("target")).tool;
         let lost = lost(
-            &missing[0].0,
-            &missing[0].1,
+            missing[0].0,
+            missing[0].1,
             "6.1",
             "the guest kernel panicked",
+            &tool,
         );
         assert_eq!(lost.verdict, Verdict::Fail);
-        assert_eq!(missing_jobs(&run_args, &[lost]).len(), 1);
+        assert_eq!(lost.summary, "over both families");
+        assert_eq!(
+            lost.rerun,
+            "netcase kernels --kernel 6.1 'test::both' --family v4"
+        );
+        assert_eq!(missing_jobs(&selected, &[lost]).len(), 1);
+    }
+
+    #[test]
+    fn fixtures_read_through_dot_dot_land_where_the_cases_read_them() {
+        let root = std::env::temp_dir().join(format!("netcase-guest-paths-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("cases")).unwrap();
+        std::fs::create_dir_all(root.join("fixtures")).unwrap();
+        let (trees, dirs) = guest_paths(&[root.join("cases/../fixtures"), root.join("absent")]);
+        assert_eq!(trees, [root.join("fixtures")]);
+        assert_eq!(dirs, [root.join("cases")]);
+        let _ = std::fs::remove_dir_all(&root);
     }
 }
