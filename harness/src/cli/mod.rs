@@ -23,13 +23,13 @@
 //! # ) -> netcase::Result<()> { Ok(()) }
 //!
 //! static HANDSHAKE: Def = Def::new("mine::handshake", "my server completes it", body!(handshake));
-//! static MINE: &[&Def] = &[&HANDSHAKE];
+//! static SUITE: Suite = Suite {
+//!     fixtures: &[concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures")],
+//!     ..Suite::new(&[&[&HANDSHAKE]])
+//! };
 //!
 //! fn main() -> ExitCode {
-//!     netcase::cli::main(&Suite {
-//!         fixtures: &[concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures")],
-//!         ..Suite::new(&[MINE])
-//!     })
+//!     netcase::cli::main(&SUITE)
 //! }
 //! ```
 //!
