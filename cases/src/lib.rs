@@ -3,7 +3,8 @@
 //!
 //! - `cargo test -p netcase-cases` (as root): `tests/suite/` makes one test per case and family
 //!   from [`cases`], its topology built as the case declares, run with [`netcase::case::run`].
-//! - the `netcase` command (`src/bin/netcase/`): lists [`cases`] and runs them with their reports.
+//! - the `netcase` command (`src/bin/netcase/main.rs`): [`netcase::cli`] over [`BEHAVIOURS`], which
+//!   lists the cases and runs them with their reports, here and on other kernels.
 //!
 //! A body asserts what the running kernel did and returns `Err` or panics when it did not. A
 //! behaviour module never imports another: what two share is in the harness, or in `common`.

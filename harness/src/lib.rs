@@ -20,17 +20,21 @@
 //! ```
 
 pub mod case;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod error;
 pub mod expect;
 pub mod fixtures;
 pub mod impair;
 pub mod kernel;
+pub mod kernels;
 pub mod network;
 pub mod observe;
 pub mod packets;
 pub mod privileges;
 pub mod report;
 pub mod rules;
+pub mod stop;
 
 pub use error::{Error, Result};
 pub use kernel::{Kernel, kernel};

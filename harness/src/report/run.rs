@@ -195,6 +195,16 @@ impl RunRecord {
     }
 }
 
+/// Checks that a run can write its output directory `dir`: creates it, and a probe file in it.
+/// The error is the line to show (`cannot write the output directory DIR: why`).
+pub fn writable(dir: &Path) -> std::result::Result<(), String> {
+    let probe = dir.join(".netcase-write-test");
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("cannot write the output directory {}: {e}", dir.display()))
+}
+
 /// Writes `bytes` to `path` through a temporary file beside it and a rename, so that a reader
 /// (or a run killed in the middle) never leaves half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -98,7 +98,7 @@ impl Tree {
         let path = self.root.join(file);
         let tool = |program: &str| -> Result<Vec<u8>, String> {
             let out =
-                netcase::fork::output(std::process::Command::new(program).arg("-dc").arg(&path))
+                crate::fork::output(std::process::Command::new(program).arg("-dc").arg(&path))
                     .map_err(|e| format!("{program} -dc {}: {e}", path.display()))?;
             if out.status.success() {
                 Ok(out.stdout)

@@ -1,7 +1,7 @@
 //! One boot of a kernel under qemu: its console read line by line, with deadlines, and qemu
 //! stopped (by the PID this process started) however the boot ends: killed at its deadline, at
 //! once on Ctrl-C or SIGTERM ([`crate::stop`]), and by its parent-death signal if this process
-//! dies ([`netcase::fork`]).
+//! dies ([`crate::fork`]).
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -81,7 +81,7 @@ pub const QEMU: &str = "qemu-system-x86_64";
 /// Boots `boot` and reads its console to the end of the result stream or a deadline.
 pub fn boot(boot: &Boot) -> Result<Booted, String> {
     // netcase.emulation tells the cases inside that the guest's clock is emulated (under TCG),
-    // so that their timing rules allow for it (netcase::kernel::Clock).
+    // so that their timing rules allow for it (`netcase::kernel::Clock`).
     let emulation = match boot.accel {
         Accel::Tcg => " netcase.emulation=tcg",
         Accel::Kvm => "",
@@ -124,7 +124,7 @@ pub fn boot(boot: &Boot) -> Result<Booted, String> {
             Ok(())
         });
     }
-    let mut child = netcase::fork::spawn(
+    let mut child = crate::fork::spawn(
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

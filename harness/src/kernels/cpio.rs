@@ -242,7 +242,7 @@ mod tests {
     /// GNU cpio, when installed, lists the archive as written.
     #[test]
     fn gnu_cpio_lists_the_archive() {
-        let Ok(mut child) = netcase::fork::spawn(
+        let Ok(mut child) = crate::fork::spawn(
             std::process::Command::new("cpio")
                 .args(["-t", "--quiet"])
                 .stdin(std::process::Stdio::piped())

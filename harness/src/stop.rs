@@ -1,5 +1,9 @@
-//! Stopping on Ctrl-C and SIGTERM: the first asks the run to stop, and stops the programs this
-//! process started for it; a second ends the process at once.
+//! Stopping a long run on Ctrl-C and SIGTERM: the first asks the run to stop, and stops the
+//! programs this process started for it; a second ends the process at once.
+//!
+//! `netcase run` and the kernel matrix ([`crate::kernels`]) ask [`requested`] between steps and
+//! [`register`] the programs they start; [`install`] makes the signals ask. A program that drives
+//! them from code asks with [`request`] instead.
 //!
 //! The signals are received by a thread of their own (`signal-hook`'s iterator: the handler only
 //! writes to a pipe), so what a stop does runs as ordinary code. Programs to stop are registered
@@ -9,7 +13,7 @@
 //! if it has not ended after a grace period.
 //!
 //! A SIGKILL cannot be caught: then the children die by their parent-death signal
-//! (`netcase::fork`), and the output directory's `run.json` still says `running` for a process
+//! ([`crate::fork`]), and the output directory's `run.json` still says `running` for a process
 //! that is gone, which `netcase show` reports as killed.
 
 use std::{
@@ -58,20 +62,11 @@ pub fn install() {
             .name("netcase-signals".to_owned())
             .spawn(move || {
                 for signal in signals.forever() {
-                    // Under the lock: a program registered meanwhile is either stopped here or
-                    // sees the signal when it registers, never both.
-                    let registered = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner);
-                    if SIGNAL
-                        .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
-                        .is_err()
-                    {
+                    if !request(signal) {
                         // A second one: leave now. The kernel frees every namespace with the
                         // process, and the children die by their parent-death signal.
                         // SAFETY: _exit ends the process without running anything else.
                         unsafe { libc::_exit(exit_code(signal).into()) };
-                    }
-                    for (_, pidfd, how) in registered.iter() {
-                        stop_one(pidfd, *how, signal);
                     }
                 }
             });
@@ -79,6 +74,25 @@ pub fn install() {
             eprintln!("netcase: cannot start the thread that receives signals: {e}");
         }
     });
+}
+
+/// Asks the run to stop as `signal` would (SIGINT or SIGTERM): [`requested`] says so from now
+/// on, and the registered programs are stopped. `false` when a stop was asked for already (this
+/// one then does nothing).
+pub fn request(signal: i32) -> bool {
+    // Under the lock: a program registered meanwhile is either stopped here or sees the stop
+    // when it registers, never both.
+    let registered = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner);
+    if SIGNAL
+        .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return false;
+    }
+    for (_, pidfd, how) in registered.iter() {
+        stop_one(pidfd, *how, signal);
+    }
+    true
 }
 
 /// The signal that asked this process to stop, once one did.
@@ -166,5 +180,17 @@ fn send(pidfd: &OwnedFd, signal: i32) {
             std::ptr::null::<libc::siginfo_t>(),
             0,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses_are_as_a_shell_reports_them() {
+        assert_eq!(exit_code(SIGINT), 130);
+        assert_eq!(exit_code(SIGTERM), 143);
+        assert_eq!(name(SIGTERM), "SIGTERM");
     }
 }

@@ -2,7 +2,7 @@
 //! verdict and what the case found there; every change of *behaviour* marked, and said in words.
 //! A difference is the product of a kernel matrix, not a failure.
 //!
-//! What counts as behaviour is what the cases declare so ([`netcase::case::Kind`]):
+//! What counts as behaviour is what the cases declare so ([`crate::case::Kind`]):
 //!
 //! - a figure the kernel decides (a count, an errno, a length, a timer's nominal value the case
 //!   checked the kernel kept to) is compared exactly: it is the same on every run of one kernel;
@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use netcase::{
+use crate::{
     case::Kind,
     report::{BehaviourRecord, CaseResult, FigureRecord, Verdict},
 };

@@ -3,13 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use netcase::{Family, Topology, capture::Zero, decode::segments};
+use crate::{Family, Topology, capture::Zero, decode::segments};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
 
-pub async fn demo(families: &[Family]) -> netcase::Result<()> {
+/// Runs the demo over `families` and prints it.
+pub async fn demo(families: &[Family]) -> crate::Result<()> {
     println!("netcase demo: kernel {}", kernel_release());
     println!(
         "{:<8} {:<6} {:>9} {:>12} {:>9}  path",
@@ -60,7 +61,7 @@ pub async fn demo(families: &[Family]) -> netcase::Result<()> {
 }
 
 /// Connects client to server and bounces one byte: the time to connect, and one round trip.
-async fn exchange(net: &Topology, family: Family) -> netcase::Result<(Duration, Duration)> {
+async fn exchange(net: &Topology, family: Family) -> crate::Result<(Duration, Duration)> {
     let addr = net.socket_addr("server", family, 7)?;
     let server = net.host("server")?;
     let listener = server
@@ -90,8 +91,8 @@ async fn exchange(net: &Topology, family: Family) -> netcase::Result<(Duration, 
     Ok(timed)
 }
 
-fn io(what: String, source: std::io::Error) -> netcase::Error {
-    netcase::Error::Io { what, source }
+fn io(what: String, source: std::io::Error) -> crate::Error {
+    crate::Error::Io { what, source }
 }
 
 fn kernel_release() -> String {

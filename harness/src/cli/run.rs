@@ -2,7 +2,7 @@
 //! files go to its bundle directory, as under cargo test), with a live display and the reports.
 //!
 //! The output directory says at every moment how far the run got: `run.json` says `running` from
-//! the start ([`netcase::report::run`]), the summary and index are rewritten as each case
+//! the start ([`crate::report::run`]), the summary and index are rewritten as each case
 //! finishes, and at the end `run.json` says `finished`, or `interrupted` by Ctrl-C or SIGTERM
 //! (running cases stopped and torn down, their verdict `interrupted`). A run killed outright
 //! leaves `running` behind a process that is gone: `netcase show` says it was killed.
@@ -11,27 +11,29 @@ use std::{
     collections::{BTreeMap, VecDeque},
     io::{IsTerminal, Write},
     panic::AssertUnwindSafe,
-    path::{Path, PathBuf},
+    path::PathBuf,
     sync::{Arc, Mutex, mpsc},
     time::{Duration, Instant},
 };
 
 use futures::FutureExt;
-use netcase::{
+
+use crate::{
     Family, Topology,
-    case::Case,
+    case::{Case, Def},
+    kernels::family_name,
     report::{
         self, BehaviourRecord, CaseResult, Checkpoint, FigureRecord, Tool, Verdict, run::RunRecord,
     },
+    stop,
 };
-use netcase_cases::Def;
-
-use crate::stop;
 
 /// One case over one family.
 #[derive(Clone, Copy)]
 pub struct Job {
+    /// The case.
     pub def: &'static Def,
+    /// The family it runs over.
     pub family: Family,
 }
 
@@ -46,19 +48,18 @@ impl Job {
     }
 }
 
-pub fn family_name(family: Family) -> &'static str {
-    match family {
-        Family::V4 => "v4",
-        Family::V6 => "v6",
-    }
-}
-
 /// What `run` was asked to do.
 pub struct Options {
+    /// The runs, in the order the reports list them.
     pub jobs: Vec<Job>,
+    /// The output directory.
     pub out: PathBuf,
+    /// How many run at once.
     pub parallel: usize,
+    /// The seed of the cases' random choices.
     pub seed: u64,
+    /// What the reports say ran the cases.
+    pub tool: Tool,
 }
 
 enum Event {
@@ -89,8 +90,9 @@ pub fn run(options: Options) -> Vec<CaseResult> {
     let (events, received) = mpsc::channel();
     let workers: Vec<_> = (0..options.parallel.max(1))
         .map(|_| {
-            let (queue, events, seed) = (queue.clone(), events.clone(), options.seed);
-            std::thread::spawn(move || worker(&queue, &events, seed))
+            let (queue, events) = (queue.clone(), events.clone());
+            let (seed, tool) = (options.seed, options.tool.clone());
+            std::thread::spawn(move || worker(&queue, &events, seed, &tool))
         })
         .collect();
     drop(events);
@@ -114,7 +116,7 @@ pub fn run(options: Options) -> Vec<CaseResult> {
                 .iter()
                 .any(|r| r.case == job.def.info.name && r.family == family_name(job.family));
             if !found {
-                let mut result = blank(*job, options.seed);
+                let mut result = blank(*job, options.seed, &options.tool);
                 result.verdict = Verdict::Interrupted;
                 result.reason = Some(format!(
                     "stopped by {} before it started",
@@ -153,7 +155,7 @@ fn in_order(jobs: &[Job], results: &[CaseResult]) -> Vec<CaseResult> {
         .collect()
 }
 
-fn worker(queue: &Mutex<VecDeque<Job>>, events: &mpsc::Sender<Event>, seed: u64) {
+fn worker(queue: &Mutex<VecDeque<Job>>, events: &mpsc::Sender<Event>, seed: u64, tool: &Tool) {
     loop {
         if stop::requested().is_some() {
             return;
@@ -164,27 +166,30 @@ fn worker(queue: &Mutex<VecDeque<Job>>, events: &mpsc::Sender<Event>, seed: u64)
         let _ = events.send(Event::Started(job, Instant::now()));
         // A thread named as libtest would name the test: its files go to <out>/<name>/.
         let name = CaseResult::dir_name(job.def.info.name, family_name(job.family));
+        let own = tool.clone();
         let result = std::thread::Builder::new()
             .name(name.clone())
-            .spawn(move || run_job(job, seed))
+            .spawn(move || run_job(job, seed, &own))
             .map(|t| t.join())
             .map_err(|e| e.to_string());
         let result = match result {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) | Err(_) => failed_to_start(job, seed, "the case's thread could not run"),
+            Ok(Err(_)) | Err(_) => {
+                failed_to_start(job, seed, tool, "the case's thread could not run")
+            }
         };
         let _ = events.send(Event::Finished(Box::new(result)));
     }
 }
 
-fn failed_to_start(job: Job, seed: u64, why: &str) -> CaseResult {
-    let mut r = blank(job, seed);
+fn failed_to_start(job: Job, seed: u64, tool: &Tool, why: &str) -> CaseResult {
+    let mut r = blank(job, seed, tool);
     r.verdict = Verdict::Fail;
     r.reason = Some(why.to_owned());
     r
 }
 
-fn blank(job: Job, seed: u64) -> CaseResult {
+fn blank(job: Job, seed: u64, tool: &Tool) -> CaseResult {
     let info = &job.def.info;
     CaseResult {
         schema: report::RESULT_SCHEMA.to_owned(),
@@ -204,10 +209,7 @@ fn blank(job: Job, seed: u64) -> CaseResult {
         checkpoints: Vec::new(),
         settings: BTreeMap::new(),
         kernel: report::kernel(),
-        netcase: Tool {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            commit: env!("NETCASE_COMMIT").to_owned(),
-        },
+        netcase: tool.clone(),
         rerun: format!(
             "netcase run '{}' --family {} --seed {seed}",
             info.name,
@@ -218,16 +220,16 @@ fn blank(job: Job, seed: u64) -> CaseResult {
 }
 
 /// Runs one case on this (named) thread and writes its bundle.
-fn run_job(job: Job, seed: u64) -> CaseResult {
-    let mut result = blank(job, seed);
-    let dir = netcase::capture::output_dir();
+fn run_job(job: Job, seed: u64, tool: &Tool) -> CaseResult {
+    let mut result = blank(job, seed, tool);
+    let dir = crate::capture::output_dir();
     let _ = std::fs::remove_dir_all(&dir);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return failed_to_start(job, seed, &format!("no tokio runtime: {e}")),
+        Err(e) => return failed_to_start(job, seed, tool, &format!("no tokio runtime: {e}")),
     };
     let start = Instant::now();
     let net = runtime.block_on(async {
@@ -254,7 +256,7 @@ fn run_job(job: Job, seed: u64) -> CaseResult {
 
 /// Builds the case's topology, reads its hosts' settings and counters, runs the body, and
 /// fills `result`; the topology comes back for the bundle (host names in the timeline).
-async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Result<Arc<Topology>> {
+async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> crate::Result<Arc<Topology>> {
     let info = &job.def.info;
     let net = Arc::new(info.shape.build().await?);
     let mut before = BTreeMap::new();
@@ -271,8 +273,8 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let recording = net.record(&names).await?;
     let case = Case::new(info, job.family, seed);
-    let body = AssertUnwindSafe(netcase_cases::run_with(job.def, case.clone(), net.clone()))
-        .catch_unwind();
+    let body =
+        AssertUnwindSafe(crate::case::run_with(job.def, case.clone(), net.clone())).catch_unwind();
     let outcome = tokio::select! {
         outcome = body => Some(outcome),
         () = interrupted() => None,
@@ -286,7 +288,7 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> netcase::Resu
             ));
         }
         Some(Ok(Ok(()))) => result.verdict = Verdict::Pass,
-        Some(Ok(Err(netcase::Error::Skip(why)))) => {
+        Some(Ok(Err(crate::Error::Skip(why)))) => {
             result.verdict = Verdict::Skip;
             result.reason = Some(first_line(&why));
         }
@@ -509,12 +511,4 @@ fn summary_table(results: &[CaseResult], wall: f64) {
         count(Verdict::Skip),
         count(Verdict::Interrupted)
     );
-}
-
-/// Checks that `out` can be written: creates it and a probe file in it.
-pub fn writable(out: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(out)
-        .and_then(|()| std::fs::write(out.join(".netcase-write-test"), b""))
-        .and_then(|()| std::fs::remove_file(out.join(".netcase-write-test")))
-        .map_err(|e| format!("cannot write the output directory {}: {e}", out.display()))
 }

@@ -1,10 +1,10 @@
 //! `netcase show DIR`: a run's output directory (`netcase run`'s or `netcase kernels`'s), or one
 //! case's bundle in it, for a terminal. Either way it says first whether the run finished, was
-//! stopped, or was killed ([`netcase::report::run`]).
+//! stopped, or was killed ([`crate::report::run`]).
 
 use std::{path::Path, process::ExitCode};
 
-use netcase::report::{
+use crate::report::{
     CaseResult, Verdict,
     run::{RunRecord, Status},
 };

@@ -176,7 +176,7 @@ poweroff -f
 
 /// busybox's applets, from `busybox --list`; a minimal set when it cannot say.
 fn applets(busybox: &Path) -> Vec<String> {
-    netcase::fork::output(Command::new(busybox).arg("--list"))
+    crate::fork::output(Command::new(busybox).arg("--list"))
         .ok()
         .filter(|o| o.status.success())
         .map(|o| {
@@ -208,7 +208,7 @@ fn stripped(exe: &Path, scratch: &Path) -> PathBuf {
         return copy;
     }
     let _ = std::fs::create_dir_all(scratch);
-    let ok = netcase::fork::output(
+    let ok = crate::fork::output(
         Command::new("strip")
             .arg("--strip-debug")
             .arg("-o")
@@ -221,7 +221,7 @@ fn stripped(exe: &Path, scratch: &Path) -> PathBuf {
 
 /// The shared libraries `exe` loads (its interpreter included), from `ldd`.
 pub fn shared_libraries(exe: &Path) -> Result<Vec<PathBuf>, String> {
-    let out = netcase::fork::output(Command::new("ldd").arg(exe))
+    let out = crate::fork::output(Command::new("ldd").arg(exe))
         .map_err(|e| format!("ldd {}: {e}", exe.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() && !text.contains("statically linked") {

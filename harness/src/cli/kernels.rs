@@ -1,0 +1,71 @@
+//! `netcase kernels`: the matrix ([`crate::kernels`]) over the suite's cases, and its guest's
+//! half, `netcase kernels stream DIR NONCE STATUS`, which writes DIR's files and the end marker
+//! to stdout in the [`crate::kernels::serial`] protocol.
+
+use std::{io::Write, path::Path, process::ExitCode};
+
+use super::{Guest, KernelsArgs, Suite, bad_input};
+use crate::{
+    kernels::{self, serial},
+    stop,
+};
+
+/// Runs `netcase kernels` with `args` over `suite`'s cases.
+pub fn command(suite: &Suite, args: KernelsArgs) -> ExitCode {
+    if let Some(Guest::Stream { dir, nonce, status }) = &args.guest {
+        return stream(dir, nonce, status);
+    }
+    let cases = if args.filters.is_empty() {
+        suite.quick(args.max_expected)
+    } else {
+        match suite.select(&args.filters) {
+            Ok(cases) => cases,
+            Err(e) => return bad_input(&e),
+        }
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return bad_input(&format!("finding this program: {e}")),
+    };
+    let options = kernels::Options {
+        cases,
+        families: args.family.list(),
+        out: args.out,
+        accel: args.accel.accel(),
+        parallel: args.parallel,
+        timeout: args.timeout,
+        host: !args.no_host,
+        fixtures: suite.fixtures.iter().map(Into::into).collect(),
+        tool: suite.tool(),
+        ..kernels::Options::new(args.kernels, exe, Path::new(suite.target))
+    };
+    stop::install();
+    let outcome = kernels::run(&options);
+    if let Some(signal) = stop::requested() {
+        if let Err(e) = outcome {
+            eprintln!("netcase: {e}");
+        }
+        return ExitCode::from(stop::exit_code(signal));
+    }
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => bad_input(&e),
+    }
+}
+
+/// The guest's half: `stream DIR NONCE STATUS`.
+fn stream(dir: &Path, nonce: &str, status: &str) -> ExitCode {
+    let status = status.parse().unwrap_or(-1);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match serial::send(&mut out, nonce, dir, status) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The end marker still goes out: the host must learn the run is over.
+            let _ = writeln!(out, "{} {nonce} end {status}", serial::PREFIX);
+            eprintln!("netcase: streaming {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
