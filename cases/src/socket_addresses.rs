@@ -43,7 +43,9 @@ use netcase::{
     observe::{Filter, TcpState},
     sysctl::{self, PortRange},
 };
-use nix::errno::Errno;
+use nix::errno::Errno::{
+    self, EACCES, EADDRINUSE, EADDRNOTAVAIL, ECONNREFUSED, EINVAL, ENETUNREACH,
+};
 use socket2::{Domain, Type};
 
 use crate::{Def, common::expectation};
@@ -232,101 +234,74 @@ async fn lengths_in_and_out(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let expectation = expectation("socket_addresses_one_connection.expect", &settings)?;
     let watch = net.watch(&["client", "server"]).await?;
 
+    // In: a length below the family's minimum is refused, the minimum and any longer one taken
+    // (the UDP socket's: sizeof(struct sockaddr_storage)).
     let listener = server.socket(domain, Type::STREAM).await?;
-    let unbound = listener.getsockname().expect("getsockname, unbound");
-    assert_eq!(
-        (unbound.len, unbound.socket_addr()),
-        (full, Some(SocketAddr::new(wildcard(family), 0))),
-        "an unbound socket: the wildcard, port 0, the family's full length"
-    );
+    let unbound = Sockaddr::ip(SocketAddr::new(wildcard(family), 0));
+    assert_eq!(listener.getsockname(), Ok(unbound), "an unbound socket");
     let short = Sockaddr::ip(tcp_at).with_len(min - 1);
-    assert_eq!(
-        listener.bind_addr(short),
-        Err(Errno::EINVAL),
-        "bind, {} octets",
-        min - 1
-    );
-    listener
-        .bind_addr(short.with_len(min))
-        .expect("bind with the shortest length");
-    let bound = listener.getsockname().expect("getsockname");
-    assert_eq!((bound.len, bound.socket_addr()), (full, Some(tcp_at)));
+    let shortest = short.with_len(min);
+    let refused = listener.bind_addr(short);
+    listener.bind_addr(shortest).expect("bind");
+    assert_eq!(listener.getsockname(), Ok(Sockaddr::ip(tcp_at)));
     listener.listen(8).expect("listen");
     let udp = server.socket(domain, Type::DGRAM).await?;
     let longer = Sockaddr::ip(udp_at).with_len(SOCKADDR_STORAGE);
-    udp.bind_addr(longer)
-        .expect("bind with sizeof(struct sockaddr_storage): a longer length");
-
+    udp.bind_addr(longer).expect("bind, a longer length");
     let stream = client.socket(domain, Type::STREAM).await?;
-    let refused = stream.connect_addr(short).await?;
-    assert_eq!(refused, Err(Errno::EINVAL), "connect, {} octets", min - 1);
-    stream
-        .connect_addr(short.with_len(min))
-        .await?
-        .expect("connect with the shortest length");
-    let client_udp = client.socket(domain, Type::DGRAM).await?;
-    assert_eq!(client_udp.sendto(b"sendto", udp_at), Ok(6));
-    assert_eq!(client_udp.sendmsg(b"sendmsg", udp_at), Ok(7));
+    let refused = (refused, stream.connect_addr(short).await?);
+    let octets = min - 1;
+    assert_eq!(refused, (Err(EINVAL), Err(EINVAL)), "{octets} octets");
+    stream.connect_addr(shortest).await?.expect("connect");
+
+    let sender = client.socket(domain, Type::DGRAM).await?;
+    assert_eq!(sender.sendto(b"sendto", udp_at), Ok(6));
+    assert_eq!(sender.sendmsg(b"sendmsg", udp_at), Ok(7));
     let (conn, accepted_peer) = listener.accept_addr().await?.expect("accept");
     let (data, from) = udp.recvfrom().await?.expect("recvfrom");
-    assert_eq!(data, b"sendto");
-    let (data, msg_from) = udp.recvmsg().await?.expect("recvmsg");
-    assert_eq!(data, b"sendmsg");
+    let (msg, msg_from) = udp.recvmsg().await?.expect("recvmsg");
+    assert_eq!([&data[..], &msg[..]], [b"sendto".as_slice(), b"sendmsg"]);
     let seen = watch.stop().await?;
 
-    let name = |s: &Sock| s.getsockname().expect("getsockname");
-    let (local, peer) = (name(&stream), stream.getpeername().expect("getpeername"));
-    let (accepted_local, udp_local) = (name(&conn), name(&client_udp));
-    let returned = [
-        ("getsockname (client)", local),
-        ("getpeername (client)", peer),
-        ("accept", accepted_peer),
-        ("getsockname (accepted)", accepted_local),
-        ("recvfrom", from),
-        ("recvmsg", msg_from),
-        ("getsockname (UDP client)", udp_local),
-    ];
-    for (call, addr) in &returned {
-        let what = "returns the family's full length and the family";
-        assert_eq!(
-            (addr.len, addr.family()),
-            (full, af(family)),
-            "{call} {what}"
-        );
+    // Out: every call returns the family's full length and the address each end really has; an
+    // unconnected UDP socket's autobind has the wildcard.
+    let local = SocketAddr::new(client_ip, stream.local()?.port());
+    let udp_port = sender.local()?.port();
+    let (udp_from, udp_any) = (
+        SocketAddr::new(client_ip, udp_port),
+        SocketAddr::new(wildcard(family), udp_port),
+    );
+    let mut lens = Vec::new();
+    for (call, got, want) in [
+        ("getsockname (client)", stream.getsockname(), local),
+        ("getpeername (client)", stream.getpeername(), tcp_at),
+        ("accept", Ok(accepted_peer), local),
+        ("getsockname (accepted)", conn.getsockname(), tcp_at),
+        ("recvfrom", Ok(from), udp_from),
+        ("recvmsg", Ok(msg_from), udp_from),
+        ("getsockname (UDP client)", sender.getsockname(), udp_any),
+    ] {
+        assert_eq!(got, Ok(Sockaddr::ip(want)), "{call}");
+        lens.push(f64::from(got.map_or(0, |a| a.len)));
     }
-    let ip = |a: &Sockaddr| a.socket_addr().expect("an IP address");
-    let udp_local = ip(&udp_local);
-    assert_eq!(ip(&local).ip(), client_ip);
-    assert_eq!(ip(&peer), tcp_at);
-    assert_eq!(ip(&accepted_peer), ip(&local));
-    assert_eq!(ip(&accepted_local), tcp_at);
-    let autobind = "an unconnected UDP socket's autobind";
-    assert_eq!(udp_local.ip(), wildcard(family), "{autobind}");
-    assert_eq!(ip(&from), SocketAddr::new(client_ip, udp_local.port()));
-    assert_eq!(ip(&msg_from), ip(&from));
 
     // Into 8 octets: the full length comes back, the family and port were written, and nothing
     // past the buffer (the bytes were filled with FILL before the call).
-    let cut = stream
-        .getpeername_into(8)
-        .expect("getpeername into 8 octets");
+    let cut = stream.getpeername_into(8).expect("getpeername");
     let written = (cut.len, cut.family(), cut.port());
     assert_eq!(written, (full, af(family), tcp_at.port()), "a cut address");
-    let past = &cut.bytes()[8..];
-    assert!(
-        past.iter().all(|&b| b == FILL),
-        "written past 8 octets: {cut:?}"
-    );
+    let bytes = cut.bytes();
+    let untouched = bytes[8..].iter().all(|&b| b == FILL);
+    assert!(untouched, "written past the 8 octets given: {bytes:?}");
 
     let udp_in = match family {
         Family::V4 => "Udp.InDatagrams",
         Family::V6 => "Udp6.InDatagrams",
     };
-    seen.counters("server")?
-        .moved([("Tcp.PassiveOpens", 1), (udp_in, 2)])?;
+    let server_delta = seen.counters("server")?;
+    server_delta.moved([("Tcp.PassiveOpens", 1), (udp_in, 2)])?;
     seen.check_on(&net, "client", &expectation)?;
 
-    let lens = returned.map(|(_, a)| f64::from(a.len));
     case.figure("returned_addrlen", &lens, "octets");
     case.figure("shortest_accepted_addrlen", &[f64::from(min)], "octets");
     case.figure("cut_getpeername_addrlen", &[f64::from(cut.len)], "octets");
@@ -335,13 +310,11 @@ async fn lengths_in_and_out(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
 
 async fn wildcard_reached_on_every_address(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let family = case.family();
-    let (full, _) = lengths(family);
     let server = net.host("server")?;
     let (server_ip, client_ip) = (net.addr("server", family)?, net.addr("client", family)?);
     let (any, lo) = (wildcard(family), loopback(family));
     let settings = net.host("client")?.settings().await?;
     let expectation = expectation("socket_addresses_one_connection.expect", &settings)?;
-
     // (who connects, to which address, the local address accept() must report, the client's
     // source address)
     let mut targets = vec![
@@ -356,45 +329,38 @@ async fn wildcard_reached_on_every_address(case: Arc<Case>, net: Arc<Topology>) 
         targets.push(("server", other, other, lo));
     }
     // IPv6 alone: the v4-mapped side is the case v4_mapped_on_a_v6_wildcard.
-    let wild = listener(server, SocketAddr::new(any, 7000), true).await?;
-    let name = wild.getsockname().expect("getsockname");
-    let bound = (full, Some(SocketAddr::new(any, 7000)));
-    assert_eq!((name.len, name.socket_addr()), bound);
-    let on_link = listener(server, SocketAddr::new(server_ip, 7001), true).await?;
+    let wild_at = SocketAddr::new(any, 7000);
+    let wild = listener(server, wild_at, true).await?;
+    assert_eq!(wild.getsockname(), Ok(Sockaddr::ip(wild_at)));
+    let link_at = SocketAddr::new(server_ip, 7001);
+    let on_link = listener(server, link_at, true).await?;
     let watch = net.watch(&["client", "server"]).await?;
 
+    // Each address returned has the family's full length; the accepted socket's local address is
+    // the one reached, never the wildcard.
     let (mut kept, mut reached) = (Vec::new(), Vec::new());
-    for &(from, to, local_expected, source) in &targets {
-        let (to, at) = (
-            SocketAddr::new(to, 7000),
-            SocketAddr::new(local_expected, 7000),
-        );
+    for &(from, to, reached_ip, source) in &targets {
+        let (to, at) = (SocketAddr::new(to, 7000), SocketAddr::new(reached_ip, 7000));
         let stream = net.host(from)?.connect(to).await?;
         let stream = stream.unwrap_or_else(|e| panic!("connect from {from} to {to}: {e}"));
         let (conn, accepted_peer) = wild.accept_addr().await?.expect("accept");
-        let [local, peer, accepted_local] = [
-            stream.getsockname(),
-            stream.getpeername(),
-            conn.getsockname(),
-        ]
-        .map(|a| a.expect("getsockname, getpeername"));
-        for a in [local, peer, accepted_local, accepted_peer] {
-            assert_eq!(a.len, full, "{from} -> {to}: {a:?}");
+        let local = Sockaddr::ip(SocketAddr::new(source, stream.local()?.port()));
+        for (call, got, want) in [
+            ("the client's getsockname", stream.getsockname(), local),
+            (
+                "the client's getpeername",
+                stream.getpeername(),
+                Sockaddr::ip(at),
+            ),
+            (
+                "getsockname (accepted)",
+                conn.getsockname(),
+                Sockaddr::ip(at),
+            ),
+            ("accept()'s peer", Ok(accepted_peer), local),
+        ] {
+            assert_eq!(got, Ok(want), "{from} -> {to}: {call}");
         }
-        let ip = |a: &Sockaddr| a.socket_addr().expect("an IP address");
-        assert_eq!(
-            ip(&local).ip(),
-            source,
-            "{from} -> {to}: the client's source address"
-        );
-        assert_eq!(ip(&peer), at, "{from} -> {to}: getpeername on the client");
-        let not_wildcard = "accept()ed socket's local address is the one reached, not the wildcard";
-        assert_eq!(ip(&accepted_local), at, "{from} -> {to}: {not_wildcard}");
-        assert_eq!(
-            ip(&accepted_peer),
-            ip(&local),
-            "{from} -> {to}: accept()'s peer"
-        );
         reached.push(at);
         kept.push((stream, conn));
     }
@@ -403,27 +369,17 @@ async fn wildcard_reached_on_every_address(case: Arc<Case>, net: Arc<Topology>) 
     // (which is loopback); it is through its own address, also from its own host.
     for ip in [lo, any] {
         let refused = server.connect(SocketAddr::new(ip, 7001)).await?.err();
-        assert_eq!(
-            refused,
-            Some(Errno::ECONNREFUSED),
-            "connect to {ip}, port 7001"
-        );
+        assert_eq!(refused, Some(ECONNREFUSED), "connect to {ip}, port 7001");
     }
-    let via_link = server.connect(SocketAddr::new(server_ip, 7001)).await?;
-    let via_link = via_link.expect("connect to the bound address");
+    let via_link = server.connect(link_at).await?.expect("connect");
     let (via_link_conn, _) = on_link.accept_addr().await?.expect("accept");
 
     let table = server
         .sockets_matching(Filter::all().local_port(7000))
         .await?;
-    assert_eq!(
-        table.listener(SocketAddr::new(any, 7000))?.state,
-        TcpState::Listen
-    );
-    let mut listed: Vec<_> = table
-        .in_state(TcpState::Established)
-        .map(|s| s.local)
-        .collect();
+    assert_eq!(table.listener(wild_at)?.state, TcpState::Listen);
+    let established = table.in_state(TcpState::Established);
+    let mut listed: Vec<_> = established.map(|s| s.local).collect();
     let mut wanted = reached.clone();
     (listed.sort(), wanted.sort());
     let what = "sock_diag: the accepted sockets' local addresses";
@@ -461,10 +417,8 @@ async fn wildcard_reached_on_every_address(case: Arc<Case>, net: Arc<Topology>) 
 async fn v4_mapped_on_a_v6_wildcard(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let (server, client) = (net.host("server")?, net.host("client")?);
     let (v4, v6) = (Family::V4, Family::V6);
-    let (server_v4, server_v6) = (
-        net.socket_addr("server", v4, 7000)?,
-        net.socket_addr("server", v6, 7000)?,
-    );
+    let server_v4 = net.socket_addr("server", v4, 7000)?;
+    let server_v6 = net.socket_addr("server", v6, 7000)?;
     let refused_at = net.socket_addr("server", v4, 7001)?;
     let (client_v4, client_v6) = (net.addr("client", v4)?, net.addr("client", v6)?);
     let bindv6only = server.get_raw("net/ipv6/bindv6only").await?;
@@ -474,27 +428,23 @@ async fn v4_mapped_on_a_v6_wildcard(case: Arc<Case>, net: Arc<Topology>) -> Resu
     let watch = net.watch(&["client", "server"]).await?;
 
     let fresh = server.socket(Domain::IPV6, Type::STREAM).await?;
-    let default = fresh.socket().only_v6().expect("IPV6_V6ONLY");
-    let sysctl = format!("net.ipv6.bindv6only ({bindv6only})");
+    let only_v6 = fresh.socket().only_v6().expect("IPV6_V6ONLY");
+    let sysctl = "net.ipv6.bindv6only";
     assert_eq!(
-        default,
+        only_v6,
         bindv6only != 0,
         "a new IPv6 socket's IPV6_V6ONLY is {sysctl}"
     );
     let any = |family, port| SocketAddr::new(wildcard(family), port);
     let dual = listener(server, any(v6, 7000), false).await?;
-    let taken = server
-        .socket(Domain::IPV4, Type::STREAM)
-        .await?
-        .bind_addr(any(v4, 7000));
+    let ipv4 = server.socket(Domain::IPV4, Type::STREAM).await?;
     let owned = "the dual-stack listener owns IPv4 port 7000 too";
-    assert_eq!(taken, Err(Errno::EADDRINUSE), "{owned}");
+    assert_eq!(ipv4.bind_addr(any(v4, 7000)), Err(EADDRINUSE), "{owned}");
     let _only6 = listener(server, any(v6, 7001), true).await?;
-    let free = server
-        .socket(Domain::IPV4, Type::STREAM)
-        .await?
-        .bind_addr(any(v4, 7001));
-    free.expect("an IPV6_V6ONLY listener leaves IPv4 port 7001 free to bind");
+    let ipv4 = server.socket(Domain::IPV4, Type::STREAM).await?;
+    let free = "an IPV6_V6ONLY listener leaves IPv4 port 7001 free to bind";
+    assert_eq!(ipv4.bind_addr(any(v4, 7001)), Ok(()), "{free}");
+    drop(ipv4);
 
     let a = client
         .connect(server_v4)
@@ -506,57 +456,35 @@ async fn v4_mapped_on_a_v6_wildcard(case: Arc<Case>, net: Arc<Topology>) -> Resu
         .expect("IPv6 connect to [::]:7000");
     let refused = client.connect(refused_at).await?.err();
     let only6 = "IPv4 connect to the IPV6_V6ONLY listener's port";
-    assert_eq!(refused, Some(Errno::ECONNREFUSED), "{only6}");
+    assert_eq!(refused, Some(ECONNREFUSED), "{only6}");
     // The client sees plain IPv4.
-    let (v4_local, v4_peer) = (
-        a.getsockname().expect("getsockname"),
-        a.getpeername().expect("getpeername"),
-    );
-    assert_eq!((v4_local.len, v4_peer.len), (SOCKADDR_IN, SOCKADDR_IN));
-    let v4_local = v4_local.socket_addr().expect("IPv4");
-    assert_eq!(v4_local.ip(), client_v4);
-    assert_eq!(v4_peer.socket_addr(), Some(server_v4));
+    let v4_local = SocketAddr::new(client_v4, a.local()?.port());
+    assert_eq!(a.getsockname(), Ok(Sockaddr::ip(v4_local)));
+    assert_eq!(a.getpeername(), Ok(Sockaddr::ip(server_v4)));
     let v6_local = b.local()?;
     assert_eq!(v6_local.ip(), client_v6);
 
-    // The accept queue is in arrival order: the IPv4 client first.
+    // The accept queue is in arrival order: the IPv4 client first, as an IPv6 socket that
+    // reports ::ffff:a.b.c.d in 28-octet sockaddr_in6 from accept() and getsockname.
     let (mapped, peer) = dual.accept_addr().await?.expect("accept");
-    let local = mapped.getsockname().expect("getsockname");
     let domain = mapped.socket().domain().expect("SO_DOMAIN");
     assert_eq!(
         domain,
         Domain::IPV6,
-        "the accepted socket of an IPv4 client is an IPv6 socket"
+        "the accepted socket of an IPv4 client"
     );
-    assert_eq!(
-        (peer.len, local.len),
-        (SOCKADDR_IN6, SOCKADDR_IN6),
-        "sockaddr_in6 lengths"
-    );
-    assert_eq!(peer.family(), af(v6));
-    assert_eq!(
-        peer.socket_addr(),
-        Some(v4_mapped(v4_local)),
-        "accept(): ::ffff:a.b.c.d"
-    );
-    let mapped_local = Some(v4_mapped(server_v4));
-    assert_eq!(
-        local.socket_addr(),
-        mapped_local,
-        "getsockname: ::ffff:a.b.c.d"
-    );
+    assert_eq!(peer, Sockaddr::ip(v4_mapped(v4_local)), "accept()");
+    let mapped_local = Sockaddr::ip(v4_mapped(server_v4));
+    assert_eq!(mapped.getsockname(), Ok(mapped_local), "getsockname");
     let (plain, peer) = dual.accept_addr().await?.expect("accept");
-    assert_eq!(peer.socket_addr(), Some(v6_local));
-    assert_eq!(
-        plain.getsockname().expect("getsockname").socket_addr(),
-        Some(server_v6)
-    );
+    assert_eq!(peer, Sockaddr::ip(v6_local));
+    assert_eq!(plain.getsockname(), Ok(Sockaddr::ip(server_v6)));
 
     let established = Filter::all().state(TcpState::Established).local_port(7000);
     let table = server.sockets_matching(established).await?;
     let diag = table.find(v4_mapped(server_v4), v4_mapped(v4_local))?;
     let carrying = "sock_diag: an IPv6 socket carrying IPv4";
-    assert_eq!(diag.family, Family::V6, "{carrying}\n{table:?}");
+    assert_eq!(diag.family, v6, "{carrying}\n{table:?}");
 
     let seen = watch.stop().await?;
     // OutRsts: the refusing RST.
@@ -585,9 +513,9 @@ async fn v4_mapped_on_a_v6_wildcard(case: Arc<Case>, net: Arc<Topology>) -> Resu
             lc.ip() == c.ip() && (lc.port() == 0 || lc.port() == c.port()) && ls == srv
         });
         assert!(known, "a segment of no connection of this case: {s}");
-        let mapped_on_wire = is_mapped(s.src.ip()) || is_mapped(s.dst.ip());
-        assert!(!mapped_on_wire, "a v4-mapped address on the wire: {s}");
-        by_family[usize::from(s.family() == Family::V6)] += 1;
+        let on_wire = is_mapped(s.src.ip()) || is_mapped(s.dst.ip());
+        assert!(!on_wire, "a v4-mapped address on the wire: {s}");
+        by_family[usize::from(s.family() == v6)] += 1;
     }
     // IPv4: the mapped connection's handshake (3) and the refused SYN with its RST (2); IPv6: the
     // other handshake (3).
@@ -608,25 +536,21 @@ async fn special_ipv4_addresses(case: Arc<Case>, net: Arc<Topology>) -> Result<(
     // The values.
     assert_eq!(libc::INADDR_ANY, 0);
     assert_eq!(libc::INADDR_BROADCAST, 0xffff_ffff);
-    assert_eq!(
-        libc::INADDR_NONE,
-        libc::INADDR_BROADCAST,
-        "one value, two meanings"
-    );
+    let two = "one value, two meanings";
+    assert_eq!(libc::INADDR_NONE, libc::INADDR_BROADCAST, "{two}");
     assert_eq!(u32::from(Ipv4Addr::UNSPECIFIED), libc::INADDR_ANY);
     assert_eq!(u32::from(Ipv4Addr::BROADCAST), libc::INADDR_BROADCAST);
+    let texts = [c"255.255.255.255", c"no address"];
     // SAFETY: NUL-terminated strings.
-    let parsed = unsafe { [c"255.255.255.255", c"no address"].map(|t| inet_addr(t.as_ptr())) };
+    let parsed = texts.map(|t| unsafe { inet_addr(t.as_ptr()) });
     let ambiguous = "inet_addr cannot tell the broadcast address from an error";
     assert_eq!(parsed, [libc::INADDR_NONE; 2], "{ambiguous}");
 
     let (server, client) = (net.host("server")?, net.host("client")?);
     let client_ip = net.addr("client", Family::V4)?;
     let end = net.link("client", "server")?.end("client")?;
-    let subnet = end.net(Family::V4).expect("an IPv4 subnet");
-    let (IpAddr::V4(subnet_broadcast), IpAddr::V4(network)) =
-        (subnet.broadcast(), subnet.network())
-    else {
+    let link = end.net(Family::V4).expect("an IPv4 subnet");
+    let (IpAddr::V4(subnet), IpAddr::V4(network)) = (link.broadcast(), link.network()) else {
         unreachable!("an IPv4 subnet has IPv4 addresses")
     };
     // In the link's subnet, and no host's.
@@ -637,78 +561,66 @@ async fn special_ipv4_addresses(case: Arc<Case>, net: Arc<Topology>) -> Result<(
     let receiver = server.socket(Domain::IPV4, Type::DGRAM).await?;
     receiver.bind_addr(at(any, 7001)).expect("bind");
 
+    // TCP connect to the limited and the subnet broadcast, without and with SO_BROADCAST.
     let mut tcp = Vec::new();
     for (to, broadcast) in [
         (limited, false),
-        (subnet_broadcast, false),
+        (subnet, false),
         (limited, true),
-        (subnet_broadcast, true),
+        (subnet, true),
     ] {
         let s = client.socket(Domain::IPV4, Type::STREAM).await?;
         s.socket().set_broadcast(broadcast).expect("SO_BROADCAST");
         tcp.push(s.connect_addr(at(to, 7000)).await?.err());
     }
-    let (unreachable, eacces) = (Some(Errno::ENETUNREACH), Some(Errno::EACCES));
-    let both = format!("{limited} and {subnet_broadcast}, without and with SO_BROADCAST");
-    assert_eq!(tcp, [unreachable; 4], "TCP connect to {both}");
+    assert_eq!(tcp, [Some(ENETUNREACH); 4], "{limited}, {subnet}");
+    // UDP sendto: the limited broadcast unbound (no route), bound without and with SO_BROADCAST;
+    // the subnet broadcast without and with SO_BROADCAST.
     let mut udp = Vec::new();
     for (to, bound, broadcast, what) in [
         (limited, false, false, &b"-"[..]),
         (limited, true, false, b"-"),
         (limited, true, true, b"limited"),
-        (subnet_broadcast, false, false, b"-"),
-        (subnet_broadcast, false, true, b"subnet"),
+        (subnet, false, false, b"-"),
+        (subnet, false, true, b"subnet"),
     ] {
         let s = client.socket(Domain::IPV4, Type::DGRAM).await?;
         if bound {
-            s.bind_addr(SocketAddr::new(client_ip, 0))
-                .expect("bind the client's address");
+            s.bind_addr(SocketAddr::new(client_ip, 0)).expect("bind");
         }
         s.socket().set_broadcast(broadcast).expect("SO_BROADCAST");
         udp.push(s.sendto(what, at(to, 7001)).err());
     }
-    let sent = [unreachable, eacces, None, eacces, None];
+    let (no_route, eacces) = (Some(ENETUNREACH), Some(EACCES));
     assert_eq!(
-        udp, sent,
-        "UDP sendto: {limited} unbound (no route), bound without and with SO_BROADCAST; {subnet_broadcast} without and with SO_BROADCAST"
+        udp,
+        [no_route, eacces, None, eacces, None],
+        "{limited}, {subnet}"
     );
+    // bind (UDP, TCP) to the limited and the subnet broadcast, TCP to a foreign address and to
+    // INADDR_ANY: what getsockname then says.
     let mut binds = Vec::new();
     for (ty, ip) in [
         (Type::DGRAM, limited),
         (Type::STREAM, limited),
-        (Type::DGRAM, subnet_broadcast),
-        (Type::STREAM, subnet_broadcast),
+        (Type::DGRAM, subnet),
+        (Type::STREAM, subnet),
         (Type::STREAM, foreign),
         (Type::STREAM, any),
     ] {
         let s = client.socket(Domain::IPV4, ty).await?;
-        let name = |()| s.getsockname().expect("getsockname").socket_addr();
-        binds.push(s.bind_addr(at(ip, 7002)).map(name));
+        binds.push(s.bind_addr(at(ip, 7002)).and_then(|()| s.getsockname()));
     }
-    let ok = |ip| Ok(Some(at(ip, 7002)));
-    let want = [
-        ok(limited),
-        ok(limited),
-        ok(subnet_broadcast),
-        ok(subnet_broadcast),
-        Err(Errno::EADDRNOTAVAIL),
-        ok(any),
-    ];
-    assert_eq!(
-        binds, want,
-        "bind (UDP, TCP) to {limited}, to {subnet_broadcast}, TCP to the foreign {foreign}, to INADDR_ANY"
-    );
+    let [b, s, a] = [limited, subnet, any].map(|ip| Ok(Sockaddr::ip(at(ip, 7002))));
+    let foreign_refused = Err(EADDRNOTAVAIL);
+    assert_eq!(binds, [b, b, s, s, foreign_refused, a], "{foreign}");
     let connected = client.socket(Domain::IPV4, Type::DGRAM).await?;
     connected
         .connect_addr(at(any, 7003))
         .await?
-        .expect("UDP connect to INADDR_ANY");
-    let peer = connected.getpeername().expect("getpeername").socket_addr();
-    let to_loopback = Some(SocketAddr::new(loopback(Family::V4), 7003));
-    assert_eq!(
-        peer, to_loopback,
-        "UDP connect to INADDR_ANY connects to loopback"
-    );
+        .expect("connect");
+    let lo = Sockaddr::ip(SocketAddr::new(loopback(Family::V4), 7003));
+    assert_eq!(connected.getpeername(), Ok(lo), "UDP connect to INADDR_ANY");
 
     // Both broadcasts that were sent reached the server's wildcard socket, from the client. Two
     // destinations, two flows: the receiving link spreads flows over the CPUs (RPS), so they may
@@ -716,14 +628,13 @@ async fn special_ipv4_addresses(case: Arc<Case>, net: Arc<Topology>) -> Result<(
     let mut received = Vec::new();
     for _ in 0..2 {
         let (data, from) = receiver.recvfrom().await?.expect("recvfrom");
-        let text = String::from_utf8_lossy(&data).into_owned();
-        received.push((text, from.socket_addr().map(|a| a.ip())));
+        received.push((data, from.socket_addr().map(|a| a.ip())));
     }
     received.sort();
     let from = Some(client_ip);
     assert_eq!(
         received,
-        [("limited".to_owned(), from), ("subnet".to_owned(), from)]
+        [(b"limited".to_vec(), from), (b"subnet".to_vec(), from)]
     );
 
     let seen = watch.stop().await?;
@@ -733,22 +644,23 @@ async fn special_ipv4_addresses(case: Arc<Case>, net: Arc<Topology>) -> Result<(
     seen.counters("server")?.moved([("Udp.InDatagrams", 2)])?;
     // On the wire: the two broadcasts, and not one TCP segment.
     let packets = seen.recorded.on("client")?.packets(&net, Zero::FirstFrame);
-    let tcp_on_wire: Vec<String> = decode::segments(&packets).map(|s| s.to_string()).collect();
+    let tcp_on_wire: Vec<_> = decode::segments(&packets).map(|s| s.to_string()).collect();
     assert!(tcp_on_wire.is_empty(), "TCP on the wire: {tcp_on_wire:?}");
-    for to in [limited, subnet_broadcast] {
+    for to in [limited, subnet] {
         let (line, dest) = (format!("UDP {client_ip}."), format!(" > {to}.7001"));
         let datagram = |p: &Packet| matches!(p, Packet::Other(o) if o.what.starts_with(&line) && o.what.ends_with(&dest));
         assert!(
             packets.iter().any(datagram),
-            "no UDP datagram to {to} captured: {packets:?}"
+            "no UDP datagram to {to}: {packets:?}"
         );
     }
 
     case.figure("inaddr_none", &[f64::from(libc::INADDR_NONE)], "value");
-    let errnos = |e: &[Option<Errno>]| {
-        e.iter()
-            .map(|e| e.map_or(0.0, |e| f64::from(e as i32)))
-            .collect::<Vec<_>>()
+    let errnos = |calls: &[Option<Errno>]| -> Vec<f64> {
+        calls
+            .iter()
+            .map(|e| f64::from(e.map_or(0, |e| e as i32)))
+            .collect()
     };
     case.figure("tcp_connect_broadcast_errno", &errnos(&tcp), "errno");
     case.figure("udp_sendto_broadcast_errno", &errnos(&udp), "errno");
@@ -766,69 +678,55 @@ impl Drop for RemoveOnDrop {
 
 async fn unix_lengths(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let (server, client) = (net.host("server")?, net.host("client")?);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!("netcase-sun-{}-{nanos}", std::process::id()));
+    // The server's namespace is the run's own: its inode names a directory no other run uses.
+    let dir = std::env::temp_dir().join(format!("netcase-sun-{}", server.netns_inode()?));
     std::fs::create_dir_all(&dir).expect("a directory for the socket files");
     let _cleanup = RemoveOnDrop(dir.clone());
     let bytes = |p: PathBuf| p.to_str().expect("a UTF-8 path").as_bytes().to_vec();
     let (stream_name, dgram_name) = (bytes(dir.join("stream")), bytes(dir.join("dgram")));
-    // The name's length after the family, without its NUL (abstract names: all of it) and with.
-    let name_len = |name: &[u8]| (SUN_PATH + name.len()) as libc::socklen_t;
-    let path_len = |name: &[u8]| name_len(name) + 1;
-    let (abstract_name, sender_name) = (&b"\0netcase-abstract"[..], &b"\0netcase-sender"[..]);
-    let (abstract_, sender) = (
-        Sockaddr::unix(abstract_name, name_len(abstract_name)),
-        Sockaddr::unix(sender_name, name_len(sender_name)),
-    );
+    // A name with its length: without the NUL (an abstract name: all of it), and with it.
+    let exactly = |name: &[u8]| Sockaddr::unix(name, (SUN_PATH + name.len()) as libc::socklen_t);
+    let with_nul = |name: &[u8]| exactly(&[name, b"\0"].concat());
+    let (abstract_, sender) = (exactly(b"\0netcase-abstract"), exactly(b"\0netcase-sender"));
     let (unix, stream, dgram) = (Domain::UNIX, Type::STREAM, Type::DGRAM);
 
-    // A path, bound with sizeof(struct sockaddr_un) as so much code does.
+    // A path, bound with sizeof(struct sockaddr_un) as so much code does; another without its
+    // NUL; an abstract name with exactly its length, another padded; an autobind (the family
+    // alone); an unnamed socketpair.
     let listener = server.socket(unix, stream).await?;
-    listener
-        .bind_addr(Sockaddr::unix(&stream_name, SOCKADDR_UN))
-        .expect("bind a path");
+    let padded_path = Sockaddr::unix(&stream_name, SOCKADDR_UN);
+    listener.bind_addr(padded_path).expect("bind a path");
     listener.listen(8).expect("listen");
-    // The same for a datagram socket bound with the length without the NUL.
     let receiver = server.socket(unix, dgram).await?;
-    receiver
-        .bind_addr(Sockaddr::unix(&dgram_name, name_len(&dgram_name)))
-        .expect("bind a path without its NUL");
-    // Abstract: exactly the length given, once with the name's length, once padded.
+    receiver.bind_addr(exactly(&dgram_name)).expect("bind");
     let abstract_listener = server.socket(unix, stream).await?;
-    abstract_listener
-        .bind_addr(abstract_)
-        .expect("bind abstract");
+    abstract_listener.bind_addr(abstract_).expect("bind");
     abstract_listener.listen(8).expect("listen");
-    let taken = server.socket(unix, stream).await?.bind_addr(abstract_);
+    let again = server.socket(unix, stream).await?.bind_addr(abstract_);
     let padded = server.socket(unix, stream).await?;
-    padded
-        .bind_addr(Sockaddr::unix(b"\0netcase-padded", SOCKADDR_UN))
-        .expect("bind padded");
-    // Autobind: the family alone.
+    let padded_name = Sockaddr::unix(b"\0netcase-padded", SOCKADDR_UN);
+    padded.bind_addr(padded_name).expect("bind padded");
     let auto = server.socket(unix, dgram).await?;
     auto.bind_addr(Sockaddr::unix(b"", SA_FAMILY))
         .expect("autobind");
-    // Unnamed: a socketpair.
     let (pair, _other) = server.socket_pair(unix, stream).await?;
 
-    let client_stream = client.socket(unix, stream).await?;
-    let to_path = Sockaddr::unix(&stream_name, name_len(&stream_name));
-    client_stream
-        .connect_addr(to_path)
+    // From the other network namespace: the path is reached, the abstract name is not (and
+    // binds there too).
+    let unnamed = client.socket(unix, stream).await?;
+    unnamed
+        .connect_addr(exactly(&stream_name))
         .await?
-        .expect("connect to a path from another network namespace");
+        .expect("connect");
     let refused = client
         .socket(unix, stream)
         .await?
         .connect_addr(abstract_)
         .await?;
-    let same_name = client.socket(unix, stream).await?.bind_addr(abstract_);
-    let to = Sockaddr::unix(&dgram_name, path_len(&dgram_name));
-    client
-        .socket(unix, dgram)
-        .await?
+    let elsewhere = client.socket(unix, stream).await?.bind_addr(abstract_);
+    let to = with_nul(&dgram_name);
+    let unbound = client.socket(unix, dgram).await?;
+    unbound
         .sendto(b"unbound", to)
         .expect("sendto from an unbound socket");
     let named = client.socket(unix, dgram).await?;
@@ -836,98 +734,92 @@ async fn unix_lengths(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     named
         .sendmsg(b"named", to)
         .expect("sendmsg from an abstract name");
-
     let (_conn, accepted) = listener.accept_addr().await?.expect("accept");
     let (data, from_unbound) = receiver.recvfrom().await?.expect("recvfrom");
-    assert_eq!(data, b"unbound");
-    let (data, from_named) = receiver.recvmsg().await?.expect("recvmsg");
-    assert_eq!(data, b"named");
+    let (msg, from_named) = receiver.recvmsg().await?.expect("recvmsg");
+    assert_eq!([&data[..], &msg[..]], [b"unbound".as_slice(), b"named"]);
 
-    let name = |s: &Sock| s.getsockname().expect("getsockname");
-    let (path, abstract_bound, auto) = (name(&listener), name(&abstract_listener), name(&auto));
-    let with_nul = |name: &[u8]| [name, b"\0"].concat();
-    assert_eq!(path.family(), libc::AF_UNIX);
-    for (what, a, len, sun_path) in [
+    let unnamed_len = Sockaddr::unix(b"", SA_FAMILY);
+    let autobound = auto.getsockname().expect("getsockname");
+    for (what, got, want) in [
         (
-            "getsockname of a path bound with sizeof(sockaddr_un)",
-            path,
-            path_len(&stream_name),
+            "a path bound with sizeof(sockaddr_un)",
+            listener.getsockname(),
             with_nul(&stream_name),
         ),
         (
-            "getsockname of a path bound without its NUL",
-            name(&receiver),
-            path_len(&dgram_name),
+            "a path bound without its NUL",
+            receiver.getsockname(),
             with_nul(&dgram_name),
         ),
         (
-            "an abstract name: the length bind() was given",
-            abstract_bound,
-            abstract_.len,
-            abstract_name.to_vec(),
+            "an abstract name: its length",
+            abstract_listener.getsockname(),
+            abstract_,
+        ),
+        (
+            "padded: the padding kept",
+            padded.getsockname(),
+            padded_name,
         ),
         (
             "the client's getpeername",
-            client_stream.getpeername().expect("getpeername"),
-            path_len(&stream_name),
+            unnamed.getpeername(),
             with_nul(&stream_name),
         ),
         (
             "recvmsg: the sender's abstract name",
-            from_named,
-            sender.len,
-            sender_name.to_vec(),
+            Ok(from_named),
+            sender,
         ),
+        ("socketpair getsockname", pair.getsockname(), unnamed_len),
+        ("socketpair getpeername", pair.getpeername(), unnamed_len),
+        (
+            "unbound client's getsockname",
+            unnamed.getsockname(),
+            unnamed_len,
+        ),
+        ("accept of an unbound client", Ok(accepted), unnamed_len),
     ] {
-        assert_eq!((a.len, a.sun_path()), (len, sun_path), "{what}");
+        assert_eq!(got, Ok(want), "{what}");
     }
     assert_eq!(
-        taken,
-        Err(Errno::EADDRINUSE),
+        again,
+        Err(EADDRINUSE),
         "the abstract name again, in the same host"
     );
-    let padding = "an abstract name bound with sizeof(sockaddr_un) keeps its padding";
-    assert_eq!(name(&padded).len, SOCKADDR_UN, "{padding}");
     let auto_len = (SUN_PATH + 1 + 5) as libc::socklen_t;
-    assert_eq!(auto.len, auto_len, "autobind: a NUL and five hex digits");
-    let auto_name = auto.sun_path();
+    assert_eq!(
+        autobound.len, auto_len,
+        "autobind: a NUL and five hex digits"
+    );
+    let auto_name = autobound.sun_path();
     let hex = auto_name[0] == 0 && auto_name[1..].iter().all(|b| b.is_ascii_hexdigit());
     assert!(hex, "autobind name {auto_name:?}");
-    for (what, a) in [
-        ("socketpair getsockname", name(&pair)),
-        (
-            "socketpair getpeername",
-            pair.getpeername().expect("getpeername"),
-        ),
-        ("unbound client's getsockname", name(&client_stream)),
-        ("accept of an unbound client", accepted),
-    ] {
-        assert_eq!(
-            (a.len, a.family()),
-            (SA_FAMILY, libc::AF_UNIX),
-            "{what}: sizeof(sa_family_t)"
-        );
-    }
     let no_address = "recvfrom: a datagram from an unbound socket has no address";
     assert_eq!(from_unbound.len, 0, "{no_address}");
-    let elsewhere = "the server's abstract name, from the client's network namespace";
-    assert_eq!(refused, Err(Errno::ECONNREFUSED), "{elsewhere}");
-    let binds = "the server's abstract name binds in the client's namespace";
-    assert_eq!(same_name, Ok(()), "{binds}");
+    assert_eq!(
+        refused,
+        Err(ECONNREFUSED),
+        "the server's abstract name, from the client"
+    );
+    assert_eq!(
+        elsewhere,
+        Ok(()),
+        "the server's abstract name, bound in the client's namespace"
+    );
 
     // The path's length less its name's (which depends on where the run's files are): the
     // family and the NUL.
+    let path_len = listener.getsockname().expect("getsockname").len;
     let lens = [
-        path.len - stream_name.len() as libc::socklen_t,
-        abstract_bound.len,
-        auto.len,
+        path_len - stream_name.len() as libc::socklen_t,
+        abstract_.len,
+        autobound.len,
         accepted.len,
         from_unbound.len,
     ];
-    case.figure(
-        "sun_addrlen_path_beyond_name_abstract_autobind_unnamed_unbound_dgram",
-        &lens.map(f64::from),
-        "octets",
-    );
+    let name = "sun_addrlen_path_beyond_name_abstract_autobind_unnamed_unbound_dgram";
+    case.figure(name, &lens.map(f64::from), "octets");
     Ok(())
 }

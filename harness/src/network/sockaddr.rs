@@ -106,6 +106,17 @@ impl fmt::Debug for Sockaddr {
     }
 }
 
+/// Equal when their lengths are, and their octets within that length: what a test compares a
+/// returned address with (`Sockaddr::ip(expected)` carries the family's full length).
+impl PartialEq for Sockaddr {
+    fn eq(&self, other: &Sockaddr) -> bool {
+        let n = (self.len as usize).min(SOCKADDR_STORAGE as usize);
+        self.len == other.len && self.bytes()[..n] == other.bytes()[..n]
+    }
+}
+
+impl Eq for Sockaddr {}
+
 impl From<SocketAddr> for Sockaddr {
     fn from(addr: SocketAddr) -> Sockaddr {
         Sockaddr::ip(addr)
@@ -480,6 +491,19 @@ mod tests {
             Sockaddr::ip(v4).with_len(8).socket_addr(),
             None,
             "a cut address"
+        );
+        assert_eq!(Sockaddr::ip(v4), Sockaddr::from(v4));
+        assert_ne!(
+            Sockaddr::ip(v4),
+            Sockaddr::ip(v4).with_len(8),
+            "lengths differ"
+        );
+        let other: SocketAddr = "198.18.0.1:7001".parse().unwrap();
+        assert_ne!(Sockaddr::ip(v4), Sockaddr::ip(other), "ports differ");
+        assert_eq!(
+            Sockaddr::ip(v4).with_len(2),
+            Sockaddr::ip(other).with_len(2),
+            "octets past the length do not count"
         );
         assert_eq!(
             v4_mapped(v4),
