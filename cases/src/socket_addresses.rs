@@ -43,9 +43,7 @@ use netcase::{
     observe::{Filter, TcpState},
     sysctl::{self, PortRange},
 };
-use nix::errno::Errno::{
-    self, EACCES, EADDRINUSE, EADDRNOTAVAIL, ECONNREFUSED, EINVAL, ENETUNREACH,
-};
+use nix::errno::Errno::{EACCES, EADDRINUSE, EADDRNOTAVAIL, ECONNREFUSED, EINVAL, ENETUNREACH};
 use socket2::{Domain, Type};
 
 use crate::{Def, common::expectation};
@@ -340,28 +338,21 @@ async fn wildcard_reached_on_every_address(case: Arc<Case>, net: Arc<Topology>) 
     // the one reached, never the wildcard.
     let (mut kept, mut reached) = (Vec::new(), Vec::new());
     for &(from, to, reached_ip, source) in &targets {
-        let (to, at) = (SocketAddr::new(to, 7000), SocketAddr::new(reached_ip, 7000));
+        let (to, reach) = (SocketAddr::new(to, 7000), SocketAddr::new(reached_ip, 7000));
         let stream = net.host(from)?.connect(to).await?;
         let stream = stream.unwrap_or_else(|e| panic!("connect from {from} to {to}: {e}"));
         let (conn, accepted_peer) = wild.accept_addr().await?.expect("accept");
         let local = Sockaddr::ip(SocketAddr::new(source, stream.local()?.port()));
+        let at = Sockaddr::ip(reach);
         for (call, got, want) in [
             ("the client's getsockname", stream.getsockname(), local),
-            (
-                "the client's getpeername",
-                stream.getpeername(),
-                Sockaddr::ip(at),
-            ),
-            (
-                "getsockname (accepted)",
-                conn.getsockname(),
-                Sockaddr::ip(at),
-            ),
+            ("the client's getpeername", stream.getpeername(), at),
+            ("getsockname (accepted)", conn.getsockname(), at),
             ("accept()'s peer", Ok(accepted_peer), local),
         ] {
             assert_eq!(got, Ok(want), "{from} -> {to}: {call}");
         }
-        reached.push(at);
+        reached.push(reach);
         kept.push((stream, conn));
     }
 
@@ -371,19 +362,18 @@ async fn wildcard_reached_on_every_address(case: Arc<Case>, net: Arc<Topology>) 
         let refused = server.connect(SocketAddr::new(ip, 7001)).await?.err();
         assert_eq!(refused, Some(ECONNREFUSED), "connect to {ip}, port 7001");
     }
-    let via_link = server.connect(link_at).await?.expect("connect");
-    let (via_link_conn, _) = on_link.accept_addr().await?.expect("accept");
+    let _via_link = server.connect(link_at).await?.expect("connect");
+    let _accepted = on_link.accept_addr().await?.expect("accept");
 
-    let table = server
-        .sockets_matching(Filter::all().local_port(7000))
-        .await?;
+    let on_port = Filter::all().local_port(7000);
+    let table = server.sockets_matching(on_port).await?;
     assert_eq!(table.listener(wild_at)?.state, TcpState::Listen);
     let established = table.in_state(TcpState::Established);
     let mut listed: Vec<_> = established.map(|s| s.local).collect();
-    let mut wanted = reached.clone();
-    (listed.sort(), wanted.sort());
+    listed.sort();
+    reached.sort();
     let what = "sock_diag: the accepted sockets' local addresses";
-    assert_eq!(listed, wanted, "{what}\n{table:?}");
+    assert_eq!(listed, reached, "{what}\n{table:?}");
 
     let seen = watch.stop().await?;
     let local_connects = targets.iter().filter(|t| t.0 == "server").count() as i64 + 3;
@@ -402,12 +392,8 @@ async fn wildcard_reached_on_every_address(case: Arc<Case>, net: Arc<Topology>) 
     for s in decode::segments(&packets) {
         let ends = [s.src.ip(), s.dst.ip()];
         let between = ends.contains(&client_ip) && ends.contains(&server_ip);
-        assert!(
-            between,
-            "a segment on the link not between the two hosts: {s}"
-        );
+        assert!(between, "a segment not between the two hosts: {s}");
     }
-    drop((kept, via_link, via_link_conn));
 
     case.figure("connections_accepted", &[accepted as f64], "connections");
     case.figure("addresses_reached", &[reached.len() as f64], "addresses");
@@ -429,12 +415,8 @@ async fn v4_mapped_on_a_v6_wildcard(case: Arc<Case>, net: Arc<Topology>) -> Resu
 
     let fresh = server.socket(Domain::IPV6, Type::STREAM).await?;
     let only_v6 = fresh.socket().only_v6().expect("IPV6_V6ONLY");
-    let sysctl = "net.ipv6.bindv6only";
-    assert_eq!(
-        only_v6,
-        bindv6only != 0,
-        "a new IPv6 socket's IPV6_V6ONLY is {sysctl}"
-    );
+    let sysctl = "a new IPv6 socket's IPV6_V6ONLY is net.ipv6.bindv6only";
+    assert_eq!(only_v6, bindv6only != 0, "{sysctl}");
     let any = |family, port| SocketAddr::new(wildcard(family), port);
     let dual = listener(server, any(v6, 7000), false).await?;
     let ipv4 = server.socket(Domain::IPV4, Type::STREAM).await?;
@@ -446,14 +428,8 @@ async fn v4_mapped_on_a_v6_wildcard(case: Arc<Case>, net: Arc<Topology>) -> Resu
     assert_eq!(ipv4.bind_addr(any(v4, 7001)), Ok(()), "{free}");
     drop(ipv4);
 
-    let a = client
-        .connect(server_v4)
-        .await?
-        .expect("IPv4 connect to [::]:7000");
-    let b = client
-        .connect(server_v6)
-        .await?
-        .expect("IPv6 connect to [::]:7000");
+    let a = client.connect(server_v4).await?.expect("IPv4 connect");
+    let b = client.connect(server_v6).await?.expect("IPv6 connect");
     let refused = client.connect(refused_at).await?.err();
     let only6 = "IPv4 connect to the IPV6_V6ONLY listener's port";
     assert_eq!(refused, Some(ECONNREFUSED), "{only6}");
@@ -468,11 +444,7 @@ async fn v4_mapped_on_a_v6_wildcard(case: Arc<Case>, net: Arc<Topology>) -> Resu
     // reports ::ffff:a.b.c.d in 28-octet sockaddr_in6 from accept() and getsockname.
     let (mapped, peer) = dual.accept_addr().await?.expect("accept");
     let domain = mapped.socket().domain().expect("SO_DOMAIN");
-    assert_eq!(
-        domain,
-        Domain::IPV6,
-        "the accepted socket of an IPv4 client"
-    );
+    assert_eq!(domain, Domain::IPV6, "an IPv4 client's accepted socket");
     assert_eq!(peer, Sockaddr::ip(v4_mapped(v4_local)), "accept()");
     let mapped_local = Sockaddr::ip(v4_mapped(server_v4));
     assert_eq!(mapped.getsockname(), Ok(mapped_local), "getsockname");
@@ -504,11 +476,8 @@ async fn v4_mapped_on_a_v6_wildcard(case: Arc<Case>, net: Arc<Topology>) -> Resu
     let is_mapped = |ip: IpAddr| matches!(ip, IpAddr::V6(a) if a.to_ipv4_mapped().is_some());
     let mut by_family = [0u32; 2];
     for s in decode::segments(&seen.recorded.on("client")?.packets(&net, Zero::FirstSyn)) {
-        let (c, srv) = if s.from == "client" {
-            (s.src, s.dst)
-        } else {
-            (s.dst, s.src)
-        };
+        let out = s.from == "client";
+        let (c, srv) = if out { (s.src, s.dst) } else { (s.dst, s.src) };
         let known = connections.iter().any(|&(lc, ls)| {
             lc.ip() == c.ip() && (lc.port() == 0 || lc.port() == c.port()) && ls == srv
         });
@@ -533,13 +502,11 @@ unsafe extern "C" {
 }
 
 async fn special_ipv4_addresses(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
-    // The values.
-    assert_eq!(libc::INADDR_ANY, 0);
-    assert_eq!(libc::INADDR_BROADCAST, 0xffff_ffff);
-    let two = "one value, two meanings";
-    assert_eq!(libc::INADDR_NONE, libc::INADDR_BROADCAST, "{two}");
-    assert_eq!(u32::from(Ipv4Addr::UNSPECIFIED), libc::INADDR_ANY);
-    assert_eq!(u32::from(Ipv4Addr::BROADCAST), libc::INADDR_BROADCAST);
+    // The values: INADDR_NONE is INADDR_BROADCAST, one value with two meanings.
+    let values = (libc::INADDR_ANY, libc::INADDR_BROADCAST, libc::INADDR_NONE);
+    assert_eq!(values, (0, 0xffff_ffff, 0xffff_ffff));
+    let std = [Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST].map(u32::from);
+    assert_eq!(std, [libc::INADDR_ANY, libc::INADDR_BROADCAST]);
     let texts = [c"255.255.255.255", c"no address"];
     // SAFETY: NUL-terminated strings.
     let parsed = texts.map(|t| unsafe { inet_addr(t.as_ptr()) });
@@ -550,75 +517,62 @@ async fn special_ipv4_addresses(case: Arc<Case>, net: Arc<Topology>) -> Result<(
     let client_ip = net.addr("client", Family::V4)?;
     let end = net.link("client", "server")?.end("client")?;
     let link = end.net(Family::V4).expect("an IPv4 subnet");
-    let (IpAddr::V4(subnet), IpAddr::V4(network)) = (link.broadcast(), link.network()) else {
-        unreachable!("an IPv4 subnet has IPv4 addresses")
-    };
-    // In the link's subnet, and no host's.
-    let foreign = Ipv4Addr::from(u32::from(network) + 77);
-    let (limited, any) = (Ipv4Addr::BROADCAST, Ipv4Addr::UNSPECIFIED);
-    let at = |ip: Ipv4Addr, port| SocketAddr::new(IpAddr::V4(ip), port);
+    // The foreign address is in the link's subnet (.77), and no host's.
+    let (subnet, foreign) = (link.broadcast(), link.hosts().nth(76).expect("a /24"));
+    let (limited, any) = (Ipv4Addr::BROADCAST.into(), Ipv4Addr::UNSPECIFIED.into());
+    let at = SocketAddr::new;
     let watch = net.watch(&["client", "server"]).await?;
-    let receiver = server.socket(Domain::IPV4, Type::DGRAM).await?;
-    receiver.bind_addr(at(any, 7001)).expect("bind");
+    let receiver = server.bound(Type::DGRAM, at(any, 7001)).await?;
 
-    // TCP connect to the limited and the subnet broadcast, without and with SO_BROADCAST.
-    let mut tcp = Vec::new();
-    for (to, broadcast) in [
-        (limited, false),
-        (subnet, false),
-        (limited, true),
-        (subnet, true),
+    // TCP connect to the limited and the subnet broadcast, without and with SO_BROADCAST; UDP
+    // sendto the limited broadcast unbound (no route), bound without and with SO_BROADCAST, the
+    // subnet broadcast without and with SO_BROADCAST.
+    let (stream, dgram) = (Type::STREAM, Type::DGRAM);
+    let (unreachable, eacces, sent) = (Some(ENETUNREACH), Some(EACCES), None);
+    let mut errnos = Vec::new();
+    for (ty, to, bound, broadcast, want) in [
+        (stream, limited, false, false, unreachable),
+        (stream, subnet, false, false, unreachable),
+        (stream, limited, false, true, unreachable),
+        (stream, subnet, false, true, unreachable),
+        (dgram, limited, false, false, unreachable),
+        (dgram, limited, true, false, eacces),
+        (dgram, limited, true, true, sent),
+        (dgram, subnet, false, false, eacces),
+        (dgram, subnet, false, true, sent),
     ] {
-        let s = client.socket(Domain::IPV4, Type::STREAM).await?;
-        s.socket().set_broadcast(broadcast).expect("SO_BROADCAST");
-        tcp.push(s.connect_addr(at(to, 7000)).await?.err());
-    }
-    assert_eq!(tcp, [Some(ENETUNREACH); 4], "{limited}, {subnet}");
-    // UDP sendto: the limited broadcast unbound (no route), bound without and with SO_BROADCAST;
-    // the subnet broadcast without and with SO_BROADCAST.
-    let mut udp = Vec::new();
-    for (to, bound, broadcast, what) in [
-        (limited, false, false, &b"-"[..]),
-        (limited, true, false, b"-"),
-        (limited, true, true, b"limited"),
-        (subnet, false, false, b"-"),
-        (subnet, false, true, b"subnet"),
-    ] {
-        let s = client.socket(Domain::IPV4, Type::DGRAM).await?;
+        let s = client.socket(Domain::IPV4, ty).await?;
         if bound {
             s.bind_addr(SocketAddr::new(client_ip, 0)).expect("bind");
         }
         s.socket().set_broadcast(broadcast).expect("SO_BROADCAST");
-        udp.push(s.sendto(what, at(to, 7001)).err());
+        let payload = if to == limited { "limited" } else { "subnet" };
+        let got = if ty == stream {
+            s.connect_addr(at(to, 7000)).await?.err()
+        } else {
+            s.sendto(payload.as_bytes(), at(to, 7001)).err()
+        };
+        assert_eq!(got, want, "{ty:?} {to} bound {bound} broadcast {broadcast}");
+        errnos.push(f64::from(got.map_or(0, |e| e as i32)));
     }
-    let (no_route, eacces) = (Some(ENETUNREACH), Some(EACCES));
-    assert_eq!(
-        udp,
-        [no_route, eacces, None, eacces, None],
-        "{limited}, {subnet}"
-    );
     // bind (UDP, TCP) to the limited and the subnet broadcast, TCP to a foreign address and to
-    // INADDR_ANY: what getsockname then says.
-    let mut binds = Vec::new();
-    for (ty, ip) in [
-        (Type::DGRAM, limited),
-        (Type::STREAM, limited),
-        (Type::DGRAM, subnet),
-        (Type::STREAM, subnet),
-        (Type::STREAM, foreign),
-        (Type::STREAM, any),
+    // INADDR_ANY, and what getsockname then says.
+    for (ty, ip, want) in [
+        (dgram, limited, Ok(())),
+        (stream, limited, Ok(())),
+        (dgram, subnet, Ok(())),
+        (stream, subnet, Ok(())),
+        (stream, foreign, Err(EADDRNOTAVAIL)),
+        (stream, any, Ok(())),
     ] {
         let s = client.socket(Domain::IPV4, ty).await?;
-        binds.push(s.bind_addr(at(ip, 7002)).and_then(|()| s.getsockname()));
+        let got = s.bind_addr(at(ip, 7002)).and_then(|()| s.getsockname());
+        let bound = want.map(|()| Sockaddr::ip(at(ip, 7002)));
+        assert_eq!(got, bound, "bind {ty:?} to {ip}, then getsockname");
     }
-    let [b, s, a] = [limited, subnet, any].map(|ip| Ok(Sockaddr::ip(at(ip, 7002))));
-    let foreign_refused = Err(EADDRNOTAVAIL);
-    assert_eq!(binds, [b, b, s, s, foreign_refused, a], "{foreign}");
     let connected = client.socket(Domain::IPV4, Type::DGRAM).await?;
-    connected
-        .connect_addr(at(any, 7003))
-        .await?
-        .expect("connect");
+    let to_any = at(any, 7003);
+    connected.connect_addr(to_any).await?.expect("connect");
     let lo = Sockaddr::ip(SocketAddr::new(loopback(Family::V4), 7003));
     assert_eq!(connected.getpeername(), Ok(lo), "UDP connect to INADDR_ANY");
 
@@ -632,15 +586,13 @@ async fn special_ipv4_addresses(case: Arc<Case>, net: Arc<Topology>) -> Result<(
     }
     received.sort();
     let from = Some(client_ip);
-    assert_eq!(
-        received,
-        [(b"limited".to_vec(), from), (b"subnet".to_vec(), from)]
-    );
+    let want = [(b"limited".to_vec(), from), (b"subnet".to_vec(), from)];
+    assert_eq!(received, want);
 
     let seen = watch.stop().await?;
     // ActiveOpens: no connect got as far as a SYN.
-    seen.counters("client")?
-        .moved([("Tcp.ActiveOpens", 0), ("Udp.OutDatagrams", 2)])?;
+    let client_delta = seen.counters("client")?;
+    client_delta.moved([("Tcp.ActiveOpens", 0), ("Udp.OutDatagrams", 2)])?;
     seen.counters("server")?.moved([("Udp.InDatagrams", 2)])?;
     // On the wire: the two broadcasts, and not one TCP segment.
     let packets = seen.recorded.on("client")?.packets(&net, Zero::FirstFrame);
@@ -648,22 +600,16 @@ async fn special_ipv4_addresses(case: Arc<Case>, net: Arc<Topology>) -> Result<(
     assert!(tcp_on_wire.is_empty(), "TCP on the wire: {tcp_on_wire:?}");
     for to in [limited, subnet] {
         let (line, dest) = (format!("UDP {client_ip}."), format!(" > {to}.7001"));
-        let datagram = |p: &Packet| matches!(p, Packet::Other(o) if o.what.starts_with(&line) && o.what.ends_with(&dest));
-        assert!(
-            packets.iter().any(datagram),
-            "no UDP datagram to {to}: {packets:?}"
-        );
+        let to_dest = |o: &str| o.starts_with(&line) && o.ends_with(&dest);
+        let captured = packets
+            .iter()
+            .any(|p| matches!(p, Packet::Other(o) if to_dest(&o.what)));
+        assert!(captured, "no UDP datagram to {to}: {packets:?}");
     }
 
     case.figure("inaddr_none", &[f64::from(libc::INADDR_NONE)], "value");
-    let errnos = |calls: &[Option<Errno>]| -> Vec<f64> {
-        calls
-            .iter()
-            .map(|e| f64::from(e.map_or(0, |e| e as i32)))
-            .collect()
-    };
-    case.figure("tcp_connect_broadcast_errno", &errnos(&tcp), "errno");
-    case.figure("udp_sendto_broadcast_errno", &errnos(&udp), "errno");
+    case.figure("tcp_connect_broadcast_errno", &errnos[..4], "errno");
+    case.figure("udp_sendto_broadcast_errno", &errnos[4..], "errno");
     Ok(())
 }
 
@@ -687,138 +633,75 @@ async fn unix_lengths(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     // A name with its length: without the NUL (an abstract name: all of it), and with it.
     let exactly = |name: &[u8]| Sockaddr::unix(name, (SUN_PATH + name.len()) as libc::socklen_t);
     let with_nul = |name: &[u8]| exactly(&[name, b"\0"].concat());
+    let (stream_path, dgram_path) = (with_nul(&stream_name), with_nul(&dgram_name));
     let (abstract_, sender) = (exactly(b"\0netcase-abstract"), exactly(b"\0netcase-sender"));
+    let padded_path = Sockaddr::unix(&stream_name, SOCKADDR_UN);
+    let padded = Sockaddr::unix(b"\0netcase-padded", SOCKADDR_UN);
+    let family_only = Sockaddr::unix(b"", SA_FAMILY);
     let (unix, stream, dgram) = (Domain::UNIX, Type::STREAM, Type::DGRAM);
 
     // A path, bound with sizeof(struct sockaddr_un) as so much code does; another without its
-    // NUL; an abstract name with exactly its length, another padded; an autobind (the family
-    // alone); an unnamed socketpair.
-    let listener = server.socket(unix, stream).await?;
-    let padded_path = Sockaddr::unix(&stream_name, SOCKADDR_UN);
-    listener.bind_addr(padded_path).expect("bind a path");
-    listener.listen(8).expect("listen");
-    let receiver = server.socket(unix, dgram).await?;
-    receiver.bind_addr(exactly(&dgram_name)).expect("bind");
-    let abstract_listener = server.socket(unix, stream).await?;
-    abstract_listener.bind_addr(abstract_).expect("bind");
-    abstract_listener.listen(8).expect("listen");
+    // NUL; an abstract name with exactly its length, another padded to sizeof(struct
+    // sockaddr_un); an autobind (the family alone); an unnamed socketpair.
+    let by_path = server.bound(stream, padded_path).await?;
+    by_path.listen(8).expect("listen");
+    let receiver = server.bound(dgram, exactly(&dgram_name)).await?;
+    let by_name = server.bound(stream, abstract_).await?;
+    by_name.listen(8).expect("listen");
     let again = server.socket(unix, stream).await?.bind_addr(abstract_);
-    let padded = server.socket(unix, stream).await?;
-    let padded_name = Sockaddr::unix(b"\0netcase-padded", SOCKADDR_UN);
-    padded.bind_addr(padded_name).expect("bind padded");
-    let auto = server.socket(unix, dgram).await?;
-    auto.bind_addr(Sockaddr::unix(b"", SA_FAMILY))
-        .expect("autobind");
+    let padded_sock = server.bound(stream, padded).await?;
+    let autobind = server.bound(dgram, family_only).await?;
     let (pair, _other) = server.socket_pair(unix, stream).await?;
 
     // From the other network namespace: the path is reached, the abstract name is not (and
     // binds there too).
-    let unnamed = client.socket(unix, stream).await?;
-    unnamed
-        .connect_addr(exactly(&stream_name))
-        .await?
-        .expect("connect");
-    let refused = client
-        .socket(unix, stream)
-        .await?
-        .connect_addr(abstract_)
-        .await?;
+    let (to_path, unnamed) = (exactly(&stream_name), client.socket(unix, stream).await?);
+    unnamed.connect_addr(to_path).await?.expect("connect");
+    let other = client.socket(unix, stream).await?;
+    let refused = other.connect_addr(abstract_).await?;
     let elsewhere = client.socket(unix, stream).await?.bind_addr(abstract_);
-    let to = with_nul(&dgram_name);
     let unbound = client.socket(unix, dgram).await?;
-    unbound
-        .sendto(b"unbound", to)
-        .expect("sendto from an unbound socket");
-    let named = client.socket(unix, dgram).await?;
-    named.bind_addr(sender).expect("bind the sender");
-    named
-        .sendmsg(b"named", to)
-        .expect("sendmsg from an abstract name");
-    let (_conn, accepted) = listener.accept_addr().await?.expect("accept");
-    let (data, from_unbound) = receiver.recvfrom().await?.expect("recvfrom");
+    unbound.sendto(b"unbound", dgram_path).expect("sendto");
+    let named = client.bound(dgram, sender).await?;
+    named.sendmsg(b"named", dgram_path).expect("sendmsg");
+    let (_conn, accepted) = by_path.accept_addr().await?.expect("accept");
+    let (data, nameless) = receiver.recvfrom().await?.expect("recvfrom");
     let (msg, from_named) = receiver.recvmsg().await?.expect("recvmsg");
     assert_eq!([&data[..], &msg[..]], [b"unbound".as_slice(), b"named"]);
 
-    let unnamed_len = Sockaddr::unix(b"", SA_FAMILY);
-    let autobound = auto.getsockname().expect("getsockname");
+    // getsockname of a path: offsetof(sun_path) + strlen + 1, however it was bound; of an
+    // abstract name: the length given; of an unnamed socket: sizeof(sa_family_t).
     for (what, got, want) in [
-        (
-            "a path bound with sizeof(sockaddr_un)",
-            listener.getsockname(),
-            with_nul(&stream_name),
-        ),
-        (
-            "a path bound without its NUL",
-            receiver.getsockname(),
-            with_nul(&dgram_name),
-        ),
-        (
-            "an abstract name: its length",
-            abstract_listener.getsockname(),
-            abstract_,
-        ),
-        (
-            "padded: the padding kept",
-            padded.getsockname(),
-            padded_name,
-        ),
-        (
-            "the client's getpeername",
-            unnamed.getpeername(),
-            with_nul(&stream_name),
-        ),
-        (
-            "recvmsg: the sender's abstract name",
-            Ok(from_named),
-            sender,
-        ),
-        ("socketpair getsockname", pair.getsockname(), unnamed_len),
-        ("socketpair getpeername", pair.getpeername(), unnamed_len),
-        (
-            "unbound client's getsockname",
-            unnamed.getsockname(),
-            unnamed_len,
-        ),
-        ("accept of an unbound client", Ok(accepted), unnamed_len),
+        ("path, bound padded", by_path.getsockname(), stream_path),
+        ("path, no NUL", receiver.getsockname(), dgram_path),
+        ("abstract", by_name.getsockname(), abstract_),
+        ("abstract, padded", padded_sock.getsockname(), padded),
+        ("client's getpeername", unnamed.getpeername(), stream_path),
+        ("recvmsg: the sender's name", Ok(from_named), sender),
+        ("socketpair getsockname", pair.getsockname(), family_only),
+        ("socketpair getpeername", pair.getpeername(), family_only),
+        ("unbound client", unnamed.getsockname(), family_only),
+        ("accept of an unbound client", Ok(accepted), family_only),
     ] {
         assert_eq!(got, Ok(want), "{what}");
     }
-    assert_eq!(
-        again,
-        Err(EADDRINUSE),
-        "the abstract name again, in the same host"
-    );
+    // The abstract name: taken in the server's namespace, refused from and free in the client's.
+    let calls = (again, refused, elsewhere);
+    let want = (Err(EADDRINUSE), Err(ECONNREFUSED), Ok(()));
+    assert_eq!(calls, want, "bind there, connect and bind here");
+    let auto = autobind.getsockname().expect("getsockname");
     let auto_len = (SUN_PATH + 1 + 5) as libc::socklen_t;
-    assert_eq!(
-        autobound.len, auto_len,
-        "autobind: a NUL and five hex digits"
-    );
-    let auto_name = autobound.sun_path();
+    assert_eq!(auto.len, auto_len, "autobind: NUL, five hex digits");
+    let auto_name = auto.sun_path();
     let hex = auto_name[0] == 0 && auto_name[1..].iter().all(|b| b.is_ascii_hexdigit());
     assert!(hex, "autobind name {auto_name:?}");
     let no_address = "recvfrom: a datagram from an unbound socket has no address";
-    assert_eq!(from_unbound.len, 0, "{no_address}");
-    assert_eq!(
-        refused,
-        Err(ECONNREFUSED),
-        "the server's abstract name, from the client"
-    );
-    assert_eq!(
-        elsewhere,
-        Ok(()),
-        "the server's abstract name, bound in the client's namespace"
-    );
+    assert_eq!(nameless.len, 0, "{no_address}");
 
     // The path's length less its name's (which depends on where the run's files are): the
     // family and the NUL.
-    let path_len = listener.getsockname().expect("getsockname").len;
-    let lens = [
-        path_len - stream_name.len() as libc::socklen_t,
-        abstract_.len,
-        autobound.len,
-        accepted.len,
-        from_unbound.len,
-    ];
+    let beyond = stream_path.len - stream_name.len() as libc::socklen_t;
+    let lens = [beyond, abstract_.len, auto.len, accepted.len, nameless.len];
     let name = "sun_addrlen_path_beyond_name_abstract_autobind_unnamed_unbound_dgram";
     case.figure(name, &lens.map(f64::from), "octets");
     Ok(())

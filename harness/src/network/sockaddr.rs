@@ -23,7 +23,7 @@
 //! ```
 
 use std::{
-    fmt,
+    fmt, io,
     mem::{self, MaybeUninit},
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     os::fd::{AsRawFd, FromRawFd},
@@ -454,6 +454,22 @@ impl Host {
         let socket =
             made.map_err(|e| Error::io(format!("socket({domain:?}, {ty:?}) on host {host}"), e))?;
         Ok(Sock::new(socket, &host))
+    }
+
+    /// A new socket of `type` in the family of `addr`, made inside this host and bound to `addr`
+    /// with exactly its length; an error that names the address when bind() fails (to assert on
+    /// bind()'s errno, make the socket with [`Host::socket`] and call [`Sock::bind_addr`]).
+    pub async fn bound(&self, ty: Type, addr: impl Into<Sockaddr>) -> Result<Sock> {
+        let addr = addr.into();
+        let domain = Domain::from(addr.family());
+        let sock = self.socket(domain, ty).await?;
+        sock.bind_addr(addr).map_err(|e| {
+            Error::io(
+                format!("bind() to {addr:?} on host {}", self.name()),
+                io::Error::from_raw_os_error(e as i32),
+            )
+        })?;
+        Ok(sock)
     }
 
     /// A connected pair of new sockets (socketpair(2)) of `domain` (`UNIX`) and `type`, made
