@@ -236,10 +236,10 @@ async fn lengths_in_and_out(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     // (the UDP socket's: sizeof(struct sockaddr_storage)).
     let listener = server.socket(domain, Type::STREAM).await?;
     let unbound = Sockaddr::ip(SocketAddr::new(wildcard(family), 0));
-    assert_eq!(listener.getsockname(), Ok(unbound), "an unbound socket");
+    assert_eq!(listener.getsockname(), Ok(unbound), "unbound: the wildcard");
     let short = Sockaddr::ip(tcp_at).with_len(min - 1);
     let shortest = short.with_len(min);
-    let refused = listener.bind_addr(short);
+    let bind_short = listener.bind_addr(short);
     listener.bind_addr(shortest).expect("bind");
     assert_eq!(listener.getsockname(), Ok(Sockaddr::ip(tcp_at)));
     listener.listen(8).expect("listen");
@@ -247,7 +247,7 @@ async fn lengths_in_and_out(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let longer = Sockaddr::ip(udp_at).with_len(SOCKADDR_STORAGE);
     udp.bind_addr(longer).expect("bind, a longer length");
     let stream = client.socket(domain, Type::STREAM).await?;
-    let refused = (refused, stream.connect_addr(short).await?);
+    let refused = (bind_short, stream.connect_addr(short).await?);
     let octets = min - 1;
     assert_eq!(refused, (Err(EINVAL), Err(EINVAL)), "{octets} octets");
     stream.connect_addr(shortest).await?.expect("connect");
@@ -265,10 +265,8 @@ async fn lengths_in_and_out(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     // unconnected UDP socket's autobind has the wildcard.
     let local = SocketAddr::new(client_ip, stream.local()?.port());
     let udp_port = sender.local()?.port();
-    let (udp_from, udp_any) = (
-        SocketAddr::new(client_ip, udp_port),
-        SocketAddr::new(wildcard(family), udp_port),
-    );
+    let udp_from = SocketAddr::new(client_ip, udp_port);
+    let udp_any = SocketAddr::new(wildcard(family), udp_port);
     let mut lens = Vec::new();
     for (call, got, want) in [
         ("getsockname (client)", stream.getsockname(), local),

@@ -268,6 +268,10 @@ impl Sockaddr {
     }
 }
 
+/// getsockname(2) and getpeername(2).
+type NameCall =
+    unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int;
+
 /// A system call's return: its value, or the errno it set.
 fn returned(r: libc::ssize_t) -> Call<usize> {
     if r < 0 {
@@ -370,12 +374,7 @@ impl Sock {
     /// getsockname(2), offering a buffer of `cap` octets (at most `sizeof(struct
     /// sockaddr_storage)`).
     pub fn getsockname_into(&self, cap: libc::socklen_t) -> Call<Sockaddr> {
-        let fd = self.socket().as_raw_fd();
-        // SAFETY: p and l point into a live Sockaddr.
-        offer(cap, |p, l| {
-            returned(unsafe { libc::getsockname(fd, p, l) } as libc::ssize_t)
-        })
-        .map(|(_, a)| a)
+        self.name(cap, libc::getsockname)
     }
 
     /// getpeername(2), offering `sizeof(struct sockaddr_storage)`.
@@ -386,10 +385,15 @@ impl Sock {
     /// getpeername(2), offering a buffer of `cap` octets (at most `sizeof(struct
     /// sockaddr_storage)`).
     pub fn getpeername_into(&self, cap: libc::socklen_t) -> Call<Sockaddr> {
+        self.name(cap, libc::getpeername)
+    }
+
+    /// getsockname(2) or getpeername(2), as `call` says, offering `cap` octets.
+    fn name(&self, cap: libc::socklen_t, call: NameCall) -> Call<Sockaddr> {
         let fd = self.socket().as_raw_fd();
         // SAFETY: p and l point into a live Sockaddr.
         offer(cap, |p, l| {
-            returned(unsafe { libc::getpeername(fd, p, l) } as libc::ssize_t)
+            returned(unsafe { call(fd, p, l) } as libc::ssize_t)
         })
         .map(|(_, a)| a)
     }
@@ -447,7 +451,8 @@ impl Sock {
 
 impl Host {
     /// A new socket of `domain` and `type`, unbound, made inside this host (so in its network
-    /// namespace for ever): a UDP or unix socket, or a TCP one to bind and connect by hand.
+    /// namespace for ever): a UDP or unix socket, or a TCP one to bind and connect by hand. Its
+    /// TCP-only calls ([`Sock::info`], [`Sock::state`]) fail on the other kinds.
     pub async fn socket(&self, domain: Domain, ty: Type) -> Result<Sock> {
         let host = self.name().to_owned();
         let made = self.run(move || Socket::new(domain, ty, None)).await?;
