@@ -11,6 +11,7 @@ pub(crate) mod host;
 pub mod leaks;
 pub(crate) mod netlink;
 pub(crate) mod ready;
+pub mod sockaddr;
 pub mod socket;
 pub mod sysctl;
 pub(crate) mod topology;

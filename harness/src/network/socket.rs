@@ -51,12 +51,12 @@ pub fn errno(e: &io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
-fn call<T>(r: io::Result<T>) -> Call<T> {
+pub(crate) fn call<T>(r: io::Result<T>) -> Call<T> {
     r.map_err(|e| errno(&e))
 }
 
 /// Runs a blocking `f` on a thread of its own and awaits it, in any async runtime.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     what: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T> {
@@ -308,7 +308,7 @@ impl AsFd for Sock {
 }
 
 impl Sock {
-    fn new(socket: Socket, host: &str) -> Sock {
+    pub(crate) fn new(socket: Socket, host: &str) -> Sock {
         Sock {
             socket: Arc::new(socket),
             host: host.into(),
