@@ -18,6 +18,7 @@
 //! ```
 
 mod counters;
+mod held;
 mod settings;
 mod socket;
 mod tcp_info;
@@ -26,6 +27,7 @@ mod watch;
 
 pub use crate::kernel::{Hz, HzSource, hz};
 pub use counters::{Counters, Delta};
+pub use held::wait_for_states;
 pub use settings::{Settings, TCP_TIMEWAIT_LEN};
 pub use socket::{AcceptQueue, Filter, Socket, SocketTable, TcpState, Timer, TimerKind};
 pub use tcp_info::{Keepalive, TcpInfo, keepalive, tcp_info};
