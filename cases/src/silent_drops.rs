@@ -25,7 +25,7 @@ use netcase::{
     decode::{Flags, Segment, segments},
     impair::{Feature, Packets, Which},
     network::Options,
-    observe::{Filter, TcpState, TimerKind, wait_until},
+    observe::{Filter, Socket, TcpState, TimerKind},
     rules::{SynSchedule, TCP_TIMEOUT_INIT},
     sysctl,
 };
@@ -184,8 +184,9 @@ async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Resu
     let (client, kernel) = (net.host("client")?, netcase::kernel()?);
     // The kernel's knobs, set as the case says, then read back for the rule. A kernel without
     // tcp_syn_linear_timeouts (before 6.5) behaves as 0: every backoff doubles.
-    let retries = setting.syn_retries;
-    client.set(sysctl::TCP_SYN_RETRIES, retries).await?;
+    client
+        .set(sysctl::TCP_SYN_RETRIES, setting.syn_retries)
+        .await?;
     if let Some(n) = setting.linear {
         client.set(sysctl::TCP_SYN_LINEAR_TIMEOUTS, n).await?;
     }
@@ -208,14 +209,10 @@ async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Resu
     // longest timeout of the schedule.
     let longest = timeouts.iter().copied().max().unwrap_or(TCP_TIMEOUT_INIT);
     let syn_sent = Filter::all().state(TcpState::SynSent).port(PORT);
-    let waiting = wait_until(
-        "the client's SYN_SENT socket with its first retransmission out",
-        rule.gives_up,
-        || client.sockets_matching(syn_sent.clone()),
-        |t| t.iter().any(|s| s.retransmits >= 1),
-    )
-    .await?;
-    let socket = waiting.value.sockets()[0];
+    let resent = |s: &Socket| s.retransmits >= 1;
+    let what = "the client's SYN_SENT socket with its first retransmission out";
+    let socket = client.wait_for_socket(syn_sent, what, rule.gives_up, resent);
+    let socket = socket.await?.value;
     let t = socket.timer.expect("a SYN_SENT socket has a running timer");
     assert_eq!(t.kind, TimerKind::Retransmit, "{socket}");
     assert!(t.remaining <= longest, "{socket}: timer beyond {longest:?}");
