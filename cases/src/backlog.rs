@@ -177,15 +177,13 @@ async fn completions_per_backlog(case: Arc<Case>, net: Arc<Topology>) -> Result<
     // backlog + 1 connections complete on each listener, one after the other, none accepted.
     let (mut listeners, mut held, mut completed) = (Vec::new(), Vec::new(), Vec::new());
     for backlog in BACKLOGS {
-        let addr = net.socket_addr("server", case.family(), 7000 + backlog as u16)?;
+        let to = net.socket_addr("server", case.family(), 7000 + backlog as u16)?;
         let limit = backlog.min(somaxconn);
-        listeners.push((server.listen(addr, backlog as i32).await?, limit));
-        assert_eq!(server.accept_queue(addr).await?, queue(0, limit));
+        listeners.push((server.listen(to, backlog as i32).await?, limit));
+        assert_eq!(server.accept_queue(to).await?, queue(0, limit));
         for len in 1..=limit + 1 {
-            held.push(client.connect(addr).await?.expect("room in the queue"));
-            server
-                .wait_for_queue(addr, queue(len, limit), QUICK)
-                .await?;
+            held.push(client.connect(to).await?.expect("room in the queue"));
+            server.wait_for_queue(to, queue(len, limit), QUICK).await?;
         }
         completed.push(f64::from(limit + 1));
     }

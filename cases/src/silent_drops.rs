@@ -184,15 +184,13 @@ async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Resu
     let (client, kernel) = (net.host("client")?, netcase::kernel()?);
     // The kernel's knobs, set as the case says, then read back for the rule. A kernel without
     // tcp_syn_linear_timeouts (before 6.5) behaves as 0: every backoff doubles.
-    client
-        .set(sysctl::TCP_SYN_RETRIES, setting.syn_retries)
-        .await?;
+    let (retries, syncnt) = (setting.syn_retries, setting.syncnt);
+    client.set(sysctl::TCP_SYN_RETRIES, retries).await?;
     if let Some(n) = setting.linear {
         client.set(sysctl::TCP_SYN_LINEAR_TIMEOUTS, n).await?;
     }
     let linear = client.get(sysctl::TCP_SYN_LINEAR_TIMEOUTS).await?;
-    let rule = client.syn_schedule(setting.syncnt).await?;
-    let (syncnt, timeouts) = (setting.syncnt, rule.timeouts());
+    let rule = client.syn_schedule(syncnt).await?;
     state_rule(&case, setting, linear, &rule)?;
     let in_ms = |d: &[Duration]| d.iter().copied().map(ms).collect::<Vec<_>>();
 
@@ -207,6 +205,7 @@ async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Resu
 
     // While it waits: one SYN_SENT socket whose retransmission timer runs, never longer than the
     // longest timeout of the schedule.
+    let timeouts = rule.timeouts();
     let longest = timeouts.iter().copied().max().unwrap_or(TCP_TIMEOUT_INIT);
     let syn_sent = Filter::all().state(TcpState::SynSent).port(PORT);
     let resent = |s: &Socket| s.retransmits >= 1;

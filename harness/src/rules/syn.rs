@@ -5,8 +5,9 @@
 //! ```no_run
 //! # async fn demo(net: &netcase::Topology) -> netcase::Result<()> {
 //! let client = net.host("client")?;
-//! let rule = client.syn_schedule(None).await?;     // tcp_syn_retries, no TCP_SYNCNT
-//! println!("{rule}");                              // 7 SYNs at 0, 1, 2, 3, 4, 5, 7 s, ...
+//! let rule = client.syn_schedule(None).await?; // tcp_syn_retries, no TCP_SYNCNT
+//! // With tcp_syn_retries=2 and no linear timeouts: "3 SYNs at 0, 1, 3 s, ETIMEDOUT at 7 s".
+//! println!("{rule}");
 //! let expected = rule.expectation("client", "server", netcase::kernel()?);
 //! # Ok(()) }
 //! ```
