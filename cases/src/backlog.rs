@@ -158,6 +158,19 @@ const fn queue(len: u32, limit: u32) -> AcceptQueue {
     AcceptQueue { len, limit }
 }
 
+/// Fills the accept queue of the server's listener on `to`, whose limit is `limit`: `limit + 1`
+/// connections from the client, one after the other, each seen in the queue before the next; the
+/// client's ends.
+async fn fill(net: &Topology, to: SocketAddr, limit: u32) -> Result<Vec<Sock>> {
+    let (client, server) = (net.host("client")?, net.host("server")?);
+    let mut held = Vec::new();
+    for len in 1..=limit + 1 {
+        held.push(client.connect(to).await?.expect("room in the queue"));
+        server.wait_for_queue(to, queue(len, limit), QUICK).await?;
+    }
+    Ok(held)
+}
+
 /// The half-open requests (SYN_RECV) of the listener on `addr`.
 fn requests(addr: SocketAddr) -> Filter {
     Filter::all()
@@ -171,7 +184,7 @@ async fn completions_per_backlog(case: Arc<Case>, net: Arc<Topology>) -> Result<
     // 1 s + 2 s after their first SYN.
     client.set(sysctl::TCP_SYN_RETRIES, 1).await?;
     client.set(sysctl::TCP_SYN_LINEAR_TIMEOUTS, 0).await?;
-    let retries = u32::from(client.get(sysctl::TCP_SYN_RETRIES).await?);
+    let rule = client.syn_schedule(None).await?;
     let somaxconn = server.get(sysctl::SOMAXCONN).await?;
 
     // backlog + 1 connections complete on each listener, one after the other, none accepted.
@@ -181,10 +194,7 @@ async fn completions_per_backlog(case: Arc<Case>, net: Arc<Topology>) -> Result<
         let limit = backlog.min(somaxconn);
         listeners.push((server.listen(to, backlog as i32).await?, limit));
         assert_eq!(server.accept_queue(to).await?, queue(0, limit));
-        for len in 1..=limit + 1 {
-            held.push(client.connect(to).await?.expect("room in the queue"));
-            server.wait_for_queue(to, queue(len, limit), QUICK).await?;
-        }
+        held.extend(fill(&net, to, limit).await?);
         completed.push(f64::from(limit + 1));
     }
     case.figure("backlogs", &BACKLOGS.map(f64::from), "connections");
@@ -216,7 +226,7 @@ async fn completions_per_backlog(case: Arc<Case>, net: Arc<Topology>) -> Result<
     }
 
     // Each client gives up after its last retransmission times out: 1 s + 2 s (retries = 1).
-    let give_up: Duration = (0..=retries).map(|k| TCP_TIMEOUT_INIT * (1 << k)).sum();
+    let give_up = rule.gives_up;
     let gave_up = wait_for_states(&waiting, TcpState::Close, give_up + QUICK).await?;
     let seen = watch.stop().await?;
     for s in &waiting {
@@ -238,7 +248,7 @@ async fn completions_per_backlog(case: Arc<Case>, net: Arc<Topology>) -> Result<
     );
 
     // Every SYN of every waiting client was dropped and counted, by both counters; no answer.
-    let (syns, server_delta) = (n * i64::from(retries + 1), seen.counters("server")?);
+    let (syns, server_delta) = (n * rule.syns() as i64, seen.counters("server")?);
     let overflowed = server_delta.get(overflows)? as f64;
     case.figure("listen_overflows", &[overflowed], "SYNs");
     server_delta.moved([
@@ -280,13 +290,7 @@ async fn somaxconn_truncates(case: Arc<Case>, net: Arc<Topology>) -> Result<()> 
     }
 
     // The truncated limit is the one that counts: somaxconn + 1 connections complete.
-    let (to, mut held) = (big.addr(), Vec::new());
-    for len in 1..=somaxconn + 1 {
-        held.push(client.connect(to).await?.expect("room in the queue"));
-        server
-            .wait_for_queue(to, queue(len, somaxconn), QUICK)
-            .await?;
-    }
+    let (to, held) = (big.addr(), fill(&net, big.addr(), somaxconn).await?);
     let before = server.counters().await?;
     let waiting = client.start_connect(to, Options::new()).await?;
     let (waiting, first_syn) = (waiting.expect("a SYN on its way"), Instant::now());

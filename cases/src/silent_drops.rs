@@ -19,10 +19,10 @@
 use std::{sync::Arc, time::Duration};
 
 use netcase::{
-    Result, Topology, body,
+    Host, Result, Topology, body,
     capture::Zero,
     case::{Case, Def},
-    decode::{Flags, Segment, segments},
+    decode::Flags,
     impair::{Feature, Packets, Which},
     network::Options,
     observe::{Filter, Socket, TcpState, TimerKind},
@@ -182,16 +182,8 @@ async fn refused(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
 
 async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Result<()> {
     let (client, kernel) = (net.host("client")?, netcase::kernel()?);
-    // The kernel's knobs, set as the case says, then read back for the rule. A kernel without
-    // tcp_syn_linear_timeouts (before 6.5) behaves as 0: every backoff doubles.
-    let (retries, syncnt) = (setting.syn_retries, setting.syncnt);
-    client.set(sysctl::TCP_SYN_RETRIES, retries).await?;
-    if let Some(n) = setting.linear {
-        client.set(sysctl::TCP_SYN_LINEAR_TIMEOUTS, n).await?;
-    }
-    let linear = client.get(sysctl::TCP_SYN_LINEAR_TIMEOUTS).await?;
-    let rule = client.syn_schedule(syncnt).await?;
-    state_rule(&case, setting, linear, &rule)?;
+    // The kernel's knobs, set as the case says; the rule they give, stated in the report.
+    let rule = set_knobs(&case, client, setting).await?;
     let in_ms = |d: &[Duration]| d.iter().copied().map(ms).collect::<Vec<_>>();
 
     // Someone listens: only the drops keep the connection from being made.
@@ -200,7 +192,9 @@ async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Resu
     let drops = net.impair("client", "server").await?;
     drops.drop(Packets::syn(), Which::All)?;
     let watch = net.watch(&["client"]).await?;
-    let options = syncnt.map_or(Options::new(), |n| Options::new().syncnt(n));
+    let options = setting
+        .syncnt
+        .map_or(Options::new(), |n| Options::new().syncnt(n));
     let attempt = client.connect_timed(addr, options);
 
     // While it waits: one SYN_SENT socket whose retransmission timer runs, never longer than the
@@ -222,12 +216,10 @@ async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Resu
 
     // The SYNs as the client sent them, from the connect() call; the last timeout is seen when
     // connect() returns.
-    let zero = Zero::At(connected.called);
-    let packets = seen.recorded.on("client")?.packets(&net, zero);
-    let from_client = |s: &&Segment| s.from == "client" && s.flags.contains(Flags::SYN);
-    let syns: Vec<&Segment> = segments(&packets).filter(from_client).collect();
-    let sends: Vec<Duration> = syns.iter().map(|s| at(s) - at(syns[0])).collect();
-    let gave_up = connected.took() - at(syns[0]);
+    let (zero, syn) = (Zero::At(connected.called), Packets::with(Flags::SYN));
+    let syns = seen.recorded.on("client")?.sent(&net, zero, syn);
+    let sends: Vec<Duration> = syns.iter().map(|s| at(s) - at(&syns[0])).collect();
+    let gave_up = connected.took() - at(&syns[0]);
     let mut measured: Vec<Duration> = sends.windows(2).map(|w| w[1] - w[0]).collect();
     case.measure("syn_sends_ms", &in_ms(&sends), "ms");
     case.measure("syn_gaps_ms", &in_ms(&measured), "ms");
@@ -264,11 +256,19 @@ async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Resu
     Ok(())
 }
 
-/// States `rule` in the case's report: a note with the knobs it comes from, the schedule in words
-/// for a comparison of kernels (with why, where a kernel's own default decided it), and its
-/// times as figures the kernel decides.
-fn state_rule(case: &Case, setting: Setting, linear: u8, rule: &SynSchedule) -> Result<()> {
+/// Sets the client's knobs as `setting` says, then reads back the rule they give
+/// ([`netcase::Host::syn_schedule`]: a kernel without tcp_syn_linear_timeouts, before 6.5,
+/// behaves as 0, every backoff doubling) and states it in the case's report: a note with the
+/// knobs, the schedule in words for a comparison of kernels (with why, where a kernel's own
+/// default decided it), and its times as figures the kernel decides.
+async fn set_knobs(case: &Case, client: &Host, setting: Setting) -> Result<SynSchedule> {
     let (retries, syncnt) = (setting.syn_retries, setting.syncnt);
+    client.set(sysctl::TCP_SYN_RETRIES, retries).await?;
+    if let Some(n) = setting.linear {
+        client.set(sysctl::TCP_SYN_LINEAR_TIMEOUTS, n).await?;
+    }
+    let linear = client.get(sysctl::TCP_SYN_LINEAR_TIMEOUTS).await?;
+    let rule = client.syn_schedule(syncnt).await?;
     case.note(format!(
         "tcp_syn_retries={retries}, TCP_SYNCNT={syncnt:?}, tcp_syn_linear_timeouts={linear}: \
          the rule says SYNs at {:?}, ETIMEDOUT at {:?}",
@@ -285,5 +285,5 @@ fn state_rule(case: &Case, setting: Setting, linear: u8, rule: &SynSchedule) -> 
     let in_s = |d: &[Duration]| d.iter().map(Duration::as_secs_f64).collect::<Vec<_>>();
     case.figure("syn_sends_s", &in_s(&rule.sends), "s");
     case.figure("etimedout_s", &in_s(&[rule.gives_up]), "s");
-    Ok(())
+    Ok(rule)
 }
