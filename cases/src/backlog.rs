@@ -203,11 +203,9 @@ async fn completions_per_backlog(case: Arc<Case>, net: Arc<Topology>) -> Result<
     // One more client per listener, all at once: each SYN finds a full queue.
     let watch = net.watch(&["client", "server"]).await?;
     let addrs: Vec<SocketAddr> = listeners.iter().map(|(l, _)| l.addr()).collect();
-    let (started, mut waiting) = (Instant::now(), Vec::new());
-    for addr in &addrs {
-        let connecting = client.start_connect(*addr, Options::new()).await?;
-        waiting.push(connecting.expect("a SYN on its way"));
-    }
+    let started = Instant::now();
+    let waiting = client.start_connects(&addrs, Options::new()).await?;
+    let waiting: Vec<Sock> = waiting.into_iter().map(|c| c.expect("a SYN")).collect();
     let (n, before) = (waiting.len() as i64, watch.before("server")?);
     let overflows = "TcpExt.ListenOverflows";
     server.wait_for_counter(before, overflows, n, SOON).await?;
@@ -594,11 +592,10 @@ async fn half_open_limit(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     impairment.drop(Packets::syn_ack(), Which::All)?;
 
     let before = server.counters().await?;
-    let (clients, mut waiting) = (backlog + 4, Vec::new());
-    for _ in 0..clients {
-        let connecting = client.start_connect(addr, Options::new()).await?;
-        waiting.push(connecting.expect("a SYN on its way"));
-    }
+    let clients = backlog + 4;
+    let addrs = vec![addr; clients as usize];
+    let waiting = client.start_connects(&addrs, Options::new()).await?;
+    assert!(waiting.iter().all(Result::is_ok), "{waiting:?}"); // SYNs on their way
     let cookies = clients - (backlog + 1);
     let do_cookies = "TcpExt.TCPReqQFullDoCookies";
     let after = server.wait_for_counter(&before, do_cookies, cookies.into(), SOON);

@@ -43,6 +43,7 @@ use crate::{
     observe::{TcpInfo, TcpState, tcp_info},
 };
 
+mod burst;
 mod timed;
 pub use timed::Timed;
 
