@@ -38,8 +38,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
 use crate::{
     BOTH, Def,
-    common::{SCHEDULING, at, expectation, ms},
-    silent_drops::WAKEUP,
+    common::{SCHEDULING, WAKEUP, at, expectation, ms},
 };
 
 /// Every case of this behaviour, in the order `netcase list` shows them.

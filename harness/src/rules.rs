@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+mod syn;
+
 /// `TCP_TIMEOUT_INIT` (include/net/tcp.h): the retransmission timeout before any round trip was
 /// measured, for a SYN (and a SYN-ACK): 1 s.
 pub const TCP_TIMEOUT_INIT: Duration = Duration::from_secs(1);

@@ -19,6 +19,7 @@ use crate::{
 };
 
 mod hz;
+mod timers;
 pub(crate) mod version;
 
 pub(crate) use hz::kernel_release;

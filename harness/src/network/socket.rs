@@ -43,6 +43,10 @@ use crate::{
     observe::{TcpInfo, TcpState, tcp_info},
 };
 
+mod burst;
+mod timed;
+pub use timed::Timed;
+
 /// What a system call returned: its value, or the errno it failed with.
 pub type Call<T> = std::result::Result<T, Errno>;
 

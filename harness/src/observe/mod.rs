@@ -20,6 +20,7 @@
 mod counters;
 mod settings;
 mod socket;
+mod socket_waits;
 mod tcp_info;
 mod wait;
 mod watch;
@@ -28,6 +29,7 @@ pub use crate::kernel::{Hz, HzSource, hz};
 pub use counters::{Counters, Delta};
 pub use settings::{Settings, TCP_TIMEWAIT_LEN};
 pub use socket::{AcceptQueue, Filter, Socket, SocketTable, TcpState, Timer, TimerKind};
+pub use socket_waits::wait_for_states;
 pub use tcp_info::{Keepalive, TcpInfo, keepalive, tcp_info};
 pub use wait::{DEFAULT_INTERVAL, Observed, next_whole_second, wait_until, wait_until_every};
 pub use watch::{Seen, Watch};
