@@ -38,7 +38,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::{
     BOTH, Def,
-    common::{SCHEDULING, at, expectation, ms},
+    common::{SCHEDULING, WAKEUP, at, expectation, ms},
 };
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
@@ -53,14 +53,6 @@ pub static ALL: &[&Def] = &[
 
 /// The port the server listens on, or does not.
 const PORT: u16 = 7300;
-
-/// How long the thread blocked in connect() may take to run once the kernel has failed the
-/// connection, on a two-core machine running the whole suite (dozens of capture threads and
-/// 1-ms pollers): the SYN times come from the capture's kernel timestamps, but the ETIMEDOUT time
-/// is when connect() returned to userspace. On the wire the gaps stayed within a millisecond of
-/// the wheel-rounded timeout in every run; the return of connect() once came more than the timer
-/// allowance late under the full suite run with 64 test threads.
-pub(crate) const WAKEUP: Duration = Duration::from_millis(100);
 
 /// A connect() to a port nobody listens on.
 ///

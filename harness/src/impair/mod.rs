@@ -11,6 +11,7 @@
 pub(crate) mod bpf;
 mod probe;
 mod shape;
+mod wait;
 
 pub use probe::{Feature, Features, features};
 pub use shape::Shaping;

@@ -56,7 +56,7 @@ fn call<T>(r: io::Result<T>) -> Call<T> {
 }
 
 /// Runs a blocking `f` on a thread of its own and awaits it, in any async runtime.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     what: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T> {
@@ -259,7 +259,8 @@ pub enum Close {
     /// `SO_LINGER {1, n}` (whole seconds), then close(): it blocks until the data and the FIN are
     /// acknowledged or `n` runs out.
     Linger(Duration),
-    /// `SO_LINGER {1, n}` on a non-blocking socket: close() does not wait.
+    /// `SO_LINGER {1, n}` on a non-blocking socket. Linux still blocks the whole linger time
+    /// (`inet_release` passes `sk_lingertime` whatever O_NONBLOCK says).
     LingerNonblocking(Duration),
 }
 

@@ -22,6 +22,7 @@ mod settings;
 mod socket;
 mod tcp_info;
 mod wait;
+mod wait_socket;
 mod watch;
 
 pub use crate::kernel::{Hz, HzSource, hz};

@@ -11,3 +11,4 @@ mod hosts;
 mod impair;
 mod network;
 mod observe;
+mod waits;
