@@ -114,7 +114,14 @@ pub static USER_TIMEOUT: Def = Def::new(
 pub static PEER_LOST_STATE_DATA: Def = Def::new(
     "keepalive::peer_lost_state_then_data",
     "the peer forgets the connection while the path is down; data sent after the path is back draws a RST: ECONNRESET, then EOF, then EPIPE",
-    body!(peer_lost_state, Survivor::SendsData),
+    body!(
+        peer_lost_state,
+        Survivor {
+            options: Options::new(),
+            data: Some(b"hello"),
+            file: "keepalive_peer_lost_data.expect",
+        }
+    ),
 )
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(500));
@@ -123,7 +130,14 @@ pub static PEER_LOST_STATE_DATA: Def = Def::new(
 pub static PEER_LOST_STATE_PROBE: Def = Def::new(
     "keepalive::peer_lost_state_then_probe",
     "the same with keepalive and no data: the first probe after the path is back draws a RST, and read() fails with ECONNRESET, not ETIMEDOUT",
-    body!(peer_lost_state, Survivor::Probes),
+    body!(
+        peer_lost_state,
+        Survivor {
+            options: Options::new().keepalive(ONE, ONE, 5),
+            data: None,
+            file: "keepalive_peer_lost_probe.expect",
+        }
+    ),
 )
 .needs(&[Feature::Bpf])
 .expected(Duration::from_secs(3));
@@ -147,13 +161,16 @@ const KEEPALIVE_SYSCTLS: [Sysctl<u32>; 3] = [
     sysctl::TCP_KEEPALIVE_PROBES,
 ];
 
-/// What the survivor of the notes' scenario does once the path is back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Survivor {
-    /// Sends five octets; no keepalive.
-    SendsData,
-    /// Nothing; keepalive with TCP_KEEPIDLE=1, TCP_KEEPINTVL=1, TCP_KEEPCNT=5.
-    Probes,
+/// The survivor of the notes' scenario: how its socket is set, and what it does once the path is
+/// back.
+struct Survivor {
+    /// Its socket's options: none, or keepalive with TCP_KEEPIDLE=1, TCP_KEEPINTVL=1,
+    /// TCP_KEEPCNT=5.
+    options: Options,
+    /// What it sends once the path is back, if anything (then only a probe can find out).
+    data: Option<&'static [u8]>,
+    /// The expectation file.
+    file: &'static str,
 }
 
 /// The client's keepalive probes in `seen`'s capture, in milliseconds from the first SYN: ACKs
@@ -169,12 +186,12 @@ fn probe_times(net: &Topology, seen: &Seen) -> Result<Vec<f64>> {
         .collect())
 }
 
-/// When the client's capture in `seen` saw the server's SYN-ACK, in nanoseconds from `zero`
-/// (negative: before it).
-fn first_syn_ack(net: &Topology, seen: &Seen, zero: SystemTime) -> Result<i64> {
-    let packets = seen.recorded.on("client")?.packets(net, Zero::At(zero));
+/// How long before `until` the client's capture in `seen` saw the server's SYN-ACK.
+fn since_syn_ack(net: &Topology, seen: &Seen, until: SystemTime) -> Result<Duration> {
+    let packets = seen.recorded.on("client")?.packets(net, Zero::At(until));
     let syn_ack = segments(&packets).find(|s| s.flags == Flags::SYN | Flags::ACK);
-    Ok(syn_ack.expect("the SYN-ACK in the client's capture").at_ns)
+    let at_ns = syn_ack.expect("the SYN-ACK in the client's capture").at_ns;
+    Ok(Duration::from_nanos(at_ns.unsigned_abs()))
 }
 
 /// In the client's capture in `seen`: when the server's last RST without ACK (a reset from a
@@ -247,11 +264,8 @@ async fn answered(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
 
 async fn unanswered(case: Arc<Case>, net: Arc<Topology>, set: Unanswered) -> Result<()> {
     let (client, kernel) = (net.host("client")?, netcase::kernel()?);
-    let mut host = Vec::new();
-    for (knob, value) in KEEPALIVE_SYSCTLS
-        .into_iter()
-        .zip(set.sysctls.iter().flatten())
-    {
+    let (mut host, sysctls) = (Vec::new(), set.sysctls.iter().flatten());
+    for (knob, value) in KEEPALIVE_SYSCTLS.into_iter().zip(sysctls) {
         client.set(knob, *value).await?;
         host.push(u64::from(client.get(knob).await?));
     }
@@ -268,8 +282,7 @@ async fn unanswered(case: Arc<Case>, net: Arc<Topology>, set: Unanswered) -> Res
         let why = "a socket without TCP_KEEPIDLE/INTVL/CNT reports the host's sysctls";
         assert_eq!(socket.to_vec(), host, "{why}");
     }
-    assert!(ka.enabled);
-    assert_eq!(ka.user_timeout, user_timeout);
+    assert_eq!((ka.enabled, ka.user_timeout), (true, user_timeout));
     let rule = rules::keepalive_schedule(ka.idle, ka.interval, ka.count, ka.user_timeout);
     case.note(format!(
         "idle {:?}, interval {:?}, count {}, user timeout {:?}: the rule says probes at {:?}, \
@@ -296,8 +309,7 @@ async fn unanswered(case: Arc<Case>, net: Arc<Topology>, set: Unanswered) -> Res
     // (`tcp_finish_connect`), by the capture's clock, to read()'s return. Not from connect()'s
     // return: under load the connecting thread woke up to 125 ms late, and the connection then
     // seemed to give up that much early.
-    let syn_ack = first_syn_ack(&net, &seen, failure.at)?;
-    let gave_up = Duration::from_nanos(syn_ack.unsigned_abs());
+    let gave_up = since_syn_ack(&net, &seen, failure.at)?;
     case.measure("etimedout_after_ms", &[ms(gave_up)], "ms");
     // A chain of timers: early by at most a jiffy (only the first is armed between ticks, the
     // others are re-armed as a tick runs them); late by each timer's wheel granularity, a jiffy
@@ -305,23 +317,16 @@ async fn unanswered(case: Arc<Case>, net: Arc<Topology>, set: Unanswered) -> Res
     let timers = std::iter::repeat_n(ka.interval, rule.probes.len());
     let mut slack = kernel.chain_slack(timers.chain([ka.idle]));
     slack.late += WAKEUP;
-    let rule_says = slack.describe(rule.gives_up);
-    let failed =
-        format!("read() failed with ETIMEDOUT after {gave_up:?}; the rule says {rule_says}");
-    assert!(slack.admits(rule.gives_up, gave_up), "{failed}");
+    let says = slack.describe(rule.gives_up);
+    let admitted = slack.admits(rule.gives_up, gave_up);
+    assert!(admitted, "read(): ETIMEDOUT after {gave_up:?}, not {says}");
 
-    // The probes and the RST on the wire.
-    let (idle, interval) = (secs(ka.idle), secs(ka.interval));
-    let probes = rule.probes.len().to_string();
-    let vars = [
-        ("keepidle", &*idle),
-        ("keepintvl", &*interval),
-        ("probes", &*probes),
-    ];
-    let expected = match set.sysctls {
-        Some(_) => expectation(set.file, &client.settings().await?)?,
-        None => expectation(set.file, &vars)?,
-    };
+    // The probes and the RST on the wire: the files name the socket's timers, or the host's.
+    let mut vars = client.settings().await?;
+    vars.insert("keepidle".into(), secs(ka.idle));
+    vars.insert("keepintvl".into(), secs(ka.interval));
+    vars.insert("probes".into(), rule.probes.len().to_string());
+    let expected = expectation(set.file, &vars)?;
     seen.check_on(&net, "client", &expected)?;
     let probe_times = probe_times(&net, &seen)?;
     case.measure("probe_times_ms", &probe_times, "ms");
@@ -364,17 +369,11 @@ async fn unanswered(case: Arc<Case>, net: Arc<Topology>, set: Unanswered) -> Res
 /// the ETIMEDOUT of probes that vanish.
 async fn peer_lost_state(case: Arc<Case>, net: Arc<Topology>, survivor: Survivor) -> Result<()> {
     let (client, server) = (net.host("client")?, net.host("server")?);
-    let (options, file) = match survivor {
-        Survivor::SendsData => (Options::new(), "keepalive_peer_lost_data.expect"),
-        Survivor::Probes => (
-            Options::new().keepalive(ONE, ONE, 5),
-            "keepalive_peer_lost_probe.expect",
-        ),
-    };
+    let keepalive = survivor.options.keepalive.is_some();
     let to_server = net.impair("client", "server").await?;
     let to_client = net.impair("server", "client").await?;
     let watch = net.watch(&["client"]).await?;
-    let conn = net.connect_with("client", "server", case.family(), PORT, options);
+    let conn = net.connect_with("client", "server", case.family(), PORT, survivor.options);
     let conn = conn.await?;
     let (local, remote) = (conn.client.local()?, conn.client.peer()?);
 
@@ -384,37 +383,31 @@ async fn peer_lost_state(case: Arc<Case>, net: Arc<Topology>, survivor: Survivor
     conn.server.close(Close::Abort).await?;
     conn.listener.close().await?;
     let left = server.sockets_matching(Filter::all().port(PORT)).await?;
+    let forgot = left.is_empty();
     assert!(
-        left.is_empty(),
+        forgot,
         "the server must keep nothing of the connection: {left:?}"
     );
     to_client.wait_for_drops(1, ONE).await?;
     let table = client.sockets_matching(Filter::all().port(PORT)).await?;
     let socket = *table.find(local, remote)?;
-    assert_eq!(
-        socket.state,
-        TcpState::Established,
-        "the client never heard of it: {socket}"
-    );
-
-    match survivor {
-        // Without keepalive nothing runs: the connection would stay ESTABLISHED for ever.
-        Survivor::SendsData => assert_eq!(socket.timer, None, "no timer without keepalive"),
-        Survivor::Probes => {
-            let timer = socket.timer.map(|t| t.kind);
-            assert_eq!(timer, Some(TimerKind::Keepalive), "{socket}");
-            // Let one probe vanish before the path comes back.
-            to_server.wait_for_drops(1, 3 * ONE).await?;
-        }
+    // The client never heard of it. Without keepalive nothing runs: the connection would stay
+    // ESTABLISHED for ever.
+    let timer = keepalive.then_some(TimerKind::Keepalive);
+    let state = (socket.state, socket.timer.map(|t| t.kind));
+    assert_eq!(state, (TcpState::Established, timer), "{socket}");
+    if keepalive {
+        // Let one probe vanish before the path comes back.
+        to_server.wait_for_drops(1, 3 * ONE).await?;
     }
     to_server.clear()?;
     to_client.clear()?;
-    if survivor == Survivor::SendsData {
-        let sent = conn.client.write(b"hello").await?;
+    if let Some(data) = survivor.data {
+        let sent = conn.client.write(data).await?;
         assert_eq!(
             sent,
-            Ok(5),
-            "the write that meets the dead connection succeeds"
+            Ok(data.len()),
+            "the write that meets the dead connection"
         );
     }
     // The RST resets the client's connection.
@@ -423,7 +416,7 @@ async fn peer_lost_state(case: Arc<Case>, net: Arc<Topology>, survivor: Survivor
     let failure = conn.client.read_failure().await?;
     let seen = watch.stop().await?;
     failure.assert_reported_once(Errno::ECONNRESET);
-    seen.check_on(&net, "client", &expectation(file, &())?)?;
+    seen.check_on(&net, "client", &expectation(survivor.file, &())?)?;
 
     // When the RST came, from the first SYN, and how long after what drew it.
     let (reset_at, drawn_after) = reset_times(&net, &seen)?;

@@ -18,11 +18,11 @@
 //! ```
 
 mod counters;
+mod one_socket;
 mod settings;
 mod socket;
 mod tcp_info;
 mod wait;
-mod wait_socket;
 mod watch;
 
 pub use crate::kernel::{Hz, HzSource, hz};

@@ -1,5 +1,6 @@
-//! Waiting for one connection's socket to reach a condition: "its first retransmission", "five
-//! octets in its receive queue", "reset", one call.
+//! One connection's socket: the only one a filter passes ([`Host::only_socket`]), and waiting for
+//! it to reach a condition: "its first retransmission", "five octets in its receive queue",
+//! "reset", one call each.
 //!
 //! [`Host::wait_for_socket`] reads sock_diag and finds the socket by its two addresses in every
 //! read, so it also covers a socket the test no longer holds (an orphan after close(), a
@@ -26,9 +27,27 @@
 use std::{net::SocketAddr, time::Duration};
 
 use super::{Filter, Observed, Socket, TcpInfo, TcpState, wait_until};
-use crate::{Host, error::Result, network::Sock};
+use crate::{
+    Host,
+    error::{Error, Result},
+    network::Sock,
+};
 
 impl Host {
+    /// The one socket of this host that passes `filter`; an error that shows what passed when
+    /// none or several do.
+    pub async fn only_socket(&self, filter: Filter) -> Result<Socket> {
+        let table = self.sockets_matching(filter.clone()).await?;
+        match table.sockets() {
+            [one] => Ok(*one),
+            _ => Err(Error::NoSocket {
+                host: self.name().to_owned(),
+                what: format!("exactly one socket ({filter:?})"),
+                seen: table.to_string(),
+            }),
+        }
+    }
+
     /// Waits until this host has a socket from `local` to `remote` (any state) of which
     /// `condition` holds, for at most `within`; that socket then. `what` says what is awaited,
     /// for the timeout error, which also shows the host's sockets on those ports at the last
