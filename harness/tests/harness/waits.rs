@@ -1,5 +1,5 @@
-//! Waits of one call: for one connection's socket to reach a condition, for an impairment to
-//! have dropped packets, and a time limit on a socket's blocking calls.
+//! One connection's socket in one call: found, awaited (by sock_diag or TCP_INFO), read after a
+//! reset; an impairment's drops awaited; a time limit on a socket's blocking calls.
 
 use std::time::Duration;
 
@@ -7,8 +7,8 @@ use netcase::{
     Error, Family, Result, Topology,
     fixtures::pair,
     impair::{Packets, Which},
-    network::Options,
-    observe::{TcpState, TimerKind},
+    network::{Close, Options},
+    observe::{Filter, TcpState, TimerKind},
     require_privileges,
 };
 use nix::errno::Errno;
@@ -116,5 +116,34 @@ async fn a_blocking_call_has_a_time_limit(#[future] pair: Result<Topology>) -> R
         "the client has no limit"
     );
     assert_eq!(conn.server.read(16).await?, Ok(b"x".to_vec()));
+    Ok(())
+}
+
+/// The peer aborts: the server's socket reads CLOSE by TCP_INFO, the error comes once, then end
+/// of file and EPIPE; its host then has one socket on the port, the listener.
+#[rstest]
+#[tokio::test]
+async fn a_reset_is_awaited_and_read_once(
+    #[future] pair: Result<Topology>,
+    #[values(Family::V4, Family::V6)] family: Family,
+) -> Result<()> {
+    require_privileges!();
+    let net = pair.await?;
+    let server = net.host("server")?;
+    let conn = net.connect("client", "server", family, 7603).await?;
+    let on_port = Filter::all().port(7603);
+    let two = server.only_socket(on_port.clone()).await;
+    assert!(matches!(two, Err(Error::NoSocket { .. })), "{two:?}");
+
+    conn.client.close(Close::Abort).await?;
+    let reset = conn
+        .server
+        .wait_for_state(TcpState::Close, Duration::from_secs(2))
+        .await?;
+    assert_eq!(reset.value.state, TcpState::Close);
+    let failure = conn.server.read_failure().await?;
+    failure.assert_reported_once(Errno::ECONNRESET);
+    assert!(!failure.reported_once(Errno::ETIMEDOUT));
+    assert_eq!(server.only_socket(on_port).await?.state, TcpState::Listen);
     Ok(())
 }
