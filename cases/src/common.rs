@@ -25,6 +25,14 @@ pub(crate) fn expectation(name: &str, vars: &(impl Vars + ?Sized)) -> Result<Exp
 
 pub(crate) use netcase::kernel::SCHEDULING;
 
+/// How long a thread blocked in a socket call (connect(), read()) may take to return once the
+/// kernel has failed the connection, on a two-core machine running the whole suite (dozens of
+/// capture threads and 1-ms pollers): the kernel's own times come from the capture, but the
+/// failure's time is when the call returned to userspace. On the wire the gaps stayed within a
+/// millisecond of the wheel-rounded timeout in every run; the return of connect() once came more
+/// than the timer allowance late under the full suite run with 64 test threads.
+pub(crate) const WAKEUP: Duration = Duration::from_millis(100);
+
 /// A captured segment's time after the timeline's zero (0 if before it).
 pub(crate) fn at(s: &Segment) -> Duration {
     Duration::from_nanos(u64::try_from(s.at_ns).unwrap_or(0))
@@ -52,10 +60,81 @@ pub(crate) async fn keep_time_wait(host: &Host) -> Result<()> {
     host.set(sysctl::TCP_RFC1337, true).await
 }
 
-/// How long a thread blocked in a call (connect() here) may take to run once the kernel has
-/// failed it, on a two-core machine running the whole suite (dozens of capture threads and 1-ms
-/// pollers): the timer cases take their segment times from the capture's kernel timestamps, but
-/// the moment of an error from when the call returned to userspace. On the wire the gaps stayed
-/// within a millisecond of the wheel-rounded timeout in every run; the return of connect() once
-/// came more than the timer allowance late under the full suite run with 64 test threads.
-pub(crate) const WAKEUP: Duration = Duration::from_millis(100);
+/// The socket plumbing `time_wait` still uses: an established connection of std sockets. Its
+/// rewrite in the harness's verbs ([`netcase::Topology::connect`], [`netcase::network::Sock::close`])
+/// makes all of this go.
+pub(crate) mod std_sockets {
+    use std::{
+        io,
+        net::{TcpListener, TcpStream},
+        os::fd::IntoRawFd,
+        time::{Duration, Instant},
+    };
+
+    use netcase::{Family, Result, Topology};
+    use socket2::SockRef;
+
+    /// An established connection: both ends and the listener (blocking std sockets, created
+    /// inside their hosts).
+    pub(crate) struct Connection {
+        /// The client's end.
+        pub client: TcpStream,
+        /// The server's end, as accept() returned it.
+        pub server: TcpStream,
+        /// The server's listener.
+        pub listener: TcpListener,
+    }
+
+    /// Connects the client to a new listener on the server's `port`.
+    pub(crate) async fn connect(net: &Topology, family: Family, port: u16) -> Result<Connection> {
+        let server_addr = net.socket_addr("server", family, port)?;
+        let listener = net
+            .host("server")?
+            .run(move || TcpListener::bind(server_addr))
+            .await?
+            .expect("bind the server's address");
+        let client = net
+            .host("client")?
+            .run(move || TcpStream::connect(server_addr))
+            .await?
+            .expect("connect");
+        let (server, listener) = net
+            .host("server")?
+            .run(move || (listener.accept().map(|(s, _)| s), listener))
+            .await?;
+        Ok(Connection {
+            client,
+            server: server.expect("accept"),
+            listener,
+        })
+    }
+
+    /// Closes `stream` with SO_LINGER {1, 0}, the abortive close: what close() returned, and how
+    /// long it took.
+    pub(crate) fn close_abortively(stream: TcpStream) -> (io::Result<()>, Duration) {
+        SockRef::from(&stream)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER {1, 0}");
+        close(stream)
+    }
+
+    /// close(2) on `stream`, with its return value (which dropping a `TcpStream` hides) and how
+    /// long it blocked.
+    pub(crate) fn close(stream: TcpStream) -> (io::Result<()>, Duration) {
+        let fd = stream.into_raw_fd();
+        // No fork may overlap the close: a child between fork and exec would keep the socket
+        // open, and close() would send nothing.
+        let (rc, took) = netcase::fork::close_now(|| {
+            let start = Instant::now();
+            // SAFETY: `into_raw_fd` gave up ownership of fd; it is closed once, here.
+            let rc = unsafe { libc::close(fd) };
+            (rc, start.elapsed())
+        });
+        let result = if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        };
+        (result, took)
+    }
+}

@@ -17,29 +17,24 @@
 //! (neighbour discovery still works), so that no send of the prober fails.
 
 use std::{
-    collections::BTreeMap,
-    io::{self, Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
     sync::Arc,
     time::{Duration, SystemTime},
 };
 
 use netcase::{
-    Result, Topology,
+    Result, Topology, body,
     capture::Zero,
-    case::{Case, CaseInfo, Shape},
+    case::{Case, Def},
     decode::{Flags, Segment, segments},
     impair::{Feature, Packets, Which},
-    observe::{self, Filter, TcpState, TimerKind, wait_until},
-    rules::{self, KeepaliveSchedule},
-    sysctl,
+    network::{Close, Options},
+    observe::{self, Filter, Seen, TcpInfo, TcpState, TimerKind},
+    rules,
+    sysctl::{self, Sysctl},
 };
-use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+use nix::errno::Errno;
 
-use crate::{
-    BOTH, Def,
-    common::{SCHEDULING, WAKEUP, at, expectation, ms},
-};
+use crate::common::{SCHEDULING, WAKEUP, at, expectation, ms};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
 pub static ALL: &[&Def] = &[
@@ -54,330 +49,241 @@ pub static ALL: &[&Def] = &[
 /// The port the server listens on.
 const PORT: u16 = 7400;
 
+/// One second, the shortest keepalive timer (`TCP_KEEPIDLE`, `TCP_KEEPINTVL` count whole seconds).
+const ONE: Duration = Duration::from_secs(1);
+
 /// Probes answered by a peer that is there.
-pub static ANSWERED: Def = Def {
-    info: CaseInfo {
-        name: "keepalive::probes_answered",
-        summary: "keepalive probes are ACKs at snd_una-1 with no data, answered at once, and sent every TCP_KEEPIDLE while answered",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[],
-        expected: Duration::from_secs(5),
-    },
-    body: |case, net| Box::pin(answered(case, net)),
-};
+pub static ANSWERED: Def = Def::new(
+    "keepalive::probes_answered",
+    "keepalive probes are ACKs at snd_una-1 with no data, answered at once, and sent every TCP_KEEPIDLE while answered",
+    body!(answered),
+)
+.expected(Duration::from_secs(5));
 
 /// Probes that vanish, with the socket options.
-pub static UNANSWERED: Def = Def {
-    info: CaseInfo {
-        name: "keepalive::unanswered_probes_time_out",
-        summary: "TCP_KEEPIDLE=1, INTVL=1, CNT=3, probes dropped: 3 probes, a RST at 4 s, read() fails with ETIMEDOUT",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[Feature::Bpf],
-        expected: Duration::from_secs(5),
-    },
-    body: |case, net| Box::pin(unanswered(case, net, Config::Socket)),
-};
+pub static UNANSWERED: Def = Def::new(
+    "keepalive::unanswered_probes_time_out",
+    "TCP_KEEPIDLE=1, INTVL=1, CNT=3, probes dropped: 3 probes, a RST at 4 s, read() fails with ETIMEDOUT",
+    body!(
+        unanswered,
+        Unanswered {
+            options: Options::new().keepalive(ONE, ONE, 3),
+            sysctls: None,
+            file: "keepalive_unanswered.expect",
+        }
+    ),
+)
+.needs(&[Feature::Bpf])
+.expected(Duration::from_secs(5));
 
 /// Probes that vanish, with the host's sysctls shortened instead.
-pub static SYSCTLS: Def = Def {
-    info: CaseInfo {
-        name: "keepalive::sysctl_defaults_time_out",
-        summary: "tcp_keepalive_time=1, intvl=1, probes=2 on the host, only SO_KEEPALIVE on the socket: 2 probes, RST and ETIMEDOUT at 3 s",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[Feature::Bpf],
-        expected: Duration::from_secs(4),
-    },
-    body: |case, net| Box::pin(unanswered(case, net, Config::Sysctls)),
-};
+pub static SYSCTLS: Def = Def::new(
+    "keepalive::sysctl_defaults_time_out",
+    "tcp_keepalive_time=1, intvl=1, probes=2 on the host, only SO_KEEPALIVE on the socket: 2 probes, RST and ETIMEDOUT at 3 s",
+    body!(
+        unanswered,
+        Unanswered {
+            options: Options::new().keepalive_by_sysctls(),
+            sysctls: Some([1, 1, 2]),
+            file: "keepalive_sysctls.expect",
+        }
+    ),
+)
+.needs(&[Feature::Bpf])
+.expected(Duration::from_secs(4));
 
 /// TCP_USER_TIMEOUT replaces the probe count.
-pub static USER_TIMEOUT: Def = Def {
-    info: CaseInfo {
-        name: "keepalive::user_timeout_replaces_keepcnt",
-        summary: "TCP_USER_TIMEOUT=2.5 s with TCP_KEEPCNT=10: the first keepalive firing past 2.5 s (3 s) resets, after 2 probes",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[Feature::Bpf],
-        expected: Duration::from_secs(4),
-    },
-    body: |case, net| Box::pin(unanswered(case, net, Config::UserTimeout)),
-};
+pub static USER_TIMEOUT: Def = Def::new(
+    "keepalive::user_timeout_replaces_keepcnt",
+    "TCP_USER_TIMEOUT=2.5 s with TCP_KEEPCNT=10: the first keepalive firing past 2.5 s (3 s) resets, after 2 probes",
+    body!(
+        unanswered,
+        Unanswered {
+            options: Options::new()
+                .keepalive(ONE, ONE, 10)
+                .user_timeout(Duration::from_millis(2500)),
+            sysctls: None,
+            file: "keepalive_unanswered.expect",
+        }
+    ),
+)
+.needs(&[Feature::Bpf])
+.expected(Duration::from_secs(4));
 
 /// The notes' scenario, the survivor sending data.
-pub static PEER_LOST_STATE_DATA: Def = Def {
-    info: CaseInfo {
-        name: "keepalive::peer_lost_state_then_data",
-        summary: "the peer forgets the connection while the path is down; data sent after the path is back draws a RST: ECONNRESET, then EOF, then EPIPE",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[Feature::Bpf],
-        expected: Duration::from_millis(500),
-    },
-    body: |case, net| Box::pin(peer_lost_state(case, net, Survivor::SendsData)),
-};
+pub static PEER_LOST_STATE_DATA: Def = Def::new(
+    "keepalive::peer_lost_state_then_data",
+    "the peer forgets the connection while the path is down; data sent after the path is back draws a RST: ECONNRESET, then EOF, then EPIPE",
+    body!(
+        peer_lost_state,
+        Survivor {
+            options: Options::new(),
+            data: Some(b"hello"),
+            file: "keepalive_peer_lost_data.expect",
+        }
+    ),
+)
+.needs(&[Feature::Bpf])
+.expected(Duration::from_millis(500));
 
 /// The notes' scenario, the survivor only probing.
-pub static PEER_LOST_STATE_PROBE: Def = Def {
-    info: CaseInfo {
-        name: "keepalive::peer_lost_state_then_probe",
-        summary: "the same with keepalive and no data: the first probe after the path is back draws a RST, and read() fails with ECONNRESET, not ETIMEDOUT",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[Feature::Bpf],
-        expected: Duration::from_secs(3),
-    },
-    body: |case, net| Box::pin(peer_lost_state(case, net, Survivor::Probes)),
-};
+pub static PEER_LOST_STATE_PROBE: Def = Def::new(
+    "keepalive::peer_lost_state_then_probe",
+    "the same with keepalive and no data: the first probe after the path is back draws a RST, and read() fails with ECONNRESET, not ETIMEDOUT",
+    body!(
+        peer_lost_state,
+        Survivor {
+            options: Options::new().keepalive(ONE, ONE, 5),
+            data: None,
+            file: "keepalive_peer_lost_probe.expect",
+        }
+    ),
+)
+.needs(&[Feature::Bpf])
+.expected(Duration::from_secs(3));
 
-/// Where an unanswered case takes its keepalive settings from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Config {
-    /// TCP_KEEPIDLE=1, TCP_KEEPINTVL=1, TCP_KEEPCNT=3.
-    Socket,
-    /// The host's tcp_keepalive_time=1, tcp_keepalive_intvl=1, tcp_keepalive_probes=2.
-    Sysctls,
-    /// TCP_KEEPIDLE=1, TCP_KEEPINTVL=1, TCP_KEEPCNT=10 and TCP_USER_TIMEOUT=2500 ms.
-    UserTimeout,
+/// Where an unanswered case takes its keepalive settings from, and what it expects on the wire.
+struct Unanswered {
+    /// The client socket's options: SO_KEEPALIVE, and `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
+    /// `TCP_KEEPCNT`, `TCP_USER_TIMEOUT` where the case sets them.
+    options: Options,
+    /// The host's `tcp_keepalive_time`, `tcp_keepalive_intvl` (seconds) and
+    /// `tcp_keepalive_probes` ([`KEEPALIVE_SYSCTLS`]), if the case sets them.
+    sysctls: Option<[u32; 3]>,
+    /// The expectation file.
+    file: &'static str,
 }
 
-/// What the survivor of the notes' scenario does once the path is back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Survivor {
-    /// Sends five octets; no keepalive.
-    SendsData,
-    /// Nothing; keepalive with TCP_KEEPIDLE=1, TCP_KEEPINTVL=1, TCP_KEEPCNT=5.
-    Probes,
+/// The host's keepalive sysctls, in the order of [`Unanswered::sysctls`].
+const KEEPALIVE_SYSCTLS: [Sysctl<u32>; 3] = [
+    sysctl::TCP_KEEPALIVE_TIME,
+    sysctl::TCP_KEEPALIVE_INTVL,
+    sysctl::TCP_KEEPALIVE_PROBES,
+];
+
+/// The survivor of the notes' scenario: how its socket is set, and what it does once the path is
+/// back.
+struct Survivor {
+    /// Its socket's options: none, or keepalive with TCP_KEEPIDLE=1, TCP_KEEPINTVL=1,
+    /// TCP_KEEPCNT=5.
+    options: Options,
+    /// What it sends once the path is back, if anything (then only a probe can find out).
+    data: Option<&'static [u8]>,
+    /// The expectation file.
+    file: &'static str,
 }
 
-/// Keepalive settings to give a socket.
-#[derive(Debug, Clone, Copy, Default)]
-struct Options {
-    /// SO_KEEPALIVE.
-    keepalive: bool,
-    /// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, if set.
-    timers: Option<(Duration, Duration, u32)>,
-    /// TCP_USER_TIMEOUT, if set.
-    user_timeout: Option<Duration>,
+/// The client's keepalive probes in `seen`'s capture, in milliseconds from the first SYN: ACKs
+/// alone, no data, one before what the client has sent (relative 0 on a connection that sent
+/// nothing).
+fn probe_times(net: &Topology, seen: &Seen) -> Result<Vec<f64>> {
+    let packets = seen.recorded.on("client")?.packets(net, Zero::FirstSyn);
+    let probe =
+        |s: &&Segment| s.from == "client" && s.flags == Flags::ACK && s.len == 0 && s.rel_seq == 0;
+    Ok(segments(&packets)
+        .filter(probe)
+        .map(|s| ms(at(s)))
+        .collect())
 }
 
-/// An established connection: the client's socket (with `options`, set before connect()), the
-/// server's accepted socket, the listener, and when connect() returned.
-struct Connection {
-    client: TcpStream,
-    server: TcpStream,
-    listener: TcpListener,
-    established: SystemTime,
+/// How long before `until` the client's capture in `seen` saw the server's SYN-ACK.
+fn since_syn_ack(net: &Topology, seen: &Seen, until: SystemTime) -> Result<Duration> {
+    let packets = seen.recorded.on("client")?.packets(net, Zero::At(until));
+    let syn_ack = segments(&packets).find(|s| s.flags == Flags::SYN | Flags::ACK);
+    let at_ns = syn_ack.expect("the SYN-ACK in the client's capture").at_ns;
+    Ok(Duration::from_nanos(at_ns.unsigned_abs()))
 }
 
-async fn connect(net: &Topology, addr: SocketAddr, options: Options) -> Result<Connection> {
-    let listener = net
-        .host("server")?
-        .run(move || TcpListener::bind(addr))
-        .await?
-        .expect("listen on the server");
-    let accepting = listener
-        .try_clone()
-        .expect("a second handle on the listener");
-    let accepted = net.host("server")?.run(move || accepting.accept());
-    let (client, established) = net
-        .host("client")?
-        .run(move || -> io::Result<(TcpStream, SystemTime)> {
-            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-            socket.set_keepalive(options.keepalive)?;
-            if let Some((idle, interval, count)) = options.timers {
-                socket.set_tcp_keepalive(
-                    &TcpKeepalive::new()
-                        .with_time(idle)
-                        .with_interval(interval)
-                        .with_retries(count),
-                )?;
-            }
-            if let Some(timeout) = options.user_timeout {
-                socket.set_tcp_user_timeout(Some(timeout))?;
-            }
-            socket.connect(&addr.into())?;
-            Ok((socket.into(), SystemTime::now()))
-        })
-        .await?
-        .expect("connect to the server");
-    let (server, _) = accepted.await?.expect("accept");
-    Ok(Connection {
-        client,
-        server,
-        listener,
-        established,
-    })
-}
-
-fn since(later: SystemTime, earlier: SystemTime) -> Duration {
-    later.duration_since(earlier).unwrap_or_default()
-}
-
-fn secs(d: Duration) -> String {
-    format!("{}", d.as_secs_f64())
-}
-
-/// Whether `s` is a keepalive probe of the client: an ACK alone, no data, one before what the
-/// client has sent (relative 0 on a connection that sent nothing).
-fn is_probe(s: &Segment) -> bool {
-    s.from == "client" && s.flags == Flags::ACK && s.len == 0 && s.rel_seq == 0
+/// In the client's capture in `seen`: when the server's last RST without ACK (a reset from a
+/// kernel that knows no such connection) came, from the first SYN, and how long after the
+/// client's last segment before it, which drew it.
+fn reset_times(net: &Topology, seen: &Seen) -> Result<(Duration, Duration)> {
+    let packets = seen.recorded.on("client")?.packets(net, Zero::FirstSyn);
+    let all: Vec<&Segment> = segments(&packets).collect();
+    let from_server = |s: &&Segment| s.from == "server" && s.flags == Flags::RST;
+    let reset = all.iter().rposition(from_server).expect("the server's RST");
+    let drew = all[..reset].iter().rfind(|s| s.from == "client");
+    let drew = drew.expect("what drew the RST");
+    Ok((at(all[reset]), at(all[reset]) - at(drew)))
 }
 
 async fn answered(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
-    let (idle, interval, count) = (Duration::from_secs(2), Duration::from_secs(1), 3);
-    let client = net.host("client")?;
-    let hz = client.tcp_settings().await?.hz.value;
-    let addr = net.socket_addr("server", case.family(), PORT)?;
-    let before = client.counters().await?;
-    let recording = net.record(&["client"]).await?;
-    let conn = connect(
-        &net,
-        addr,
-        Options {
-            keepalive: true,
-            timers: Some((idle, interval, count)),
-            user_timeout: None,
-        },
-    )
-    .await?;
-    let settings = observe::keepalive(&conn.client)?;
+    let (idle, interval, count) = (2 * ONE, ONE, 3);
+    let (client, kernel) = (net.host("client")?, netcase::kernel()?);
+    let watch = net.watch(&["client"]).await?;
+    let options = Options::new().keepalive(idle, interval, count);
+    let conn = net.connect_with("client", "server", case.family(), PORT, options);
+    let conn = conn.await?;
+    let ka = observe::keepalive(&conn.client)?;
     assert_eq!(
-        (
-            settings.enabled,
-            settings.idle,
-            settings.interval,
-            settings.count
-        ),
+        (ka.enabled, ka.idle, ka.interval, ka.count),
         (true, idle, interval, count)
     );
 
     // Two probes, each answered: the kernel counts each probe it sends.
-    let deadline = idle * 2
-        + rules::late_by_at_most(idle, hz, SCHEDULING) * 4
-        + netcase::kernel()?.emulation() * 2;
-    let sent = wait_until(
-        "two keepalive probes sent",
-        deadline,
-        || client.counters(),
-        |c| {
-            c.since(&before)
-                .and_then(|d| d.get("TcpExt.TCPKeepAlive"))
-                .is_ok_and(|n| n >= 2)
-        },
-    )
-    .await?;
+    let late = rules::late_by_at_most(idle, kernel.hz.value, SCHEDULING);
+    let within = idle * 2 + late * 4 + kernel.emulation() * 2;
+    let before = watch.before("client")?;
+    let sent = client
+        .wait_for_counter(before, "TcpExt.TCPKeepAlive", 2, within)
+        .await?;
     // The second answer: the client's socket has no probe out and heard from its peer since the
     // second probe went out, which was after `sent.earliest()` (last_ack_recv counts whole
     // milliseconds of jiffies: one jiffy of slack). Not "just now": the counters may be read a
     // few hundred milliseconds after the probe on a loaded machine.
-    let second_probe_after = sent.earliest();
-    let jiffy = Duration::from_secs(1) / hz;
-    let info = wait_until(
-        "the second probe answered",
-        Duration::from_millis(500),
-        || async { observe::tcp_info(&conn.client) },
-        |i| i.probes == 0 && i.last_ack_recv <= second_probe_after.elapsed() + jiffy,
-    )
-    .await?
-    .value;
-    assert_eq!(info.state, TcpState::Established);
+    let (second_probe_after, jiffy) = (sent.earliest(), kernel.jiffy());
+    let heard =
+        |i: &TcpInfo| i.probes == 0 && i.last_ack_recv <= second_probe_after.elapsed() + jiffy;
+    let what = "the second probe answered";
+    let answer = conn
+        .client
+        .wait_for_info(what, Duration::from_millis(500), heard);
+    assert_eq!(answer.await?.value.state, TcpState::Established);
     let table = client.sockets_matching(Filter::all().port(PORT)).await?;
-    let socket = table.find(conn.client.local_addr().expect("getsockname"), addr)?;
-    let timer = socket.timer.expect("a keepalive timer runs");
-    assert_eq!(timer.kind, TimerKind::Keepalive, "{socket}");
+    let socket = table.find(conn.client.local()?, conn.client.peer()?)?;
+    let timer = socket.timer.map(|t| t.kind);
+    assert_eq!(
+        timer,
+        Some(TimerKind::Keepalive),
+        "a keepalive timer runs: {socket}"
+    );
     assert_eq!(socket.retransmits, 0, "answered: no probe out; {socket}");
-    let recorded = recording.stop().await?;
 
-    let vars = BTreeMap::from([
-        ("keepidle".to_owned(), secs(idle)),
-        ("keepintvl".to_owned(), secs(interval)),
-    ]);
-    recorded.check(
+    let seen = watch.stop().await?;
+    let (keepidle, keepintvl) = (secs(idle), secs(interval));
+    let vars = [("keepidle", &*keepidle), ("keepintvl", &*keepintvl)];
+    seen.check_on(
         &net,
         "client",
         &expectation("keepalive_answered.expect", &vars)?,
     )?;
-    let packets = recorded.on("client")?.packets(&net, Zero::FirstSyn);
-    let probes: Vec<Duration> = segments(&packets).filter(|s| is_probe(s)).map(at).collect();
-    case.measure(
-        "probe_times_ms",
-        &probes.iter().copied().map(ms).collect::<Vec<_>>(),
-        "ms",
-    );
-    let delta = client.counters().await?.since(&before)?;
-    assert_eq!(delta.get("TcpExt.TCPKeepAlive")?, 2);
-    assert_eq!(delta.get("TcpExt.TCPAbortOnTimeout")?, 0);
-    drop(conn);
-    Ok(())
+    case.measure("probe_times_ms", &probe_times(&net, &seen)?, "ms");
+    let moved = [("TcpExt.TCPKeepAlive", 2), ("TcpExt.TCPAbortOnTimeout", 0)];
+    seen.counters("client")?.moved(moved)
 }
 
-async fn unanswered(case: Arc<Case>, net: Arc<Topology>, config: Config) -> Result<()> {
-    let client = net.host("client")?;
-    let one = Duration::from_secs(1);
-    let (options, user_timeout, file) = match config {
-        Config::Socket => (
-            Options {
-                keepalive: true,
-                timers: Some((one, one, 3)),
-                user_timeout: None,
-            },
-            Duration::ZERO,
-            "keepalive_unanswered.expect",
-        ),
-        Config::Sysctls => {
-            client.set(sysctl::TCP_KEEPALIVE_TIME, 1).await?;
-            client.set(sysctl::TCP_KEEPALIVE_INTVL, 1).await?;
-            client.set(sysctl::TCP_KEEPALIVE_PROBES, 2).await?;
-            (
-                Options {
-                    keepalive: true,
-                    timers: None,
-                    user_timeout: None,
-                },
-                Duration::ZERO,
-                "keepalive_sysctls.expect",
-            )
-        }
-        Config::UserTimeout => {
-            let timeout = Duration::from_millis(2500);
-            (
-                Options {
-                    keepalive: true,
-                    timers: Some((one, one, 10)),
-                    user_timeout: Some(timeout),
-                },
-                timeout,
-                "keepalive_unanswered.expect",
-            )
-        }
-    };
-    let settings = client.tcp_settings().await?;
-    let hz = settings.hz.value;
-    let addr = net.socket_addr("server", case.family(), PORT)?;
+async fn unanswered(case: Arc<Case>, net: Arc<Topology>, set: Unanswered) -> Result<()> {
+    let (client, kernel) = (net.host("client")?, netcase::kernel()?);
+    let (mut host, sysctls) = (Vec::new(), set.sysctls.iter().flatten());
+    for (knob, value) in KEEPALIVE_SYSCTLS.into_iter().zip(sysctls) {
+        client.set(knob, *value).await?;
+        host.push(u64::from(client.get(knob).await?));
+    }
     let drops = net.impair("client", "server").await?;
-    let before = client.counters().await?;
-    let recording = net.record(&["client"]).await?;
-    let conn = connect(&net, addr, options).await?;
+    let watch = net.watch(&["client"]).await?;
+    let user_timeout = set.options.user_timeout.unwrap_or_default();
+    let conn = net.connect_with("client", "server", case.family(), PORT, set.options);
+    let conn = conn.await?;
+    let (local, remote) = (conn.client.local()?, conn.client.peer()?);
     // What the socket reports: its own options, or the host's sysctls where it set none.
     let ka = observe::keepalive(&conn.client)?;
-    if config == Config::Sysctls {
-        assert_eq!(
-            (ka.idle.as_secs(), ka.interval.as_secs(), ka.count),
-            (
-                u64::from(settings.value(sysctl::TCP_KEEPALIVE_TIME)?),
-                u64::from(settings.value(sysctl::TCP_KEEPALIVE_INTVL)?),
-                settings.value(sysctl::TCP_KEEPALIVE_PROBES)?
-            ),
-            "a socket without TCP_KEEPIDLE/INTVL/CNT reports the host's sysctls"
-        );
+    if !host.is_empty() {
+        let socket = [ka.idle.as_secs(), ka.interval.as_secs(), ka.count.into()];
+        let why = "a socket without TCP_KEEPIDLE/INTVL/CNT reports the host's sysctls";
+        assert_eq!(socket.to_vec(), host, "{why}");
     }
-    assert!(ka.enabled);
-    assert_eq!(ka.user_timeout, user_timeout);
-    let rule: KeepaliveSchedule =
-        rules::keepalive_schedule(ka.idle, ka.interval, ka.count, ka.user_timeout);
+    assert_eq!((ka.enabled, ka.user_timeout), (true, user_timeout));
+    let rule = rules::keepalive_schedule(ka.idle, ka.interval, ka.count, ka.user_timeout);
     case.note(format!(
         "idle {:?}, interval {:?}, count {}, user timeout {:?}: the rule says probes at {:?}, \
          RST and ETIMEDOUT at {:?}",
@@ -386,107 +292,60 @@ async fn unanswered(case: Arc<Case>, net: Arc<Topology>, config: Config) -> Resu
     // From now on every segment to the server vanishes at its ingress.
     drops.drop(Packets::tcp(), Which::All)?;
 
-    let mut reader = conn.client.try_clone().expect("a second handle");
-    let read = client.run(move || {
-        let mut buf = [0u8; 16];
-        let first = reader.read(&mut buf);
-        let returned = SystemTime::now();
-        let second = reader.read(&mut buf);
-        let write = reader.write(b"late");
-        (first, returned, second, write)
-    });
-
     // While it probes: the keepalive timer runs and sock_diag counts the probes out.
-    let local = conn.client.local_addr().expect("getsockname");
-    let seen = wait_until(
-        "the first unanswered probe counted",
-        rule.gives_up,
-        || client.sockets_matching(Filter::all().port(PORT)),
-        |t| t.get(local, addr).is_some_and(|s| s.retransmits >= 1),
-    )
-    .await?;
-    let socket = *seen.value.find(local, addr)?;
-    assert_eq!(socket.state, TcpState::Established);
-    assert_eq!(
-        socket.timer.map(|t| t.kind),
-        Some(TimerKind::Keepalive),
-        "{socket}"
-    );
-
-    let (first, returned, second, write) = read.await?;
-    let recorded = recording.stop().await?;
-    let err = first.expect_err("read() on a connection keepalive gave up on must fail");
-    assert_eq!(err.raw_os_error(), Some(libc::ETIMEDOUT), "{err}");
+    let what = "the first unanswered probe counted";
+    let probing =
+        client.wait_for_socket(Filter::between(local, remote), what, rule.gives_up, |s| {
+            s.retransmits >= 1
+        });
+    let (failure, probing) = futures::join!(conn.client.read_failure(), probing);
+    let socket = probing?.value;
+    let state = (socket.state, socket.timer.map(|t| t.kind));
+    let probing = (TcpState::Established, Some(TimerKind::Keepalive));
+    assert_eq!(state, probing, "{socket}");
+    let (failure, seen) = (failure?, watch.stop().await?);
     // The error is reported once; the connection is then closed: end of file, and writes fail.
-    assert_eq!(second.expect("the next read()"), 0, "end of file");
-    let err = write.expect_err("write() after the reset");
-    assert_eq!(err.raw_os_error(), Some(libc::EPIPE), "{err}");
+    failure.assert_reported_once(Errno::ETIMEDOUT);
 
-    let gave_up = since(returned, conn.established);
+    // From the SYN-ACK, the last segment received, whose processing armed the keepalive timer
+    // (`tcp_finish_connect`), by the capture's clock, to read()'s return. Not from connect()'s
+    // return: under load the connecting thread woke up to 125 ms late, and the connection then
+    // seemed to give up that much early.
+    let gave_up = since_syn_ack(&net, &seen, failure.at)?;
     case.measure("etimedout_after_ms", &[ms(gave_up)], "ms");
-    // Early by at most a jiffy: only the first timer of the chain is armed between ticks, the
-    // others are re-armed as a tick runs them. Late by each timer's wheel granularity, a jiffy and
-    // scheduling, and the reader's wake-up. Emulation adds to both.
-    let kernel = netcase::kernel()?;
-    let early = kernel.timer_slack(ka.idle).early;
-    let late: Duration = std::iter::once(ka.idle)
-        .chain(std::iter::repeat_n(ka.interval, rule.probes.len()))
-        .map(|t| rules::late_by_at_most(t, hz, SCHEDULING))
-        .sum::<Duration>()
-        + WAKEUP
-        + kernel.emulation();
-    assert!(
-        gave_up + early >= rule.gives_up && gave_up <= rule.gives_up + late,
-        "read() failed with ETIMEDOUT after {gave_up:?}; the rule says {:?} (early by at most \
-         {early:?}, late by at most {late:?})",
-        rule.gives_up
-    );
+    // A chain of timers: early by at most a jiffy (only the first is armed between ticks, the
+    // others are re-armed as a tick runs them); late by each timer's wheel granularity, a jiffy
+    // and scheduling, and by the reader's wake-up. Emulation adds to both.
+    let timers = std::iter::repeat_n(ka.interval, rule.probes.len());
+    let mut slack = kernel.chain_slack(timers.chain([ka.idle]));
+    slack.late += WAKEUP;
+    let says = slack.describe(rule.gives_up);
+    let admitted = slack.admits(rule.gives_up, gave_up);
+    assert!(admitted, "read(): ETIMEDOUT after {gave_up:?}, not {says}");
 
-    // The probes and the RST on the wire.
-    let vars = BTreeMap::from([
-        ("keepidle".to_owned(), secs(ka.idle)),
-        ("keepintvl".to_owned(), secs(ka.interval)),
-        ("probes".to_owned(), rule.probes.len().to_string()),
-        ("tcp_keepalive_time".to_owned(), secs(ka.idle)),
-        ("tcp_keepalive_intvl".to_owned(), secs(ka.interval)),
-        ("tcp_keepalive_probes".to_owned(), ka.count.to_string()),
-    ]);
-    let vars = if config == Config::Sysctls {
-        client.settings().await?
-    } else {
-        vars
-    };
-    recorded.check(&net, "client", &expectation(file, &vars)?)?;
-    let packets = recorded.on("client")?.packets(&net, Zero::FirstSyn);
-    let probes: Vec<Duration> = segments(&packets).filter(|s| is_probe(s)).map(at).collect();
-    case.measure(
-        "probe_times_ms",
-        &probes.iter().copied().map(ms).collect::<Vec<_>>(),
-        "ms",
-    );
-    assert_eq!(probes.len(), rule.probes.len(), "{probes:?}");
-
+    // The probes and the RST on the wire: the files name the socket's timers, or the host's.
+    let mut vars = client.settings().await?;
+    vars.insert("keepidle".into(), secs(ka.idle));
+    vars.insert("keepintvl".into(), secs(ka.interval));
+    vars.insert("probes".into(), rule.probes.len().to_string());
+    let expected = expectation(set.file, &vars)?;
+    seen.check_on(&net, "client", &expected)?;
+    let probe_times = probe_times(&net, &seen)?;
+    case.measure("probe_times_ms", &probe_times, "ms");
+    assert_eq!(probe_times.len(), rule.probes.len(), "{probe_times:?}");
     let counts = drops.counts()?;
-    assert_eq!(
-        counts.dropped,
-        rule.probes.len() as u64 + 1,
-        "the probes and the RST, dropped: {counts:?}"
-    );
-    let delta = client.counters().await?.since(&before)?;
-    assert_eq!(delta.get("TcpExt.TCPKeepAlive")?, rule.probes.len() as i64);
-    assert_eq!(delta.get("TcpExt.TCPAbortOnTimeout")?, 1);
-    assert_eq!(
-        delta.get("Tcp.OutRsts")?,
-        1,
-        "the RST it sends when it gives up"
-    );
-    assert_eq!(delta.get("Tcp.EstabResets")?, 1);
+    let all_dropped = counts.dropped == rule.probes.len() as u64 + 1;
+    assert!(all_dropped, "the probes and the RST, dropped: {counts:?}");
+    // One RST, the one it sends when it gives up.
+    seen.counters("client")?.moved([
+        ("TcpExt.TCPKeepAlive", rule.probes.len() as i64),
+        ("TcpExt.TCPAbortOnTimeout", 1),
+        ("Tcp.OutRsts", 1),
+        ("Tcp.EstabResets", 1),
+    ])?;
     let left = client.sockets_matching(Filter::all().port(PORT)).await?;
-    assert!(
-        left.get(local, addr).is_none(),
-        "the connection is gone: {left:?}"
-    );
-    drop(conn);
+    let gone = left.get(local, remote).is_none();
+    assert!(gone, "the connection is gone: {left:?}");
     Ok(())
 }
 
@@ -512,141 +371,68 @@ async fn unanswered(case: Arc<Case>, net: Arc<Topology>, config: Config) -> Resu
 /// the ETIMEDOUT of probes that vanish.
 async fn peer_lost_state(case: Arc<Case>, net: Arc<Topology>, survivor: Survivor) -> Result<()> {
     let (client, server) = (net.host("client")?, net.host("server")?);
-    let one = Duration::from_secs(1);
-    let options = match survivor {
-        Survivor::SendsData => Options::default(),
-        Survivor::Probes => Options {
-            keepalive: true,
-            timers: Some((one, one, 5)),
-            user_timeout: None,
-        },
-    };
-    let addr = net.socket_addr("server", case.family(), PORT)?;
+    let keepalive = survivor.options.keepalive.is_some();
     let to_server = net.impair("client", "server").await?;
     let to_client = net.impair("server", "client").await?;
-    let before = client.counters().await?;
-    let recording = net.record(&["client"]).await?;
-    let conn = connect(&net, addr, options).await?;
-    let local = conn.client.local_addr().expect("getsockname");
+    let watch = net.watch(&["client"]).await?;
+    let conn = net.connect_with("client", "server", case.family(), PORT, survivor.options);
+    let conn = conn.await?;
+    let (local, remote) = (conn.client.local()?, conn.client.peer()?);
 
     // The path goes down; the server's host forgets the connection.
     to_server.drop(Packets::tcp(), Which::All)?;
     to_client.drop(Packets::tcp(), Which::All)?;
-    SockRef::from(&conn.server)
-        .set_linger(Some(Duration::ZERO))
-        .expect("SO_LINGER {on, 0}");
-    let Connection {
-        client: survivor_socket,
-        server: lost,
-        listener,
-        ..
-    } = conn;
-    // The reset must go out now: no fork elsewhere in the process may hold the socket meanwhile.
-    netcase::fork::close_now(|| {
-        drop(lost);
-        drop(listener);
-    });
+    conn.server.close(Close::Abort).await?;
+    conn.listener.close().await?;
     let left = server.sockets_matching(Filter::all().port(PORT)).await?;
+    let forgot = left.is_empty();
     assert!(
-        left.is_empty(),
+        forgot,
         "the server must keep nothing of the connection: {left:?}"
     );
-    wait_until(
-        "the server's RST dropped at the client's ingress",
-        Duration::from_secs(1),
-        || async { to_client.counts() },
-        |c| c.dropped >= 1,
-    )
-    .await?;
+    to_client.wait_for_dropped(1, ONE).await?;
     let table = client.sockets_matching(Filter::all().port(PORT)).await?;
-    let socket = *table.find(local, addr)?;
-    assert_eq!(
-        socket.state,
-        TcpState::Established,
-        "the client never heard of it: {socket}"
-    );
-
-    let sent = match survivor {
-        Survivor::SendsData => {
-            // Without keepalive nothing runs: the connection would stay ESTABLISHED for ever.
-            assert_eq!(socket.timer, None, "no timer without keepalive: {socket}");
-            to_server.clear()?;
-            to_client.clear()?;
-            let mut writer = survivor_socket.try_clone().expect("a second handle");
-            let sent = client.run(move || writer.write(b"hello")).await?;
-            Some(sent.expect("write() after the path is back: the kernel takes the data"))
-        }
-        Survivor::Probes => {
-            assert_eq!(
-                socket.timer.map(|t| t.kind),
-                Some(TimerKind::Keepalive),
-                "{socket}"
-            );
-            // Let one probe vanish, then bring the path back.
-            wait_until(
-                "a probe dropped at the server's ingress",
-                Duration::from_secs(3),
-                || async { to_server.counts() },
-                |c| c.dropped >= 1,
-            )
-            .await?;
-            to_server.clear()?;
-            to_client.clear()?;
-            None
-        }
-    };
-    // The RST resets the client's connection.
-    let closed = wait_until(
-        "the client's connection reset",
-        Duration::from_secs(3),
-        || async { observe::tcp_info(&survivor_socket) },
-        |i| i.state == TcpState::Close,
-    )
-    .await?;
-    assert!(closed.elapsed < Duration::from_secs(3));
-    let mut s = survivor_socket;
-    let mut buf = [0u8; 16];
-    let first = s.read(&mut buf);
-    let second = s.read(&mut buf);
-    let write = s.write(b"again");
-    let recorded = recording.stop().await?;
-
-    if let Some(n) = sent {
-        assert_eq!(n, 5, "the write that met the dead connection succeeded");
+    let socket = *table.find(local, remote)?;
+    // The client never heard of it. Without keepalive nothing runs: the connection would stay
+    // ESTABLISHED for ever.
+    let timer = keepalive.then_some(TimerKind::Keepalive);
+    let state = (socket.state, socket.timer.map(|t| t.kind));
+    assert_eq!(state, (TcpState::Established, timer), "{socket}");
+    if keepalive {
+        // Let one probe vanish before the path comes back.
+        to_server.wait_for_dropped(1, 3 * ONE).await?;
     }
-    let err = first.expect_err("read() after the RST");
-    assert_eq!(err.raw_os_error(), Some(libc::ECONNRESET), "{err}");
-    assert_eq!(second.expect("the next read()"), 0, "then end of file");
-    let err = write.expect_err("write() after the RST");
-    assert_eq!(err.raw_os_error(), Some(libc::EPIPE), "{err}");
+    to_server.clear()?;
+    to_client.clear()?;
+    if let Some(data) = survivor.data {
+        let sent = conn.client.write(data).await?;
+        assert_eq!(
+            sent,
+            Ok(data.len()),
+            "the write that meets the dead connection"
+        );
+    }
+    // The RST resets the client's connection.
+    let closed = conn.client.wait_for_state(TcpState::Close, 3 * ONE).await?;
+    assert!(closed.elapsed < 3 * ONE);
+    let failure = conn.client.read_failure().await?;
+    let seen = watch.stop().await?;
+    failure.assert_reported_once(Errno::ECONNRESET);
+    seen.check_on(&net, "client", &expectation(survivor.file, &())?)?;
 
-    let file = match survivor {
-        Survivor::SendsData => "keepalive_peer_lost_data.expect",
-        Survivor::Probes => "keepalive_peer_lost_probe.expect",
-    };
-    recorded.check(&net, "client", &expectation(file, &BTreeMap::new())?)?;
     // When the RST came, from the first SYN, and how long after what drew it.
-    let packets = recorded.on("client")?.packets(&net, Zero::FirstSyn);
-    let all: Vec<&Segment> = segments(&packets).collect();
-    let reset = all
-        .iter()
-        .rposition(|s| s.from == "server" && s.flags == Flags::RST)
-        .expect("the server's RST in the capture");
-    let trigger = all[..reset]
-        .iter()
-        .rfind(|s| s.from == "client")
-        .expect("what drew the RST");
-    case.measure("reset_at_ms", &[ms(at(all[reset]))], "ms");
-    case.measure(
-        "reset_after_trigger_ms",
-        &[ms(at(all[reset]) - at(trigger))],
-        "ms",
-    );
-    let delta = client.counters().await?.since(&before)?;
-    assert_eq!(delta.get("Tcp.EstabResets")?, 1);
-    assert_eq!(delta.get("Tcp.InErrs")?, 0);
-    assert_eq!(delta.get("TcpExt.TCPAbortOnTimeout")?, 0, "not a timeout");
+    let (reset_at, drawn_after) = reset_times(&net, &seen)?;
+    case.measure("reset_at_ms", &[ms(reset_at)], "ms");
+    case.measure("reset_after_trigger_ms", &[ms(drawn_after)], "ms");
+    // A reset, not a timeout.
+    let moved = [("EstabResets", 1), ("InErrs", 0), ("TCPAbortOnTimeout", 0)];
+    seen.counters("client")?.moved(moved)?;
     let left = client.sockets_matching(Filter::all().port(PORT)).await?;
-    assert!(left.get(local, addr).is_none(), "{left:?}");
+    assert!(left.get(local, remote).is_none(), "{left:?}");
     Ok(())
+}
+
+/// A duration as the expectation files write it: seconds, without a needless fraction (`1`).
+fn secs(d: Duration) -> String {
+    d.as_secs_f64().to_string()
 }

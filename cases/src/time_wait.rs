@@ -53,8 +53,10 @@ use tokio::io::AsyncReadExt;
 
 use crate::{
     BOTH, Def,
-    common::{SCHEDULING, expectation, keep_time_wait, ms},
-    linger::{close, close_abortively, connect},
+    common::{
+        SCHEDULING, expectation, keep_time_wait, ms,
+        std_sockets::{close, close_abortively, connect},
+    },
 };
 
 /// Every case of this behaviour, in the order `netcase list` shows them.

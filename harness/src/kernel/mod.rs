@@ -18,6 +18,7 @@ use crate::{
     rules,
 };
 
+mod chain;
 mod hz;
 mod timers;
 pub(crate) mod version;

@@ -5,6 +5,7 @@
 //! when it is ready; everything after it (packets, impairments, observations) works on it.
 
 pub mod addr;
+mod failure;
 pub mod family;
 pub mod fork;
 pub(crate) mod host;
@@ -14,8 +15,10 @@ pub(crate) mod ready;
 pub mod sockaddr;
 pub mod socket;
 pub mod sysctl;
+mod timeout;
 pub(crate) mod topology;
 
+pub use failure::Failure;
 pub use family::Family;
 pub use host::{Host, Process};
 pub use socket::{Call, Close, Closed, Connection, Listener, Options, Sock};

@@ -263,7 +263,8 @@ pub enum Close {
     /// `SO_LINGER {1, n}` (whole seconds), then close(): it blocks until the data and the FIN are
     /// acknowledged or `n` runs out.
     Linger(Duration),
-    /// `SO_LINGER {1, n}` on a non-blocking socket: close() does not wait.
+    /// `SO_LINGER {1, n}` on a non-blocking socket. Linux still blocks the whole linger time
+    /// (`inet_release` passes `sk_lingertime` whatever O_NONBLOCK says).
     LingerNonblocking(Duration),
 }
 

@@ -255,6 +255,7 @@ pub struct Filter {
     port: Option<u16>,
     local_port: Option<u16>,
     remote_port: Option<u16>,
+    between: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl Filter {
@@ -294,6 +295,17 @@ impl Filter {
         self
     }
 
+    /// The one connection's socket from `local` to `remote` (the kernel is asked for their
+    /// ports; the addresses are compared here).
+    pub fn between(local: SocketAddr, remote: SocketAddr) -> Filter {
+        Filter {
+            local_port: Some(local.port()),
+            remote_port: Some(remote.port()),
+            between: Some((local, remote)),
+            ..Filter::default()
+        }
+    }
+
     /// Whether `socket` passes.
     pub fn matches(&self, socket: &Socket) -> bool {
         let state_ok = self.states.contains(&socket.state)
@@ -302,6 +314,9 @@ impl Filter {
             && self.port.is_none_or(|p| socket.uses_port(p))
             && self.local_port.is_none_or(|p| socket.local.port() == p)
             && self.remote_port.is_none_or(|p| socket.remote.port() == p)
+            && self
+                .between
+                .is_none_or(|(l, r)| socket.local == l && socket.remote == r)
     }
 
     fn kernel_mask(&self) -> u32 {

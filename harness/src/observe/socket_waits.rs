@@ -5,7 +5,9 @@
 //! retransmissions, its timer).
 //!
 //! TCP_INFO needs no filter and tells one socket from its twins; sock_diag sees sockets the test
-//! holds no handle on (a SYN_SENT socket inside a blocked connect(), a request, TIME_WAIT).
+//! holds no handle on (a SYN_SENT socket inside a blocked connect(), a request, an orphan after
+//! close(), TIME_WAIT): [`Filter::between`] picks one connection's socket by its two addresses,
+//! and [`Host::only_socket`] reads the one socket a filter passes.
 //!
 //! ```no_run
 //! # async fn demo(net: &netcase::Topology) -> netcase::Result<()> {
@@ -31,7 +33,7 @@ use std::time::Duration;
 
 use super::{Filter, Observed, Socket, TcpInfo, TcpState, wait_until};
 use crate::{
-    error::Result,
+    error::{Error, Result},
     network::{Host, Sock},
 };
 
@@ -50,6 +52,20 @@ impl<S> Observed<S> {
 }
 
 impl Host {
+    /// The one socket of this host that passes `filter`; an error that shows what passed when
+    /// none or several do.
+    pub async fn only_socket(&self, filter: Filter) -> Result<Socket> {
+        let table = self.sockets_matching(filter.clone()).await?;
+        match table.sockets() {
+            [one] => Ok(*one),
+            _ => Err(Error::NoSocket {
+                host: self.name().to_owned(),
+                what: format!("exactly one socket ({filter:?})"),
+                seen: table.to_string(),
+            }),
+        }
+    }
+
     /// Waits until one of this host's sockets that pass `filter` satisfies `condition` (`what`
     /// says what, for the error when none does), for at most `within`; that socket.
     pub async fn wait_for_socket(
@@ -76,15 +92,17 @@ impl Host {
 }
 
 impl Sock {
-    /// Waits until its state (TCP_INFO) is `state`, for at most `within`; polls every
-    /// [`super::DEFAULT_INTERVAL`].
+    /// Waits until its state (TCP_INFO) is `state`, for at most `within`; its TCP_INFO then. A
+    /// socket the kernel has reset or timed out reads [`TcpState::Close`].
     pub async fn wait_for_state(
         &self,
         state: TcpState,
         within: Duration,
-    ) -> Result<Observed<TcpState>> {
-        let seen = wait_for_states(std::slice::from_ref(self), state, within).await?;
-        Ok(seen.map(|_| state))
+    ) -> Result<Observed<TcpInfo>> {
+        self.wait_for_info(&format!("the socket in {state}"), within, |i| {
+            i.state == state
+        })
+        .await
     }
 
     /// Waits until its TCP_INFO satisfies `condition`, described by `what` (for the error when it

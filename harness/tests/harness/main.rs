@@ -12,3 +12,4 @@ mod impair;
 mod network;
 mod observe;
 mod readme;
+mod waits;
