@@ -5,12 +5,15 @@
 //! when it is ready; everything after it (packets, impairments, observations) works on it.
 
 pub mod addr;
+pub mod closing;
 pub mod family;
 pub mod fork;
 pub(crate) mod host;
 pub mod leaks;
 pub(crate) mod netlink;
 pub(crate) mod ready;
+pub mod repair;
+pub mod serve;
 pub mod socket;
 pub mod sysctl;
 pub(crate) mod topology;

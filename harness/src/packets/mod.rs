@@ -3,5 +3,6 @@
 
 pub mod capture;
 pub mod decode;
+pub mod inject;
 pub mod pcap;
 pub(crate) mod ring;
