@@ -30,34 +30,29 @@
 //! draws from the peer kills the TIME_WAIT socket and frees its port ([`ASSASSINATED`]).
 
 use std::{
-    collections::{BTreeMap, HashMap},
-    io::{self, Read},
-    net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream},
-    os::fd::AsRawFd,
+    collections::HashMap,
+    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use netcase::{
-    Family, Host, Result, Topology,
-    case::{Case, CaseInfo, Shape},
+    Host, Result, Topology, body,
+    case::{Case, Def},
+    kernel::Slack,
+    network::{Call, Close, Sock, closing::ClosedFirst, repair::SequenceNumbers, serve::Server},
     observe::{
-        Counters, Delta, Filter, Socket, TCP_TIMEWAIT_LEN, TcpState, Timer, TimerKind, wait_until,
-        wait_until_every,
+        Counters, Filter, Socket, SocketTable, TCP_TIMEWAIT_LEN, TcpState,
+        TcpState::{Listen, TimeWait},
+        Timer, TimerKind, Watch, next_whole_second, wait_until, wait_until_every,
     },
+    packets::inject::RawSegment,
     rules::{self, TwReuse},
-    sysctl::{self, PortRange},
+    sysctl::{self, PortRange, Sysctl},
 };
-use socket2::{Domain, Protocol, Type};
-use tokio::io::AsyncReadExt;
+use nix::errno::Errno;
 
-use crate::{
-    BOTH, Def,
-    common::{
-        SCHEDULING, expectation, keep_time_wait, ms,
-        std_sockets::{close, close_abortively, connect},
-    },
-};
+use crate::common::{SCHEDULING, expectation, keep_time_wait, ms};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
 pub static ALL: &[&Def] = &[
@@ -91,89 +86,59 @@ const REUSE_DELAY_MS: u32 = 500;
 
 /// Whoever sends the first FIN holds TIME_WAIT, its timer starting at `TCP_TIMEWAIT_LEN`; a
 /// zero-linger close leaves none anywhere.
-pub static HELD_BY_ACTIVE_CLOSER: Def = Def {
-    info: CaseInfo {
-        name: "time_wait::held_by_active_closer",
-        summary: "the side that sends the first FIN holds TIME_WAIT for TCP_TIMEWAIT_LEN; a zero-linger close holds none",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[],
-        expected: Duration::from_millis(300),
-    },
-    body: |case, net| Box::pin(held_by_active_closer(case, net)),
-};
+pub static HELD_BY_ACTIVE_CLOSER: Def = Def::new(
+    "time_wait::held_by_active_closer",
+    "the side that sends the first FIN holds TIME_WAIT for TCP_TIMEWAIT_LEN; a zero-linger close holds none",
+    body!(held_by_active_closer),
+)
+.expected(Duration::from_millis(300));
 
 /// With `tcp_tw_reuse=0`, a client with 8 ephemeral ports opens and closes 8 connections to
 /// one server; the 9th connect() fails at once with EADDRNOTAVAIL, sending nothing, and keeps
 /// failing while the TIME_WAIT sockets last.
-pub static EXHAUSTION: Def = Def {
-    info: CaseInfo {
-        name: "time_wait::exhaustion_without_reuse",
-        summary: "tcp_tw_reuse=0: one connection per ephemeral port, then connect() fails with EADDRNOTAVAIL",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[],
-        expected: Duration::from_millis(1200),
-    },
-    body: |case, net| Box::pin(exhaustion(case, net, 0, 1)),
-};
+pub static EXHAUSTION: Def = Def::new(
+    "time_wait::exhaustion_without_reuse",
+    "tcp_tw_reuse=0: one connection per ephemeral port, then connect() fails with EADDRNOTAVAIL",
+    body!(refused, 0, 1),
+)
+.expected(Duration::from_millis(1200));
 
 /// `tcp_tw_reuse=2` (the default) allows reuse for loopback traffic only: between two hosts it
 /// is the same as 0.
-pub static REUSE_LOOPBACK_ONLY: Def = Def {
-    info: CaseInfo {
-        name: "time_wait::reuse_loopback_only",
-        summary: "tcp_tw_reuse=2 (the default): no reuse between two hosts, connect() fails with EADDRNOTAVAIL",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[],
-        expected: Duration::from_millis(1200),
-    },
-    body: |case, net| Box::pin(exhaustion(case, net, 2, 1)),
-};
+pub static REUSE_LOOPBACK_ONLY: Def = Def::new(
+    "time_wait::reuse_loopback_only",
+    "tcp_tw_reuse=2 (the default): no reuse between two hosts, connect() fails with EADDRNOTAVAIL",
+    body!(refused, 2, 1),
+)
+.expected(Duration::from_millis(1200));
 
 /// `tcp_tw_reuse=1` with timestamps: connect() fails while every TIME_WAIT socket is younger
 /// than `tcp_tw_reuse_delay`, then takes over each of them.
-pub static REUSE: Def = Def {
-    info: CaseInfo {
-        name: "time_wait::reuse_after_delay",
-        summary: "tcp_tw_reuse=1 with timestamps: TIME_WAIT ports are reused once tcp_tw_reuse_delay old",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[],
-        expected: Duration::from_millis(700),
-    },
-    body: |case, net| Box::pin(exhaustion(case, net, 1, 1)),
-};
+pub static REUSE: Def = Def::new(
+    "time_wait::reuse_after_delay",
+    "tcp_tw_reuse=1 with timestamps: TIME_WAIT ports are reused once tcp_tw_reuse_delay old",
+    body!(reused),
+)
+.expected(Duration::from_millis(700));
 
 /// `tcp_tw_reuse=1` without timestamps (`tcp_timestamps=0` on the client): no reuse; PAWS is
 /// what makes reuse safe, and without it `tcp_twsk_unique` refuses.
-pub static REUSE_WITHOUT_TIMESTAMPS: Def = Def {
-    info: CaseInfo {
-        name: "time_wait::reuse_needs_timestamps",
-        summary: "tcp_tw_reuse=1 with tcp_timestamps=0: no reuse, connect() fails with EADDRNOTAVAIL",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[],
-        expected: Duration::from_millis(1200),
-    },
-    body: |case, net| Box::pin(exhaustion(case, net, 1, 0)),
-};
+pub static REUSE_WITHOUT_TIMESTAMPS: Def = Def::new(
+    "time_wait::reuse_needs_timestamps",
+    "tcp_tw_reuse=1 with tcp_timestamps=0: no reuse, connect() fails with EADDRNOTAVAIL",
+    body!(refused, 1, 0),
+)
+.expected(Duration::from_millis(1200));
 
 /// The long one: 16 ports used up at once come back when their TIME_WAIT sockets go, 60 s (plus
 /// the timer wheel's rounding) later, and not before: 16 connections per TIME_WAIT period, the
 /// notes' arithmetic (ports / TCP_TIMEWAIT_LEN).
-pub static PORTS_COME_BACK: Def = Def {
-    info: CaseInfo {
-        name: "time_wait::ports_come_back",
-        summary: "exhausted ports come back after TCP_TIMEWAIT_LEN: the sustained rate is ports / 60 s",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[],
-        expected: Duration::from_secs(63),
-    },
-    body: |case, net| Box::pin(ports_come_back(case, net)),
-};
+pub static PORTS_COME_BACK: Def = Def::new(
+    "time_wait::ports_come_back",
+    "exhausted ports come back after TCP_TIMEWAIT_LEN: the sustained rate is ports / 60 s",
+    body!(ports_come_back),
+)
+.expected(Duration::from_secs(63));
 
 /// RFC 1337's "TIME_WAIT assassination": one stray segment ends a TIME_WAIT socket, by default.
 ///
@@ -191,17 +156,12 @@ pub static PORTS_COME_BACK: Def = Def {
 /// (see `keep_time_wait`, which the other TIME_WAIT cases use against it). Here the server host
 /// sends one on purpose from a raw socket: a pure ACK `BEHIND` octets before the TIME_WAIT
 /// socket's `rcv_nxt`, to each of two TIME_WAIT sockets, first with `tcp_rfc1337 = 0`, then 1.
-pub static ASSASSINATED: Def = Def {
-    info: CaseInfo {
-        name: "time_wait::assassinated",
-        summary: "tcp_rfc1337=0 (the default): a stray ACK draws a reset that kills TIME_WAIT and frees its port; tcp_rfc1337=1 ignores it",
-        shape: Shape::Pair,
-        families: BOTH,
-        needs: &[],
-        expected: Duration::from_millis(800),
-    },
-    body: |case, net| Box::pin(assassinated(case, net)),
-};
+pub static ASSASSINATED: Def = Def::new(
+    "time_wait::assassinated",
+    "tcp_rfc1337=0 (the default): a stray ACK draws a reset that kills TIME_WAIT and frees its port; tcp_rfc1337=1 ignores it",
+    body!(assassinated),
+)
+.expected(Duration::from_millis(800));
 
 /// The client's only ephemeral port in [`ASSASSINATED`]: a TIME_WAIT socket on it to a
 /// destination leaves connect() to that destination no port.
@@ -222,217 +182,427 @@ const BEHIND: u32 = 100_000;
 /// than this would no longer look longer than before).
 const RESTART_VISIBLE: Duration = Duration::from_millis(500);
 
-/// Serves `port` on the server: accepts every connection and closes it when the client has
-/// (so that the client, closing first, holds TIME_WAIT).
-async fn serve(net: &Topology, family: Family, port: u16) -> Result<SocketAddr> {
-    let addr = net.socket_addr("server", family, port)?;
-    let server = net.host("server")?;
-    let listener = server
-        .spawn(async move { tokio::net::TcpListener::bind(addr).await })
-        .await?
-        .expect("bind the server's address");
-    // Detached: the task lives as long as the server's runtime.
-    drop(server.spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 64];
-                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
-            });
-        }
-    }));
-    Ok(addr)
-}
-
-/// One connection the client opens and closes first: returns its local port and when the client
-/// began to close it (its end enters TIME_WAIT after then, as the server's FIN arrives), or
-/// connect()'s error.
-///
-/// The instant before the close, not the one the reader wakes up after the server's FIN: on a
-/// loaded machine the reader wakes up to a hundred milliseconds late, while the close begins
-/// before the FIN is even sent, so time measured from it never falls short of TIME_WAIT's.
-fn open_and_close(server: SocketAddr) -> io::Result<(u16, Instant)> {
-    let stream = TcpStream::connect(server)?;
-    let port = stream.local_addr()?.port();
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let closing_at = Instant::now();
-    stream.shutdown(Shutdown::Write)?;
-    let mut buf = [0u8; 1];
-    let n = (&stream).read(&mut buf)?;
-    assert_eq!(n, 0, "the server only closes");
-    Ok((port, closing_at))
-}
-
-/// Opens and closes connections until connect() fails: the ports and times of those that
-/// succeeded, and the error.
-fn until_refused(server: SocketAddr, max: usize) -> (Vec<(u16, Instant)>, io::Error) {
-    let mut done = Vec::new();
-    loop {
-        match open_and_close(server) {
-            Ok(c) => done.push(c),
-            Err(e) => return (done, e),
-        }
-        assert!(done.len() <= max, "more connections than ports: {done:?}");
-    }
-}
-
-fn assert_eaddrnotavail(e: &io::Error, what: &str) {
-    assert_eq!(
-        e.raw_os_error(),
-        Some(libc::EADDRNOTAVAIL),
-        "{what}: expected EADDRNOTAVAIL, got {e}"
-    );
-}
+/// How long a wait for the kernel to act on what is already under way may take here: a
+/// segment on its way, a timer of milliseconds; hundreds of them on a loaded machine.
+const WITHIN: Duration = Duration::from_secs(2);
 
 async fn held_by_active_closer(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
-    let family = case.family();
     let expectation = expectation("time_wait_held_by_active_closer.expect", &())?;
-    let (client_host, server_host) = (net.host("client")?, net.host("server")?);
-    let hz = client_host.tcp_settings().await?.hz;
+    let (client, server, kernel) = (net.host("client")?, net.host("server")?, netcase::kernel()?);
+    let at = |port| net.socket_addr("server", case.family(), port);
     // Both ends hold TIME_WAIT in turn: neither may lose it to a reset from veth's reordering.
-    keep_time_wait(client_host).await?;
-    keep_time_wait(server_host).await?;
+    keep_time_wait(client).await?;
+    keep_time_wait(server).await?;
     let recording = net.record(&["client", "server"]).await?;
 
     // 1. The client closes first.
-    let server_addr = serve(&net, family, PORT).await?;
-    let (port, closing_at) = client_host
-        .run(move || open_and_close(server_addr))
+    let served = server.serve(at(PORT)?).await?;
+    let (_, closed) = open_and_close(client, served.addr())
         .await?
-        .expect("a connection");
-    let table = client_host
-        .sockets_matching(Filter::all().remote_port(PORT))
-        .await?;
-    let tw = table
-        .iter()
-        .find(|s| s.local.port() == port)
-        .unwrap_or_else(|| panic!("the client's socket: {table}"));
-    assert_eq!(tw.state, TcpState::TimeWait, "{table}");
-    let timer = tw.timer.unwrap_or_else(|| panic!("no timer: {table}"));
-    assert_eq!(timer.kind, TimerKind::TimeWait, "{table}");
+        .expect("connect()");
+    let table = client.sockets_matching(to_port(PORT)).await?;
+    let timer = tw_timer(table.find(closed.local, served.addr())?);
     // The timer was set to TCP_TIMEWAIT_LEN when the socket entered TIME_WAIT, as the server's
     // FIN arrived, after the client began to close; what is left is less by the time since,
     // counted in whole jiffies (one lost to rounding at each end), and by a tick that came late
     // (jiffies behind the clock when the timer was armed: SCHEDULING).
     // At most this long when the kernel sampled the timer (see `read_end`).
-    let since = table.read_end().saturating_duration_since(closing_at);
-    let slack = 2 * hz.jiffy() + SCHEDULING + netcase::kernel()?.emulation();
-    assert!(
-        timer.remaining <= TCP_TIMEWAIT_LEN && timer.remaining + since + slack >= TCP_TIMEWAIT_LEN,
-        "TIME_WAIT timer {:?}, read {since:?} after entering: not {TCP_TIMEWAIT_LEN:?}",
-        timer.remaining
-    );
-    case.measure(
-        "time_wait_timer_s",
-        &[(timer.remaining + since).as_secs_f64()],
-        "s",
-    );
+    let since = table.read_end().saturating_duration_since(closed.began);
+    let slack = 2 * kernel.jiffy() + SCHEDULING + kernel.emulation();
+    assert_started_at_len(timer.remaining, since, slack);
+    let timer_s = (timer.remaining + since).as_secs_f64();
+    case.measure("time_wait_timer_s", &[timer_s], "s");
     // The server, the passive closer, keeps nothing once its FIN is acknowledged.
-    wait_until(
-        "the server's connection gone",
-        Duration::from_secs(2),
-        || server_host.sockets_matching(Filter::all().local_port(PORT)),
-        |t| t.iter().all(|s| s.state == TcpState::Listen),
-    )
-    .await?;
+    let server_end = Filter::all()
+        .local_port(PORT)
+        .remote_port(closed.local.port());
+    server.wait_for_no_socket(server_end, WITHIN).await?;
 
     // 2. The server closes first: the server holds TIME_WAIT, the client nothing.
-    let c = connect(&net, family, PORT + 1).await?;
-    let server = c.server;
-    let (closed, _) = server_host.run(move || close(server)).await?;
-    closed.expect("the server's close()");
-    let client = c.client;
-    let (eof, client) = client_host
-        .run(move || {
-            let mut buf = [0u8; 1];
-            ((&client).read(&mut buf), client)
-        })
+    let conn = net
+        .connect("client", "server", case.family(), PORT + 1)
         .await?;
-    assert_eq!(eof.expect("the client's read"), 0);
-    let (closed, _) = client_host.run(move || close(client)).await?;
-    closed.expect("the client's close()");
-    let server_tw = wait_until(
-        "the server's end in TIME_WAIT",
-        Duration::from_secs(2),
-        || server_host.sockets_matching(Filter::all().local_port(PORT + 1)),
-        |t| t.count(TcpState::TimeWait) == 1,
-    )
-    .await?;
-    assert_eq!(
-        server_tw.value.len(),
-        2,
-        "the listener and the TIME_WAIT: {}",
-        server_tw.value
-    );
-    wait_until(
-        "the client's end gone",
-        Duration::from_secs(2),
-        || client_host.sockets_matching(Filter::all().remote_port(PORT + 1)),
-        |t| t.is_empty(),
-    )
-    .await?;
-    drop(c.listener);
+    assert_eq!(conn.server.close(Close::Now).await?.result, Ok(()));
+    assert_eq!(conn.client.read(1).await?, Ok(vec![]), "the server's FIN");
+    assert_eq!(conn.client.close(Close::Now).await?.result, Ok(()));
+    let on_server = Filter::all().local_port(PORT + 1);
+    let held = server
+        .wait_for_state(on_server, TimeWait, 1, WITHIN)
+        .await?;
+    let held = held.value;
+    assert_eq!(held.len(), 2, "the listener and the TIME_WAIT: {held}");
+    client.wait_for_no_socket(to_port(PORT + 1), WITHIN).await?;
+    drop(conn.listener);
 
     // 3. A zero-linger close: a reset, and TIME_WAIT on neither side.
-    let c = connect(&net, family, PORT + 2).await?;
-    let client = c.client;
-    let (closed, _) = client_host.run(move || close_abortively(client)).await?;
-    closed.expect("the client's close()");
-    let server = c.server;
-    let (reset, server) = server_host
-        .run(move || {
-            let mut buf = [0u8; 1];
-            ((&server).read(&mut buf), server)
-        })
+    let conn = net
+        .connect("client", "server", case.family(), PORT + 2)
         .await?;
-    assert_eq!(
-        reset.as_ref().err().and_then(|e| e.raw_os_error()),
-        Some(libc::ECONNRESET),
-        "{reset:?}"
-    );
-    drop(server);
-    let client_left = client_host
-        .sockets_matching(Filter::all().remote_port(PORT + 2))
-        .await?;
+    assert_eq!(conn.client.close(Close::Abort).await?.result, Ok(()));
+    assert_eq!(conn.server.read(1).await?, Err(Errno::ECONNRESET));
+    drop(conn.server);
+    let client_left = client.sockets_matching(to_port(PORT + 2)).await?;
     assert!(client_left.is_empty(), "{client_left}");
-    let server_left = server_host
-        .sockets_matching(Filter::all().local_port(PORT + 2))
-        .await?;
-    assert!(
-        server_left.iter().all(|s| s.state == TcpState::Listen),
-        "{server_left}"
-    );
-    drop(c.listener);
+    let on_server = Filter::all().local_port(PORT + 2);
+    let server_left = server.sockets_matching(on_server).await?;
+    let listening = server_left.count(Listen);
+    assert_eq!(listening, server_left.len(), "{server_left}");
+    drop(conn.listener);
 
-    let recorded = recording.stop().await?;
-    recorded.check(&net, "client", &expectation)?;
+    recording.stop().await?.check(&net, "client", &expectation)
+}
+
+/// The cases without reuse (`tcp_tw_reuse` and `tcp_timestamps` on the client as given): no
+/// TIME_WAIT socket is ever taken over, and connect() keeps failing.
+async fn refused(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: u8) -> Result<()> {
+    let expectation = expectation("time_wait_exhausted.expect", &())?;
+    let range = use_up_the_range(&case, &net, reuse, timestamps).await?;
+    let attempt = || try_connect(range.client, range.server.addr());
+    // None of the TIME_WAIT sockets may be taken over, however old: keep trying for twice
+    // the longest wait of the reuse rule (the kernel would have allowed reuse after one).
+    // Polled every 5 ms.
+    let (every, longer) = (Duration::from_millis(5), range.rule.longest() * 2);
+    let tried = wait_until_every(REUSING, longer, every, attempt, Result::is_ok).await;
+    match tried {
+        Err(netcase::Error::Timeout { .. }) => {}
+        Err(e) => return Err(e),
+        Ok(seen) => panic!(
+            "tcp_tw_reuse={reuse}, tcp_timestamps={timestamps}: a TIME_WAIT port was reused \
+             after {:?}: {:?}",
+            seen.at - range.first,
+            seen.value
+        ),
+    }
+    assert_eq!(attempt().await?, Err(Errno::EADDRNOTAVAIL), "still refused");
+
+    let seen = range.watch.stop().await?;
+    seen.counters("client")?.moved([("TcpExt.TWRecycled", 0)])?;
+    seen.check_on(&net, "client", &expectation)
+}
+
+/// `tcp_tw_reuse=1` with timestamps: refused until the rule allows the first reuse, then every
+/// TIME_WAIT socket taken over.
+async fn reused(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    let expectation = expectation("time_wait_reused.expect", &())?;
+    let range = use_up_the_range(&case, &net, 1, 1).await?;
+    let (rule, kernel) = (range.rule, netcase::kernel()?);
+    let attempt = || try_connect(range.client, range.server.addr());
+    // Where kernels differ: when a TIME_WAIT socket may be taken over.
+    case.behaviour("TIME_WAIT reuse", &rule.describe());
+    // Not yet: the rule allows none of the TIME_WAIT sockets yet.
+    let early = attempt().await?;
+    let checked = rules::monotonic(Instant::now());
+    let allowed_first = rule.allowed_at(rules::monotonic(range.first));
+    assert!(
+        checked < allowed_first,
+        "the early connect() ended {:?} after the first moment of reuse ({}): the case was too \
+         slow to see a refusal before it",
+        checked - allowed_first,
+        rule.describe()
+    );
+    assert_eq!(early, Err(Errno::EADDRNOTAVAIL), "before reuse is allowed");
+    // Then the oldest one is taken over as soon as the rule allows.
+    let first = wait_until(REUSING, rule.longest() * 3, attempt, Result::is_ok).await?;
+    let after = first.at.saturating_duration_since(range.entered);
+    case.measure("reused_after_ms", &[ms(after)], "ms");
+    // Not before the rule's moment for the first socket: after a delay, from its entry into
+    // TIME_WAIT as its timer shows it (whole jiffies: 2 jiffies early at most); at the next
+    // second, from the second the round ran in by this clock (it started well into one: the
+    // timer's estimate would carry the lag of the kernel's ticks). Not later than that moment
+    // plus a probe's window and the observation's slack (scheduling, and emulation where the
+    // clock is emulated) plus 80 ms for the connect() of the probe.
+    let allowed = rule.allowed_at(rules::monotonic(match rule {
+        TwReuse::AfterDelay(_) => range.entered,
+        TwReuse::NextSecond => range.first,
+    }));
+    let (seen, slack) = (rules::monotonic(first.at), kernel.observation_slack());
+    assert!(
+        seen + 2 * kernel.jiffy() >= allowed
+            && seen <= allowed + first.window + slack.late + Duration::from_millis(80),
+        "the first reuse came {after:?} after the first TIME_WAIT, {:?} from the rule's moment \
+         ({})",
+        seen.abs_diff(allowed),
+        rule.describe()
+    );
+    // More follow, as TIME_WAIT sockets pass the delay: as many as the range has ports.
+    let mut reused_ports = vec![first.value.expect("reused")];
+    while reused_ports.len() < SMALL_RANGE.len() as usize {
+        let next = wait_until(REUSING, rule.longest(), attempt, Result::is_ok).await?;
+        reused_ports.push(next.value.expect("reused"));
+    }
+    // Every one of them took over a TIME_WAIT socket (the range has no free port): the
+    // kernel counts each in TWRecycled. Which socket it takes is the port search's choice
+    // (connect() tries even ports first), not necessarily the oldest.
+    let in_range = |p: &u16| (SMALL_RANGE.low..=SMALL_RANGE.high).contains(p);
+    assert!(reused_ports.iter().all(in_range), "{reused_ports:?}");
+    let seen = range.watch.stop().await?;
+    let recycled = i64::from(SMALL_RANGE.len());
+    seen.counters("client")?
+        .moved([("TcpExt.TWRecycled", recycled)])?;
+    seen.check_on(&net, "client", &expectation)
+}
+
+async fn ports_come_back(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    let (client, kernel) = (net.host("client")?, netcase::kernel()?);
+    // The notes' arithmetic, with this kernel's default range.
+    let default = client.get(sysctl::IP_LOCAL_PORT_RANGE).await?;
+    let note_rate = f64::from(default.len()) / TCP_TIMEWAIT_LEN.as_secs_f64();
+    let (low, high) = (f64::from(default.low), f64::from(default.high));
+    case.figure("default_port_range", &[low, high], "port");
+    case.figure("default_sustained_rate", &[note_rate], "connections/s");
+    case.note(format!(
+        "default ip_local_port_range {low} {high} ({} ports; the notes say 32768 61000): at most \
+         {note_rate:.1} new connections per second to one destination without tcp_tw_reuse",
+        default.len()
+    ));
+
+    client.set(sysctl::IP_LOCAL_PORT_RANGE, LONG_RANGE).await?;
+    client.set(sysctl::TCP_TW_REUSE, 0).await?;
+    keep_time_wait(client).await?;
+    let ports = LONG_RANGE.len() as usize;
+    let addr = net.socket_addr("server", case.family(), PORT)?;
+    let to = net.host("server")?.serve(addr).await?;
+    let first_round = use_up(client, to.addr(), ports, "with every port in TIME_WAIT").await?;
+    let started = first_round[0].began;
+
+    // Each TIME_WAIT socket, by cookie: its port and when its timer is due.
+    let time_waits = to_port(PORT).state(TimeWait);
+    let table = client.sockets_matching(time_waits).await?;
+    assert_eq!(table.len(), ports, "{table}");
+    let due_at = |s: &Socket| table.read_at() + tw_timer(s).remaining;
+    let due: HashMap<u64, (u16, Instant)> = (table.iter())
+        .map(|s| (s.cookie, (s.local.port(), due_at(s))))
+        .collect();
+    // Wait for them to go, trying to connect all the while: connect() must fail until a socket
+    // has gone, and then succeed once per port that came back. Polled every 20 ms, with a
+    // deadline from the first close.
+    let poll = Duration::from_millis(20);
+    let deadline = TCP_TIMEWAIT_LEN + Duration::from_secs(5);
+    let within = deadline.saturating_sub(started.elapsed());
+    let (gone, mut second_round) = watch_them_go(client, to.addr(), &due, poll, within).await?;
+    // The last sockets may go between a table read and the connect() attempts: one more round.
+    second_round.extend(use_up(client, to.addr(), ports, "with the range used up again").await?);
+    assert_eq!(second_round.len(), ports, "a connection per port back");
+
+    // Each socket lasted TCP_TIMEWAIT_LEN from its entry, plus what the timer wheel adds: a
+    // 60 s timer sits at level 3, whose buckets are 512 jiffies wide (2.048 s at HZ=250), and
+    // fires at the end of its bucket; plus the poll interval and scheduling (200 ms).
+    // Early: the entry is timed from before the client's close (50 ms covers the thread that
+    // timestamps it). Emulation adds to both edges.
+    let (granule, emulation) = (kernel.jiffy() * 512, kernel.emulation());
+    let lasted = Slack {
+        early: Duration::from_millis(50) + emulation,
+        late: granule + poll + Duration::from_millis(200) + emulation,
+    };
+    let closed_at: HashMap<u16, Instant> = (first_round.iter())
+        .map(|c| (c.local.port(), c.began))
+        .collect();
+    let mut lifetimes = Vec::new();
+    for (cookie, (port, due_at)) in &due {
+        let lifetime = gone[cookie] - closed_at[port];
+        lifetimes.push(lifetime.as_secs_f64());
+        let expected = lasted.describe(TCP_TIMEWAIT_LEN);
+        let as_expected = lasted.admits(TCP_TIMEWAIT_LEN, lifetime);
+        assert!(
+            as_expected,
+            "port {port}: TIME_WAIT lasted {lifetime:?}, not {expected}"
+        );
+        let before_due = due_at.saturating_duration_since(gone[cookie]);
+        let in_time = gone[cookie] + poll + kernel.jiffy() + emulation >= *due_at;
+        assert!(in_time, "port {port}: gone {before_due:?} before due");
+    }
+    lifetimes.sort_by(f64::total_cmp);
+    case.measure("time_wait_s", &lifetimes, "s");
+    let first_back = second_round.iter().map(|c| c.began).min();
+    let back_after = first_back.expect("a second round") - started;
+    case.measure("ports_back_after_s", &[back_after.as_secs_f64()], "s");
+    // No port came back before the first TIME_WAIT socket had lasted TCP_TIMEWAIT_LEN.
+    let not_before = back_after + lasted.early >= TCP_TIMEWAIT_LEN;
+    assert!(
+        not_before,
+        "ports back {back_after:?} after the first TIME_WAIT"
+    );
+    let rate = ports as f64 / (lifetimes.iter().sum::<f64>() / lifetimes.len() as f64);
+    case.measure("sustained_rate", &[rate], "connections/s");
+    let nominal = ports as f64 / TCP_TIMEWAIT_LEN.as_secs_f64();
+    let near = (rate - nominal).abs() <= nominal * 0.04;
+    assert!(near, "{rate}/s from {ports} ports, not {ports} / 60 s");
     Ok(())
 }
 
-/// The exhaustion cases: the client's range narrowed to [`SMALL_RANGE`], `tcp_tw_reuse` and
-/// `tcp_timestamps` set on the client as given.
-async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: u8) -> Result<()> {
-    let family = case.family();
-    let reused = reuse == 1 && timestamps == 1;
-    let expectation = expectation(
-        if reused {
-            "time_wait_reused.expect"
-        } else {
-            "time_wait_exhausted.expect"
-        },
-        &(),
-    )?;
-    let client_host = net.host("client")?;
-    let hz = client_host.tcp_settings().await?.hz;
-    client_host
-        .set(sysctl::IP_LOCAL_PORT_RANGE, SMALL_RANGE)
-        .await?;
-    client_host.set(sysctl::TCP_TW_REUSE, reuse).await?;
-    client_host.set(sysctl::TCP_TIMESTAMPS, timestamps).await?;
-    keep_time_wait(client_host).await?;
+async fn assassinated(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    let (client, server, kernel) = (net.host("client")?, net.host("server")?, netcase::kernel()?);
+    let at = |port| net.socket_addr("server", case.family(), port);
+    let rfc1337 = client.get(sysctl::TCP_RFC1337).await?;
+    assert!(!rfc1337, "tcp_rfc1337 is off in a new namespace");
+    client.set(sysctl::IP_LOCAL_PORT_RANGE, ONE_PORT).await?;
+    // No reuse: connect() must see the TIME_WAIT socket, not take it over.
+    client.set(sysctl::TCP_TW_REUSE, 0).await?;
+    // A TIME_WAIT socket answers out-of-window segments at most once per tcp_invalid_ratelimit
+    // (500 ms by default); should veth's reordering make it answer a late ACK while the
+    // connections close, the stray segment must not find it rate-limited.
+    client.set(TCP_INVALID_RATELIMIT, 0).await?;
+    // Both connections close with tcp_rfc1337 = 1, so that only the stray segment can touch them.
+    keep_time_wait(client).await?;
+    let stray_seq = 2u32.wrapping_sub(BEHIND).to_string();
+    let vars = [("stray_seq", stray_seq.as_str())];
+    let expectation = expectation("time_wait_assassinated.expect", &vars)?;
+    let recording = net.record(&["client", "server"]).await?;
+
+    // Two connections from the one port, to two server ports, each closed by the client first.
+    // The first port keeps its listener (which answers the duplicate ACK with the reset: an ACK
+    // to a LISTEN socket gets one); the second's listener closes with its connection (no socket
+    // at all: the reset comes from the kernel).
+    let killed_to = server.serve(at(PORT)?).await?;
+    let killed = Ended::of(client, killed_to.addr()).await?;
+    let kept_to = server.serve_one(at(PORT + 1)?).await?;
+    let kept = Ended::of(client, kept_to.addr()).await?;
+    kept_to.finished().await?;
+    assert_eq!((killed.port(), kept.port()), (ONE_PORT.low, ONE_PORT.low));
+    // The server's ends are gone once the client's last ACKs arrive: nothing but the first port's
+    // listener is left.
+    let listener = |s: &Socket| s.state == Listen && s.local.port() == PORT;
+    let only_the_listener = |t: &SocketTable| t.iter().all(listener);
+    let what = "the server's ends of both connections gone";
+    wait_until(what, WITHIN, || server.sockets(), only_the_listener).await?;
+    // What the TIME_WAIT timer shows when read `since` the client began to close: it started at
+    // TCP_TIMEWAIT_LEN as the server's FIN arrived, after that, counted in whole jiffies, less a
+    // tick that came late (SCHEDULING), and the emulation's allowance where the clock is emulated.
+    let slack = 2 * kernel.jiffy() + SCHEDULING + kernel.emulation();
+
+    // 1. tcp_rfc1337 = 0, the default, set explicitly: the stray ACK to the first connection.
+    client.set(sysctl::TCP_RFC1337, false).await?;
+    let stray = killed.stray_ack(&net, slack).await?;
+    let gone = client.wait_for_no_socket(killed.filter(), WITHIN).await?.at;
+    let counted = stray.counted(&net, "tcp_rfc1337=0").await;
+    let killed_after = gone.saturating_duration_since(stray.sent_at);
+    case.measure("killed_after_ms", &[ms(killed_after)], "ms");
+    // The timer as last read before the stray ACK, run down to the kill: at least what TIME_WAIT
+    // had left (the stray ACK itself restarted it at TCP_TIMEWAIT_LEN, as part 2 shows).
+    let timer_left = stray.timer_due().saturating_duration_since(gone);
+    case.measure("timer_left_when_killed_s", &[timer_left.as_secs_f64()], "s");
+    let lived = gone.saturating_duration_since(killed.closed.began);
+    case.note(format!(
+        "tcp_rfc1337=0: TIME_WAIT killed {killed_after:?} after the stray ACK, {lived:?} into \
+         it, with {timer_left:?} of its timer left"
+    ));
+    counted?;
+    // Its port is free at once (the new connection closed with SO_LINGER {1, 0}: no TIME_WAIT).
+    let again = client.connect(killed.to).await?;
+    let again = again.expect("connect() right after the kill");
+    assert_eq!(again.local()?.port(), ONE_PORT.low);
+    assert_eq!(again.close(Close::Abort).await?.result, Ok(()));
+
+    // 2. tcp_rfc1337 = 1: the same stray ACK to the second connection, once its timer has run
+    // long enough that a restart would show.
+    client.set(sysctl::TCP_RFC1337, true).await?;
+    let ripe = |tw: &Option<(Socket, Instant)>| tw.as_ref().is_none_or(run_down);
+    let what = "the second TIME_WAIT timer run down a little";
+    wait_until(what, WITHIN, || kept.time_wait(client), ripe).await?;
+    let stray = kept.stray_ack(&net, slack).await?;
+    // Both segments in: the stray ACK and the reset (the client counts each before it handles it).
+    let answered = client.wait_for_counter(&stray.client, "Tcp.InSegs", 2, WITHIN);
+    answered.await?;
+    stray.counted(&net, "tcp_rfc1337=1").await?;
+    let after = kept.time_wait(client).await?;
+    let (after, read_after) = after.expect("the TIME_WAIT socket survives the reset");
+    assert_eq!(after.cookie, stray.tw.cookie, "the same TIME_WAIT socket");
+    // Still running, and restarted: the out-of-window ACK set it to TCP_TIMEWAIT_LEN again
+    // (`inet_twsk_reschedule`), which the reset left alone.
+    let (before, restarted) = (stray.timer().remaining, tw_timer(&after).remaining);
+    let timers = [before, restarted].map(|d| d.as_secs_f64());
+    case.measure("timer_after_stray_s", &timers, "s");
+    let since = read_after.saturating_duration_since(stray.sent_at);
+    assert!(restarted > before, "not restarted: {timers:?} s");
+    assert_started_at_len(restarted, since, slack);
+    let refused = client.connect(kept.to).await?.err();
+    assert_eq!(refused, Some(Errno::EADDRNOTAVAIL), "TIME_WAIT kept");
+
+    let recorded = recording.stop().await?;
+    recorded.check(&net, "client", &expectation)?;
+    // Still there after everything the capture shows.
+    let last = kept.time_wait(client).await?.map(|(s, _)| s.cookie);
+    assert_eq!(last, Some(stray.tw.cookie), "kept to the end");
+    Ok(())
+}
+
+/// What a look for reuse waits for.
+const REUSING: &str = "a connect() that reuses a TIME_WAIT port";
+
+/// The client's sockets to the server's `port`.
+fn to_port(port: u16) -> Filter {
+    Filter::all().remote_port(port)
+}
+
+/// Polls every `poll`, for at most `within`, until every TIME_WAIT socket of `due` (by cookie)
+/// is gone from the client's table, and tries to connect to `to` between looks (refused with
+/// EADDRNOTAVAIL once the ports that came back are used up): when each socket was seen gone (at
+/// the latest: the end of the table read that missed it), and the connections made meanwhile.
+async fn watch_them_go(
+    client: &Host,
+    to: SocketAddr,
+    due: &HashMap<u64, (u16, Instant)>,
+    poll: Duration,
+    within: Duration,
+) -> Result<(HashMap<u64, Instant>, Vec<ClosedFirst>)> {
+    let (mut gone, mut back) = (HashMap::new(), Vec::new());
+    let look = || async move {
+        let table = client.sockets_matching(to_port(to.port()).state(TimeWait));
+        let table = table.await?;
+        let more = use_up(client, to, due.len(), "while ports are in TIME_WAIT").await?;
+        Result::Ok((table, more))
+    };
+    let all_gone = |(table, more): &(SocketTable, Vec<ClosedFirst>)| {
+        for cookie in due
+            .keys()
+            .filter(|c| !table.iter().any(|s| s.cookie == **c))
+        {
+            gone.entry(*cookie).or_insert(table.read_end());
+        }
+        back.extend_from_slice(more);
+        gone.len() == due.len()
+    };
+    let what = "every TIME_WAIT socket gone";
+    wait_until_every(what, within, poll, look, all_gone).await?;
+    Ok((gone, back))
+}
+
+/// The exhaustion cases once the client's range is used up.
+struct UsedUp<'a> {
+    /// The client host.
+    client: &'a Host,
+    /// The server the connections went to.
+    server: Server,
+    /// Counters and captures of both hosts, from before the first connection.
+    watch: Watch<'a>,
+    /// When this kernel allows a TIME_WAIT socket to be taken over.
+    rule: TwReuse,
+    /// When the first connection began to close (its socket entered TIME_WAIT after).
+    first: Instant,
+    /// When the first socket entered TIME_WAIT, by the kernel's clock (its timer).
+    entered: Instant,
+}
+
+/// The exhaustion cases' set-up and first act: the client's range narrowed to [`SMALL_RANGE`],
+/// `tcp_tw_reuse` and `tcp_timestamps` set on the client as given, then connections opened and
+/// closed by the client until connect() fails. Checks that it failed after one connection per
+/// port, before the first TIME_WAIT socket could have been taken over, with every port in
+/// TIME_WAIT.
+async fn use_up_the_range<'a>(
+    case: &Case,
+    net: &'a Topology,
+    reuse: u8,
+    timestamps: u8,
+) -> Result<UsedUp<'a>> {
+    let (client, kernel) = (net.host("client")?, netcase::kernel()?);
+    client.set(sysctl::IP_LOCAL_PORT_RANGE, SMALL_RANGE).await?;
+    client.set(sysctl::TCP_TW_REUSE, reuse).await?;
+    client.set(sysctl::TCP_TIMESTAMPS, timestamps).await?;
+    keep_time_wait(client).await?;
     // tcp_tw_reuse_delay, where the kernel has it: shortened. Without it, the rule of kernels
     // before 6.14: reuse at the next whole second of the monotonic clock.
-    let rule = if netcase::kernel()?.has(sysctl::TCP_TW_REUSE_DELAY) {
-        client_host
+    let rule = if kernel.has(sysctl::TCP_TW_REUSE_DELAY) {
+        client
             .set(sysctl::TCP_TW_REUSE_DELAY, REUSE_DELAY_MS)
             .await?;
         TwReuse::of(Some(Duration::from_millis(REUSE_DELAY_MS.into())))
@@ -440,39 +610,36 @@ async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: 
         TwReuse::of(None)
     };
     let ports = SMALL_RANGE.len() as usize;
-    let server_addr = serve(&net, family, PORT).await?;
-    let before = client_host.counters().await?;
-    let recording = net.record(&["client", "server"]).await?;
-
+    let server = net.host("server")?;
+    let server = server
+        .serve(net.socket_addr("server", case.family(), PORT)?)
+        .await?;
+    let watch = net.watch(&["client", "server"]).await?;
     if rule == TwReuse::NextSecond {
         // The whole range is used up within one second of the monotonic clock, so that no
         // socket of it may be taken over before the round ends.
         // 100 ms into it (and the emulation's allowance): after the tick that moves the
         // kernel's seconds clock on, however late it comes.
-        let margin = Duration::from_millis(100) + netcase::kernel()?.emulation();
-        netcase::observe::next_whole_second(margin).await;
+        next_whole_second(Duration::from_millis(100) + kernel.emulation()).await;
     }
-    let (done, refused) = client_host
-        .run(move || until_refused(server_addr, ports))
-        .await?;
+    let done = use_up(client, server.addr(), ports, "with every port in TIME_WAIT").await?;
     let refused_at = Instant::now();
-    assert_eaddrnotavail(&refused, "connect() with every port in TIME_WAIT");
     assert_eq!(done.len(), ports, "one connection per port: {done:?}");
     case.figure(
         "connections_before_refusal",
         &[done.len() as f64],
         "connections",
     );
-    let first_tw = done[0].1;
+    let first = done[0].began;
     assert!(
-        rules::monotonic(refused_at) < rule.allowed_at(rules::monotonic(first_tw)),
+        rules::monotonic(refused_at) < rule.allowed_at(rules::monotonic(first)),
         "the range took {:?} to use up, past the first moment of reuse ({}): the case cannot tell \
          reuse from none",
-        refused_at - first_tw,
+        refused_at - first,
         rule.describe()
     );
 
-    let table = client_host
+    let table = client
         .sockets_matching(Filter::all().remote_port(PORT))
         .await?;
     let mut held: Vec<u16> = table.iter().map(|s| s.local.port()).collect();
@@ -482,745 +649,192 @@ async fn exhaustion(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: 
     assert_eq!(table.count(TcpState::TimeWait), ports, "{table}");
     // When the first socket entered TIME_WAIT, by the kernel's clock: its timer started at
     // TCP_TIMEWAIT_LEN then (within a jiffy), sooner than the client's reader woke up.
-    let entered = table
-        .iter()
-        .filter_map(|s| s.timer)
+    let entered = (table.iter().filter_map(|s| s.timer))
         .map(|t| table.read_at() + t.remaining - TCP_TIMEWAIT_LEN)
         .min()
         .expect("TIME_WAIT timers");
-
-    let attempt = move || {
-        client_host.run(move || match TcpStream::connect(server_addr) {
-            Ok(s) => {
-                let port = s.local_addr().map(|a| a.port()).ok();
-                // Close it first again, as every other connection of the case.
-                let _ = s.shutdown(Shutdown::Write);
-                let mut buf = [0u8; 1];
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = (&s).read(&mut buf);
-                Ok(port)
-            }
-            Err(e) => Err(e.raw_os_error()),
-        })
-    };
-    if reused {
-        // Where kernels differ: when a TIME_WAIT socket may be taken over.
-        case.behaviour("TIME_WAIT reuse", &rule.describe());
-        // Not yet: the rule allows none of the TIME_WAIT sockets yet.
-        let early = attempt().await?;
-        let checked = rules::monotonic(Instant::now());
-        let allowed_first = rule.allowed_at(rules::monotonic(first_tw));
-        assert!(
-            checked < allowed_first,
-            "the early connect() ended {:?} after the first moment of reuse ({}): the case was too \
-             slow to see a refusal before it",
-            checked - allowed_first,
-            rule.describe()
-        );
-        assert_eq!(
-            early,
-            Err(Some(libc::EADDRNOTAVAIL)),
-            "before reuse is allowed"
-        );
-        // Then the oldest one is taken over as soon as the rule allows.
-        let first = wait_until(
-            "a connect() that reuses a TIME_WAIT port",
-            rule.longest() * 3,
-            attempt,
-            |r: &std::result::Result<Option<u16>, Option<i32>>| r.is_ok(),
-        )
-        .await?;
-        let after = first.at.saturating_duration_since(entered);
-        case.measure("reused_after_ms", &[after.as_secs_f64() * 1e3], "ms");
-        // Not before the rule's moment for the first socket: after a delay, from its entry into
-        // TIME_WAIT as its timer shows it (whole jiffies: 2 jiffies early at most); at the next
-        // second, from the second the round ran in by this clock (it started well into one: the
-        // timer's estimate would carry the lag of the kernel's ticks). Not later than that moment
-        // plus a probe's window and the observation's slack (scheduling, and emulation where the
-        // clock is emulated) plus 80 ms for the connect() of the probe.
-        let allowed = rule.allowed_at(rules::monotonic(match rule {
-            TwReuse::AfterDelay(_) => entered,
-            TwReuse::NextSecond => first_tw,
-        }));
-        let seen = rules::monotonic(first.at);
-        let slack = netcase::kernel()?.observation_slack();
-        assert!(
-            seen + 2 * hz.jiffy() >= allowed
-                && seen <= allowed + first.window + slack.late + Duration::from_millis(80),
-            "the first reuse came {after:?} after the first TIME_WAIT, {:?} from the rule's moment \
-             ({})",
-            seen.abs_diff(allowed),
-            rule.describe()
-        );
-        // More follow, as TIME_WAIT sockets pass the delay: as many as the range has ports.
-        let mut reused_ports = vec![first.value.expect("reused").expect("a port")];
-        while reused_ports.len() < ports {
-            let next = wait_until(
-                "a connect() that reuses a TIME_WAIT port",
-                rule.longest(),
-                attempt,
-                |r: &std::result::Result<Option<u16>, Option<i32>>| r.is_ok(),
-            )
-            .await?;
-            reused_ports.push(next.value.expect("reused").expect("a port"));
-        }
-        // Every one of them took over a TIME_WAIT socket (the range has no free port): the
-        // kernel counts each in TWRecycled. Which socket it takes is the port search's choice
-        // (connect() tries even ports first), not necessarily the oldest.
-        let delta = client_host.counters().await?.since(&before)?;
-        assert!(
-            reused_ports.iter().all(|p| all.contains(p)),
-            "{reused_ports:?}"
-        );
-        assert_eq!(
-            delta.get("TcpExt.TWRecycled")?,
-            ports as i64,
-            "one TIME_WAIT socket recycled per new connection ({reused_ports:?}): {delta}"
-        );
-    } else {
-        // None of the TIME_WAIT sockets may be taken over, however old: keep trying for twice
-        // the longest wait of the reuse rule (the kernel would have allowed reuse after one).
-        let tried = wait_until_every(
-            "a connect() that reuses a TIME_WAIT port",
-            rule.longest() * 2,
-            Duration::from_millis(5),
-            attempt,
-            |r: &std::result::Result<Option<u16>, Option<i32>>| r.is_ok(),
-        )
-        .await;
-        match tried {
-            Err(netcase::Error::Timeout { .. }) => {}
-            Err(e) => return Err(e),
-            Ok(seen) => panic!(
-                "tcp_tw_reuse={reuse}, tcp_timestamps={timestamps}: a TIME_WAIT port was reused after {:?}: {:?}",
-                seen.at - first_tw,
-                seen.value
-            ),
-        }
-        let last = attempt().await?;
-        assert_eq!(last, Err(Some(libc::EADDRNOTAVAIL)), "still refused");
-        let delta = client_host.counters().await?.since(&before)?;
-        assert_eq!(delta.get("TcpExt.TWRecycled")?, 0, "{delta}");
-    }
-
-    let recorded = recording.stop().await?;
-    recorded.check(&net, "client", &expectation)?;
-    Ok(())
-}
-
-async fn ports_come_back(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
-    let family = case.family();
-    let client_host = net.host("client")?;
-    let settings = client_host.tcp_settings().await?;
-    let hz = settings.hz.clone();
-
-    // The notes' arithmetic, with this kernel's default range.
-    let default = settings.ip_local_port_range()?;
-    let note_rate = f64::from(default.len()) / TCP_TIMEWAIT_LEN.as_secs_f64();
-    case.figure(
-        "default_port_range",
-        &[f64::from(default.low), f64::from(default.high)],
-        "port",
-    );
-    case.figure("default_sustained_rate", &[note_rate], "connections/s");
-    case.note(format!(
-        "default ip_local_port_range {} {} ({} ports; the notes say 32768 61000): at most {note_rate:.1} \
-         new connections per second to one destination without tcp_tw_reuse",
-        default.low,
-        default.high,
-        default.len()
-    ));
-
-    client_host
-        .set(sysctl::IP_LOCAL_PORT_RANGE, LONG_RANGE)
-        .await?;
-    client_host.set(sysctl::TCP_TW_REUSE, 0).await?;
-    keep_time_wait(client_host).await?;
-    let ports = LONG_RANGE.len() as usize;
-    let server_addr = serve(&net, family, PORT).await?;
-
-    let (done, refused) = client_host
-        .run(move || until_refused(server_addr, ports))
-        .await?;
-    assert_eaddrnotavail(&refused, "connect() with every port in TIME_WAIT");
-    assert_eq!(done.len(), ports, "one connection per port: {done:?}");
-    let closed_at: HashMap<u16, Instant> = done.iter().copied().collect();
-    let started = done[0].1;
-
-    // Each TIME_WAIT socket, by cookie: its port and when its timer is due.
-    let table = client_host
-        .sockets_matching(Filter::all().state(TcpState::TimeWait).remote_port(PORT))
-        .await?;
-    assert_eq!(table.len(), ports, "{table}");
-    let mut due: HashMap<u64, (u16, Instant)> = HashMap::new();
-    for s in &table {
-        let timer = s.timer.unwrap_or_else(|| panic!("no timer: {table}"));
-        due.insert(
-            s.cookie,
-            (s.local.port(), table.read_at() + timer.remaining),
-        );
-    }
-
-    // Wait for them to go, trying to connect all the while: connect() must fail until a socket
-    // has gone, and then succeed once per port that came back.
-    // Polled every 20 ms (each look reads the table and tries the ports) until every socket is
-    // seen gone, with a deadline.
-    let poll = Duration::from_millis(20);
-    let mut polls = tokio::time::interval(poll);
-    let deadline = TCP_TIMEWAIT_LEN + Duration::from_secs(5);
-    let mut gone: HashMap<u64, Instant> = HashMap::new();
-    let mut second_round: Vec<(u16, Instant)> = Vec::new();
-    while gone.len() < ports {
-        assert!(
-            started.elapsed() < deadline,
-            "TIME_WAIT sockets left after {deadline:?}: {} of {ports}",
-            ports - gone.len()
-        );
-        polls.tick().await;
-        let table = client_host
-            .sockets_matching(Filter::all().state(TcpState::TimeWait).remote_port(PORT))
-            .await?;
-        for cookie in due.keys() {
-            if !gone.contains_key(cookie) && !table.iter().any(|s| s.cookie == *cookie) {
-                // Gone when sampled, at the latest by the read's end (see `read_end`).
-                gone.insert(*cookie, table.read_end());
-            }
-        }
-        let (more, refused) = client_host
-            .run(move || until_refused(server_addr, ports))
-            .await?;
-        assert_eaddrnotavail(&refused, "connect() while ports are in TIME_WAIT");
-        second_round.extend(more);
-    }
-    // The last sockets may go between a table read and the connect() attempts: one more round.
-    let (more, refused) = client_host
-        .run(move || until_refused(server_addr, ports))
-        .await?;
-    assert_eaddrnotavail(&refused, "connect() with the range used up again");
-    second_round.extend(more);
-    assert_eq!(
-        second_round.len(),
-        ports,
-        "one new connection per port that came back"
-    );
-
-    // Each socket lasted TCP_TIMEWAIT_LEN from its entry, plus what the timer wheel adds: a
-    // 60 s timer sits at level 3, whose buckets are 512 jiffies wide (2.048 s at HZ=250), and
-    // fires at the end of its bucket; plus the poll interval and scheduling (200 ms).
-    // Early: the entry is timed from before the client's close (50 ms covers the thread that
-    // timestamps it). Emulation adds to both edges.
-    let granule = hz.jiffy() * 512;
-    let emulation = netcase::kernel()?.emulation();
-    let mut lifetimes = Vec::new();
-    for (cookie, (port, due_at)) in &due {
-        let went = gone[cookie];
-        let lifetime = went - closed_at[port];
-        lifetimes.push(lifetime.as_secs_f64());
-        assert!(
-            lifetime + Duration::from_millis(50) + emulation >= TCP_TIMEWAIT_LEN
-                && lifetime
-                    <= TCP_TIMEWAIT_LEN + granule + poll + Duration::from_millis(200) + emulation,
-            "port {port}: TIME_WAIT lasted {lifetime:?}, not {TCP_TIMEWAIT_LEN:?} + up to {granule:?}"
-        );
-        assert!(
-            went + poll + hz.jiffy() + emulation >= *due_at,
-            "port {port}: gone {:?} before its timer was due",
-            *due_at - went
-        );
-    }
-    lifetimes.sort_by(f64::total_cmp);
-    case.measure("time_wait_s", &lifetimes, "s");
-    let first_back = second_round
-        .iter()
-        .map(|(_, at)| *at)
-        .min()
-        .expect("a second round");
-    let back_after = first_back - started;
-    case.measure("ports_back_after_s", &[back_after.as_secs_f64()], "s");
-    // No port came back before the first TIME_WAIT socket had lasted TCP_TIMEWAIT_LEN.
-    assert!(
-        back_after + Duration::from_millis(50) + emulation >= TCP_TIMEWAIT_LEN,
-        "a connect() succeeded {back_after:?} after the first TIME_WAIT"
-    );
-    let mean = lifetimes.iter().sum::<f64>() / lifetimes.len() as f64;
-    let rate = ports as f64 / mean;
-    case.measure("sustained_rate", &[rate], "connections/s");
-    assert!(
-        (rate - ports as f64 / TCP_TIMEWAIT_LEN.as_secs_f64()).abs()
-            <= ports as f64 / TCP_TIMEWAIT_LEN.as_secs_f64() * 0.04,
-        "{rate} connections/s from {ports} ports, not {ports} / 60 s"
-    );
-    Ok(())
-}
-
-/// What a connection's client end ended with when it went into TIME_WAIT.
-#[derive(Debug, Clone, Copy)]
-struct Ended {
-    /// The client's port.
-    port: u16,
-    /// When the client began to close (TIME_WAIT began after, as the server's FIN arrived; see
-    /// `open_and_close` for why not when the reader woke up).
-    closing_at: Instant,
-    /// The client's next sequence number: what its TIME_WAIT socket copied as `tw_snd_nxt`.
-    snd_nxt: u32,
-    /// The next sequence number it expected from the server (the server's FIN counted): what its
-    /// TIME_WAIT socket copied as `tw_rcv_nxt`.
-    rcv_nxt: u32,
-}
-
-/// `open_and_close`, also reading the sequence numbers the client's socket ended with.
-fn open_and_close_reading_seqs(server: SocketAddr) -> io::Result<Ended> {
-    let stream = TcpStream::connect(server)?;
-    let port = stream.local_addr()?.port();
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let closing_at = Instant::now();
-    stream.shutdown(Shutdown::Write)?;
-    let mut buf = [0u8; 1];
-    let n = (&stream).read(&mut buf)?;
-    assert_eq!(n, 0, "the server only closes");
-    let (snd_nxt, rcv_nxt) = final_seqs(&stream)?;
-    Ok(Ended {
-        port,
-        closing_at,
-        snd_nxt,
-        rcv_nxt,
+    Ok(UsedUp {
+        client,
+        server,
+        watch,
+        rule,
+        first,
+        entered,
     })
 }
 
-/// `TCP_RECV_QUEUE` and `TCP_SEND_QUEUE` of linux/tcp.h (the libc crate lacks them): the queue
-/// whose sequence number `TCP_QUEUE_SEQ` reads in repair mode.
-const TCP_RECV_QUEUE: libc::c_int = 1;
-const TCP_SEND_QUEUE: libc::c_int = 2;
-/// `TCP_REPAIR_OFF_NO_WP` of linux/tcp.h: leave repair mode without sending a window probe.
-const TCP_REPAIR_OFF_NO_WP: libc::c_int = -1;
-
-/// The `(write_seq, rcv_nxt)` of a socket whose connection has gone on as a TIME_WAIT socket,
-/// read in repair mode (`TCP_REPAIR`, which needs CAP_NET_ADMIN and sends nothing): the socket
-/// itself is closed, but keeps the numbers `tcp_time_wait` copied.
-fn final_seqs(stream: &TcpStream) -> io::Result<(u32, u32)> {
-    let fd = stream.as_raw_fd();
-    let set = |option: libc::c_int, value: libc::c_int| {
-        // SAFETY: `fd` is open while `stream` is borrowed; the option value is a c_int and the
-        // length given is its size.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                option,
-                (&raw const value).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+/// One connection from the client to `to`, which the client closes first (its end holds
+/// TIME_WAIT) and the server only closes: the client's socket, left in CLOSE, and how it closed;
+/// or what connect() failed with.
+async fn open_and_close(client: &Host, to: SocketAddr) -> Result<Call<(Sock, ClosedFirst)>> {
+    let sock = match client.connect(to).await? {
+        Ok(sock) => sock,
+        Err(errno) => return Ok(Err(errno)),
     };
-    let queue_seq = |queue: libc::c_int| {
-        set(libc::TCP_REPAIR_QUEUE, queue)?;
-        let mut seq: u32 = 0;
-        let mut len = size_of::<u32>() as libc::socklen_t;
-        // SAFETY: as above; `seq` and `len` are valid for writes of the sizes given.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_QUEUE_SEQ,
-                (&raw mut seq).cast(),
-                &mut len,
-            )
-        };
-        if rc == 0 {
-            Ok(seq)
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    };
-    set(libc::TCP_REPAIR, 1)?;
-    let seqs = queue_seq(TCP_SEND_QUEUE).and_then(|snd| Ok((snd, queue_seq(TCP_RECV_QUEUE)?)));
-    set(libc::TCP_REPAIR, TCP_REPAIR_OFF_NO_WP)?;
-    seqs
+    let closed = sock.close_first().await?;
+    assert_eq!(closed.received, 0, "the server only closes");
+    Ok(Ok((sock, closed)))
 }
 
-/// Serves one connection from `listener`, closing the listener at once and the connection when
-/// the client has: afterwards the server has no socket on that port at all.
-fn serve_one(listener: TcpListener) -> io::Result<()> {
-    let (stream, _) = listener.accept()?;
-    drop(listener);
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut buf = [0u8; 64];
-    while (&stream).read(&mut buf)? > 0 {}
-    Ok(())
-}
-
-/// IP's protocol number for TCP, in the pseudo-header.
-const IPPROTO_TCP: u8 = 6;
-
-/// A pure ACK from `from` to `to`: a 20-octet TCP header without options or payload, its
-/// checksum computed over the family's pseudo-header (a raw socket sends it as it is).
-fn pure_ack(from: SocketAddr, to: SocketAddr, seq: u32, ack: u32) -> [u8; 20] {
-    let mut segment = [0u8; 20];
-    segment[0..2].copy_from_slice(&from.port().to_be_bytes());
-    segment[2..4].copy_from_slice(&to.port().to_be_bytes());
-    segment[4..8].copy_from_slice(&seq.to_be_bytes());
-    segment[8..12].copy_from_slice(&ack.to_be_bytes());
-    segment[12] = 5 << 4; // data offset: 5 words, no options
-    segment[13] = 0x10; // ACK
-    segment[14..16].copy_from_slice(&1024u16.to_be_bytes()); // any window
-    let sum = tcp_checksum(from.ip(), to.ip(), &segment);
-    segment[16..18].copy_from_slice(&sum.to_be_bytes());
-    segment
-}
-
-/// The TCP checksum of `segment` (its checksum field zero) from `from` to `to`: the ones'
-/// complement of the ones' complement sum of the pseudo-header and the segment, in 16-bit words.
-/// IPv4's pseudo-header is source, destination, a zero octet, the protocol and the TCP length in
-/// 16 bits (RFC 9293, 3.1); IPv6's is source, destination, the length in 32 bits, three zero
-/// octets and the next header (RFC 8200, 8.1).
-fn tcp_checksum(from: IpAddr, to: IpAddr, segment: &[u8]) -> u16 {
-    let len = u32::try_from(segment.len()).expect("a segment under 4 GiB");
-    let mut pseudo = Vec::with_capacity(40);
-    match (from, to) {
-        (IpAddr::V4(from), IpAddr::V4(to)) => {
-            pseudo.extend_from_slice(&from.octets());
-            pseudo.extend_from_slice(&to.octets());
-            pseudo.extend_from_slice(&[0, IPPROTO_TCP]);
-            let len = u16::try_from(len).expect("an IPv4 segment under 64 KiB");
-            pseudo.extend_from_slice(&len.to_be_bytes());
+/// Opens and closes connections to `to` until connect() fails: how each closed. Checks that it
+/// failed with EADDRNOTAVAIL (`when` says what the ports were doing), and not later than after
+/// `max` connections, the ports of the range.
+async fn use_up(client: &Host, to: SocketAddr, max: usize, when: &str) -> Result<Vec<ClosedFirst>> {
+    let mut done = Vec::new();
+    loop {
+        match open_and_close(client, to).await? {
+            Ok((_, closed)) => done.push(closed),
+            Err(errno) => {
+                assert_eq!(errno, Errno::EADDRNOTAVAIL, "connect() {when}");
+                return Ok(done);
+            }
         }
-        (IpAddr::V6(from), IpAddr::V6(to)) => {
-            pseudo.extend_from_slice(&from.octets());
-            pseudo.extend_from_slice(&to.octets());
-            pseudo.extend_from_slice(&len.to_be_bytes());
-            pseudo.extend_from_slice(&[0, 0, 0, IPPROTO_TCP]);
-        }
-        _ => panic!("{from} and {to} are of different families"),
+        assert!(done.len() <= max, "more connections than ports: {done:?}");
     }
-    let mut sum: u32 = pseudo
-        .chunks(2)
-        .chain(segment.chunks(2))
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w.get(1).copied().unwrap_or(0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !u16::try_from(sum).expect("folded to 16 bits")
 }
 
-/// Sends `segment`, a TCP header and payload with its checksum, from `from`'s address to `to`'s
-/// through a raw socket of the host it runs on; returns when it was handed to the kernel.
-fn inject(from: SocketAddr, to: SocketAddr, segment: &[u8]) -> io::Result<Instant> {
-    let domain = match from {
-        SocketAddr::V4(_) => Domain::IPV4,
-        SocketAddr::V6(_) => Domain::IPV6,
-    };
-    let socket = socket2::Socket::new(domain, Type::RAW, Some(Protocol::TCP))?;
-    // Bound to the address the checksum covers, so that the kernel picks no other source. The
-    // port of a raw socket's address is 0 (IPv6 reads it as the protocol).
-    socket.bind(&SocketAddr::new(from.ip(), 0).into())?;
-    let at = Instant::now();
-    let sent = socket.send_to(segment, &SocketAddr::new(to.ip(), 0).into())?;
-    assert_eq!(sent, segment.len(), "a short send of the stray segment");
-    Ok(at)
-}
-
-/// Checks a connection's TIME_WAIT socket (`timer`, read by `read_at`) as the stray ACK will
-/// find it: its timer started at TCP_TIMEWAIT_LEN (within `slack`) and it holds the client's only
-/// port; then reads both hosts' counters and sends the stray ACK from `server` to `client`. Returns the counters and when the segment left.
-async fn stray_ack(
-    net: &Topology,
-    ended: &Ended,
-    (client, server): (SocketAddr, SocketAddr),
-    (timer, read_at): (Timer, Instant),
-    slack: Duration,
-) -> Result<(Counters, Counters, Instant)> {
-    let (client_host, server_host) = (net.host("client")?, net.host("server")?);
-    let since = read_at.saturating_duration_since(ended.closing_at);
-    assert!(
-        timer.remaining <= TCP_TIMEWAIT_LEN && timer.remaining + since + slack >= TCP_TIMEWAIT_LEN,
-        "TIME_WAIT timer {:?}, read {since:?} after entering: not {TCP_TIMEWAIT_LEN:?}",
-        timer.remaining
-    );
-    let refused = try_connect(client_host, server).await?;
-    assert_eq!(
-        refused,
-        Err(libc::EADDRNOTAVAIL),
-        "connect() while TIME_WAIT holds the only port"
-    );
-    let before = (client_host.counters().await?, server_host.counters().await?);
-    let stray = pure_ack(
-        server,
-        client,
-        ended.rcv_nxt.wrapping_sub(BEHIND),
-        ended.snd_nxt,
-    );
-    let sent_at = server_host
-        .run(move || inject(server, client, &stray))
+/// connect() from the client to `to`: the port it got (the connection closed first again, as
+/// every other connection of the case), or the errno.
+async fn try_connect(client: &Host, to: SocketAddr) -> Result<Call<u16>> {
+    Ok(open_and_close(client, to)
         .await?
-        .expect("the stray segment");
-    Ok((before.0, before.1, sent_at))
+        .map(|(_, c)| c.local.port()))
 }
 
-/// The TIME_WAIT socket from `local` to `remote` on `host`, if there is one, and when the table
-/// was read.
-async fn time_wait_of(
-    host: &Host,
-    local: SocketAddr,
-    remote: SocketAddr,
-) -> Result<Option<(Socket, Instant)>> {
-    let table = host
-        .sockets_matching(
-            Filter::all()
-                .state(TcpState::TimeWait)
-                .remote_port(remote.port()),
-        )
-        .await?;
-    Ok(table.get(local, remote).map(|s| (*s, table.read_end())))
-}
-
-/// Its TIME_WAIT timer.
+/// The TIME_WAIT timer of `socket`, which must be in TIME_WAIT.
 fn tw_timer(socket: &Socket) -> Timer {
-    let timer = socket
-        .timer
-        .unwrap_or_else(|| panic!("a TIME_WAIT socket without a timer: {socket:?}"));
-    assert_eq!(timer.kind, TimerKind::TimeWait, "{socket:?}");
+    assert_eq!(socket.state, TcpState::TimeWait, "{socket}");
+    let timer =
+        (socket.timer).unwrap_or_else(|| panic!("a TIME_WAIT socket without a timer: {socket}"));
+    assert_eq!(timer.kind, TimerKind::TimeWait, "{socket}");
     timer
 }
 
-/// connect() to `server` from the client: its errno if it failed; if it succeeded, the port it
-/// used, the connection closed abortively (no TIME_WAIT).
-async fn try_connect(client: &Host, server: SocketAddr) -> Result<std::result::Result<u16, i32>> {
-    client
-        .run(move || match TcpStream::connect(server) {
-            Ok(stream) => {
-                let port = stream.local_addr().expect("the local address").port();
-                let (closed, _) = close_abortively(stream);
-                closed.expect("the abortive close()");
-                Ok(port)
-            }
-            Err(e) => Err(e.raw_os_error().unwrap_or(0)),
+/// Checks that a TIME_WAIT timer with `left` to run, read `since` the moment it started at the
+/// latest, started at `TCP_TIMEWAIT_LEN`: no more than that is left, nor less than that less
+/// `since` and `slack` (the caller says what the slack covers).
+fn assert_started_at_len(left: Duration, since: Duration, slack: Duration) {
+    assert!(
+        left <= TCP_TIMEWAIT_LEN && left + since + slack >= TCP_TIMEWAIT_LEN,
+        "TIME_WAIT timer {left:?}, read {since:?} after it started: not {TCP_TIMEWAIT_LEN:?}"
+    );
+}
+
+/// Whether the timer of a TIME_WAIT socket (as read at some moment) has run at least
+/// [`RESTART_VISIBLE`].
+fn run_down((socket, _): &(Socket, Instant)) -> bool {
+    tw_timer(socket).remaining + RESTART_VISIBLE <= TCP_TIMEWAIT_LEN
+}
+
+/// A connection of [`ASSASSINATED`], closed by the client first.
+struct Ended {
+    /// The server's address.
+    to: SocketAddr,
+    /// How the client closed it (its local address, when it began).
+    closed: ClosedFirst,
+    /// The client socket's last sequence numbers: what its TIME_WAIT socket copied as
+    /// `tw_snd_nxt` and `tw_rcv_nxt` (the server's FIN counted).
+    seqs: SequenceNumbers,
+}
+
+/// A stray segment sent to a TIME_WAIT socket: the socket as it was read just before, both
+/// hosts' counters before it, and when it left.
+struct Stray {
+    tw: Socket,
+    read_at: Instant,
+    client: Counters,
+    server: Counters,
+    sent_at: Instant,
+}
+
+/// `net.ipv4.tcp_invalid_ratelimit`: how often at most a socket answers a segment it cannot
+/// accept, in milliseconds (500 by default).
+const TCP_INVALID_RATELIMIT: Sysctl<u32> = Sysctl::new("net/ipv4/tcp_invalid_ratelimit");
+
+/// No counter at all, for [`netcase::observe::Delta::moved_only`].
+const NOTHING: [(&str, i64); 0] = [];
+
+impl Ended {
+    /// A connection from the client to `to`, closed by the client first.
+    async fn of(client: &Host, to: SocketAddr) -> Result<Ended> {
+        let (sock, closed) = open_and_close(client, to).await?.expect("connect()");
+        let seqs = sock.sequence_numbers()?;
+        Ok(Ended { to, closed, seqs })
+    }
+
+    /// The client's port.
+    fn port(&self) -> u16 {
+        self.closed.local.port()
+    }
+
+    /// Its TIME_WAIT socket on the client, by its ports.
+    fn filter(&self) -> Filter {
+        let ports = Filter::all()
+            .local_port(self.port())
+            .remote_port(self.to.port());
+        ports.state(TimeWait)
+    }
+
+    /// Its TIME_WAIT socket on `client`, if there is one, and when the table was read.
+    async fn time_wait(&self, client: &Host) -> Result<Option<(Socket, Instant)>> {
+        let table = client.sockets_matching(self.filter()).await?;
+        let socket = table.get(self.closed.local, self.to);
+        Ok(socket.map(|s| (*s, table.read_end())))
+    }
+
+    /// Checks its TIME_WAIT socket as the stray ACK will find it: its timer started at
+    /// TCP_TIMEWAIT_LEN (within `slack`) and it holds the client's only port; then reads both
+    /// hosts' counters and sends the stray ACK from the server: `BEHIND` octets before the
+    /// socket's `rcv_nxt`, acknowledging its `snd_nxt`.
+    async fn stray_ack(&self, net: &Topology, slack: Duration) -> Result<Stray> {
+        let (client, server) = (net.host("client")?, net.host("server")?);
+        let (tw, read_at) = self.time_wait(client).await?.expect("its TIME_WAIT socket");
+        let since = read_at.saturating_duration_since(self.closed.began);
+        assert_started_at_len(tw_timer(&tw).remaining, since, slack);
+        let refused = client.connect(self.to).await?.err();
+        let what = "connect() while TIME_WAIT holds the only port";
+        assert_eq!(refused, Some(Errno::EADDRNOTAVAIL), "{what}");
+        let (client_before, server_before) = (client.counters().await?, server.counters().await?);
+        let (seq, ack) = (self.seqs.rcv_nxt.wrapping_sub(BEHIND), self.seqs.snd_nxt);
+        let segment = RawSegment::pure_ack(self.to, self.closed.local, seq, ack);
+        Ok(Stray {
+            tw,
+            read_at,
+            client: client_before,
+            server: server_before,
+            sent_at: server.inject(&segment).await?,
         })
-        .await
+    }
 }
 
-/// The TCP counters (`Tcp.*`, `TcpExt.*`) that changed, by name.
-fn tcp_changes(delta: &Delta) -> BTreeMap<&str, i64> {
-    delta
-        .changes()
-        .filter(|(name, _)| name.starts_with("Tcp.") || name.starts_with("TcpExt."))
-        .collect()
-}
+impl Stray {
+    /// The TIME_WAIT socket's timer as read before the segment.
+    fn timer(&self) -> Timer {
+        tw_timer(&self.tw)
+    }
 
-/// What each half counts: the client takes in the stray ACK and the reset and sends its
-/// duplicate ACK; the server takes in that ACK and sends the reset. No counter records the
-/// kill: the same counts with the TIME_WAIT socket killed and kept. (`TcpExt.TW` counts
-/// TIME_WAIT timers that expire, `TcpExt.TWKilled` early expiries, neither an assassination.)
-fn assert_counted(client: &Delta, server: &Delta, half: &str) {
-    assert_eq!(
-        tcp_changes(client),
-        BTreeMap::from([("Tcp.InSegs", 2), ("Tcp.OutSegs", 1)]),
-        "{half}: the client's counters: {client}"
-    );
-    assert_eq!(
-        tcp_changes(server),
-        BTreeMap::from([("Tcp.InSegs", 1), ("Tcp.OutSegs", 1), ("Tcp.OutRsts", 1)]),
-        "{half}: the server's counters: {server}"
-    );
-}
+    /// When that timer was due, as read.
+    fn timer_due(&self) -> Instant {
+        self.read_at + self.timer().remaining
+    }
 
-async fn assassinated(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
-    let family = case.family();
-    let (client_host, server_host) = (net.host("client")?, net.host("server")?);
-    let hz = client_host.tcp_settings().await?.hz;
-    assert!(
-        !client_host.get(sysctl::TCP_RFC1337).await?,
-        "tcp_rfc1337 is off in a new namespace"
-    );
-    client_host
-        .set(sysctl::IP_LOCAL_PORT_RANGE, ONE_PORT)
-        .await?;
-    // No reuse: connect() must see the TIME_WAIT socket, not take it over.
-    client_host.set(sysctl::TCP_TW_REUSE, 0).await?;
-    // A TIME_WAIT socket answers out-of-window segments at most once per tcp_invalid_ratelimit
-    // (500 ms by default); should veth's reordering make it answer a late ACK while the
-    // connections close, the stray segment must not find it rate-limited.
-    client_host
-        .set_raw("net/ipv4/tcp_invalid_ratelimit", "0")
-        .await?;
-    // Both connections close with tcp_rfc1337 = 1, so that only the stray segment can touch them.
-    keep_time_wait(client_host).await?;
-    let stray_seq = 2u32.wrapping_sub(BEHIND).to_string();
-    let expectation = expectation(
-        "time_wait_assassinated.expect",
-        &[("stray_seq", stray_seq.as_str())],
-    )?;
-    let recording = net.record(&["client", "server"]).await?;
-
-    // Two connections from the one port, to two server ports, each closed by the client first.
-    // The first port keeps its listener (which answers the duplicate ACK with the reset: an ACK
-    // to a LISTEN socket gets one); the second's listener closes with its connection (no socket
-    // at all: the reset comes from the kernel).
-    let killed_addr = serve(&net, family, PORT).await?;
-    let killed = client_host
-        .run(move || open_and_close_reading_seqs(killed_addr))
-        .await?
-        .expect("the first connection");
-    let kept_addr = net.socket_addr("server", family, PORT + 1)?;
-    let listener = server_host
-        .run(move || TcpListener::bind(kept_addr))
-        .await?
-        .expect("bind the server's second port");
-    let served = server_host.run(move || serve_one(listener));
-    let kept = client_host
-        .run(move || open_and_close_reading_seqs(kept_addr))
-        .await?
-        .expect("the second connection");
-    served
-        .await?
-        .expect("the server's end of the second connection");
-    assert_eq!((killed.port, kept.port), (ONE_PORT.low, ONE_PORT.low));
-    let client_addr = net.socket_addr("client", family, ONE_PORT.low)?;
-    // The server's ends are gone once the client's last ACKs arrive: nothing but the first port's
-    // listener is left.
-    wait_until(
-        "the server's ends of both connections gone",
-        Duration::from_secs(2),
-        || server_host.sockets(),
-        |t| {
-            t.iter()
-                .all(|s| s.state == TcpState::Listen && s.local.port() == PORT)
-        },
-    )
-    .await?;
-    // What the TIME_WAIT timer shows when read `since` the client began to close: it started at
-    // TCP_TIMEWAIT_LEN as the server's FIN arrived, after that, counted in whole jiffies, less a
-    // tick that came late (SCHEDULING), and the emulation's allowance where the clock is emulated.
-    let slack = 2 * hz.jiffy() + SCHEDULING + netcase::kernel()?.emulation();
-
-    // 1. tcp_rfc1337 = 0, the default, set explicitly: the stray ACK to the first connection.
-    client_host.set(sysctl::TCP_RFC1337, false).await?;
-    let (tw, read_at) = time_wait_of(client_host, client_addr, killed_addr)
-        .await?
-        .expect("the first connection's TIME_WAIT socket");
-    let timer = tw_timer(&tw);
-    let (client_before, server_before, sent_at) = stray_ack(
-        &net,
-        &killed,
-        (client_addr, killed_addr),
-        (timer, read_at),
-        slack,
-    )
-    .await?;
-    let gone = wait_until(
-        "the TIME_WAIT socket killed",
-        Duration::from_secs(2),
-        || time_wait_of(client_host, client_addr, killed_addr),
-        Option::is_none,
-    )
-    .await?;
-    let client_delta = client_host.counters().await?.since(&client_before)?;
-    let server_delta = server_host.counters().await?.since(&server_before)?;
-    let killed_after = gone.at.saturating_duration_since(sent_at);
-    case.measure("killed_after_ms", &[ms(killed_after)], "ms");
-    // The timer as last read before the stray ACK, run down to the kill: at least what TIME_WAIT
-    // had left (the stray ACK itself restarted it at TCP_TIMEWAIT_LEN, as part 2 shows).
-    let timer_left = (read_at + timer.remaining).saturating_duration_since(gone.at);
-    case.measure("timer_left_when_killed_s", &[timer_left.as_secs_f64()], "s");
-    let lived = gone.at.saturating_duration_since(killed.closing_at);
-    case.note(format!(
-        "tcp_rfc1337=0: TIME_WAIT killed {killed_after:?} after the stray ACK, {lived:?} into \
-         it, with {timer_left:?} of its timer left"
-    ));
-    assert_counted(&client_delta, &server_delta, "tcp_rfc1337=0");
-    // Its port is free at once.
-    let reconnected = try_connect(client_host, killed_addr).await?;
-    assert_eq!(
-        reconnected,
-        Ok(ONE_PORT.low),
-        "connect() right after the kill"
-    );
-
-    // 2. tcp_rfc1337 = 1: the same stray ACK to the second connection, once its timer has run
-    // long enough that a restart would show.
-    client_host.set(sysctl::TCP_RFC1337, true).await?;
-    let ripe = wait_until(
-        "the second TIME_WAIT timer run down a little",
-        Duration::from_secs(2),
-        || time_wait_of(client_host, client_addr, kept_addr),
-        |tw| {
-            tw.as_ref()
-                .is_none_or(|(s, _)| tw_timer(s).remaining + RESTART_VISIBLE <= TCP_TIMEWAIT_LEN)
-        },
-    )
-    .await?;
-    let (tw, read_at) = ripe
-        .value
-        .expect("the second connection's TIME_WAIT socket");
-    let timer = tw_timer(&tw);
-    let (client_before, server_before, sent_at) = stray_ack(
-        &net,
-        &kept,
-        (client_addr, kept_addr),
-        (timer, read_at),
-        slack,
-    )
-    .await?;
-    // Both segments in: the stray ACK and the reset (the client counts each before it handles it).
-    wait_until(
-        "the stray ACK and the reset received",
-        Duration::from_secs(2),
-        || client_host.counters(),
-        |c| {
-            c.since(&client_before)
-                .and_then(|d| d.get("Tcp.InSegs"))
-                .is_ok_and(|n| n >= 2)
-        },
-    )
-    .await?;
-    let client_delta = client_host.counters().await?.since(&client_before)?;
-    let server_delta = server_host.counters().await?.since(&server_before)?;
-    assert_counted(&client_delta, &server_delta, "tcp_rfc1337=1");
-    let (after, read_after) = time_wait_of(client_host, client_addr, kept_addr)
-        .await?
-        .expect("the TIME_WAIT socket survives the reset");
-    assert_eq!(after.cookie, tw.cookie, "the same TIME_WAIT socket");
-    // Still running, and restarted: the out-of-window ACK set it to TCP_TIMEWAIT_LEN again
-    // (`inet_twsk_reschedule`), which the reset left alone.
-    let timer_after = tw_timer(&after);
-    let since = read_after.saturating_duration_since(sent_at);
-    case.measure(
-        "timer_after_stray_s",
-        &[
-            timer.remaining.as_secs_f64(),
-            timer_after.remaining.as_secs_f64(),
-        ],
-        "s",
-    );
-    assert!(
-        timer_after.remaining > timer.remaining
-            && timer_after.remaining <= TCP_TIMEWAIT_LEN
-            && timer_after.remaining + since + slack >= TCP_TIMEWAIT_LEN,
-        "TIME_WAIT timer {:?} before the stray ACK, {:?} read {since:?} after it: not restarted \
-         at {TCP_TIMEWAIT_LEN:?}",
-        timer.remaining,
-        timer_after.remaining
-    );
-    let refused = try_connect(client_host, kept_addr).await?;
-    assert_eq!(
-        refused,
-        Err(libc::EADDRNOTAVAIL),
-        "connect() with the TIME_WAIT socket kept"
-    );
-
-    let recorded = recording.stop().await?;
-    recorded.check(&net, "client", &expectation)?;
-    // Still there after everything the capture shows.
-    let last = time_wait_of(client_host, client_addr, kept_addr).await?;
-    assert_eq!(
-        last.map(|(s, _)| s.cookie),
-        Some(tw.cookie),
-        "the kept TIME_WAIT socket at the end"
-    );
-    Ok(())
+    /// Checks what each half counts: the client takes in the stray ACK and the reset and sends
+    /// its duplicate ACK; the server takes in that ACK and sends the reset. No counter records
+    /// the kill: the same counts with the TIME_WAIT socket killed and kept. (`TcpExt.TW` counts
+    /// TIME_WAIT timers that expire, `TcpExt.TWKilled` early expiries, neither an
+    /// assassination.)
+    async fn counted(&self, net: &Topology, half: &str) -> Result<()> {
+        let client = net.host("client")?.counters().await?.since(&self.client)?;
+        let server = net.host("server")?.counters().await?.since(&self.server)?;
+        let server_moved = [("Tcp.InSegs", 1), ("Tcp.OutSegs", 1), ("Tcp.OutRsts", 1)];
+        for counted in [
+            client.moved_only("Tcp", [("Tcp.InSegs", 2), ("Tcp.OutSegs", 1)]),
+            client.moved_only("TcpExt", NOTHING),
+            server.moved_only("Tcp", server_moved),
+            server.moved_only("TcpExt", NOTHING),
+        ] {
+            counted.unwrap_or_else(|e| panic!("{half}: {e}"));
+        }
+        Ok(())
+    }
 }

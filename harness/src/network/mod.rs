@@ -5,6 +5,7 @@
 //! when it is ready; everything after it (packets, impairments, observations) works on it.
 
 pub mod addr;
+pub mod closing;
 mod failure;
 pub mod family;
 pub mod fork;
@@ -12,6 +13,8 @@ pub(crate) mod host;
 pub mod leaks;
 pub(crate) mod netlink;
 pub(crate) mod ready;
+pub mod repair;
+pub mod serve;
 pub mod sockaddr;
 pub mod socket;
 pub mod sysctl;

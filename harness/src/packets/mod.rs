@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod decode;
+pub mod inject;
 pub mod pcap;
 pub(crate) mod ring;
 mod sent;
