@@ -190,33 +190,12 @@ fn failed_to_start(job: Job, seed: u64, tool: &Tool, why: &str) -> CaseResult {
 }
 
 fn blank(job: Job, seed: u64, tool: &Tool) -> CaseResult {
-    let info = &job.def.info;
-    CaseResult {
-        schema: report::RESULT_SCHEMA.to_owned(),
-        case: info.name.to_owned(),
-        summary: info.summary.to_owned(),
-        family: family_name(job.family).to_owned(),
-        verdict: Verdict::Fail,
-        reason: None,
-        error: None,
-        duration_s: 0.0,
-        expected_s: info.expected.as_secs_f64(),
-        seed,
-        figures: Vec::new(),
-        notes: Vec::new(),
-        behaviours: Vec::new(),
-        counters: BTreeMap::new(),
-        checkpoints: Vec::new(),
-        settings: BTreeMap::new(),
-        kernel: report::kernel(),
-        netcase: tool.clone(),
-        rerun: format!(
-            "netcase run '{}' --family {} --seed {seed}",
-            info.name,
-            family_name(job.family)
-        ),
-        files: Vec::new(),
-    }
+    let (info, family) = (&job.def.info, family_name(job.family));
+    let rerun = format!(
+        "netcase run '{}' --family {family} --seed {seed}",
+        info.name
+    );
+    CaseResult::unfinished(info, family, seed, report::kernel(), tool.clone(), rerun)
 }
 
 /// Runs one case on this (named) thread and writes its bundle.

@@ -32,19 +32,11 @@ impl Kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::{Clock, Hz, HzSource, kernel};
+    use crate::kernel::{Clock, tests::real_at_250_hz};
 
     #[test]
     fn a_chain_is_early_once_and_late_per_timer() {
-        let mut k = kernel().unwrap().clone();
-        k.hz = Hz {
-            value: 250,
-            source: HzSource::Measured {
-                jiffies: 0,
-                over: Duration::ZERO,
-            },
-        };
-        k.clock = Clock::Real;
+        let mut k = real_at_250_hz();
         let one = Duration::from_secs(1);
         // A 1 s timer at HZ=250: 32 ms of wheel granularity, a jiffy, 20 ms of scheduling.
         let s = k.chain_slack([one, one, one]);

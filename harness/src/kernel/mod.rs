@@ -275,8 +275,22 @@ fn list(root: &Path, dir: &str, found: &mut BTreeSet<String>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// This machine's kernel as if it ran at HZ=250 on real hardware, for timing arithmetic.
+    pub(crate) fn real_at_250_hz() -> Kernel {
+        let mut k = kernel().unwrap().clone();
+        k.hz = Hz {
+            value: 250,
+            source: HzSource::Measured {
+                jiffies: 0,
+                over: Duration::ZERO,
+            },
+        };
+        k.clock = Clock::Real;
+        k
+    }
 
     #[test]
     fn emulation_comes_from_the_command_line_or_the_environment() {
@@ -300,15 +314,7 @@ mod tests {
 
     #[test]
     fn timer_slack_has_both_edges() {
-        let mut k = kernel().unwrap().clone();
-        k.hz = Hz {
-            value: 250,
-            source: HzSource::Measured {
-                jiffies: 0,
-                over: Duration::ZERO,
-            },
-        };
-        k.clock = Clock::Real;
+        let mut k = tests::real_at_250_hz();
         let s = k.timer_slack(Duration::from_secs(1));
         assert_eq!(s.early, Duration::from_millis(4));
         assert_eq!(s.late, Duration::from_millis(56));

@@ -37,7 +37,6 @@ pub mod qemu;
 pub mod serial;
 
 use std::{
-    collections::BTreeMap,
     os::unix::process::CommandExt,
     path::{Component, Path, PathBuf},
     process::{Command, Stdio},
@@ -701,32 +700,17 @@ fn stopped(def: &Def, family: &str, release: &str, why: &str, tool: &Tool) -> Ca
 /// The result of a run that did not come back.
 fn lost(def: &Def, family: &str, release: &str, why: &str, tool: &Tool) -> CaseResult {
     let case = def.info.name;
+    let kernel = report::Kernel {
+        release: release.to_owned(),
+        version: "unknown".to_owned(),
+        hz: "unknown".to_owned(),
+        config_hash: "unknown".to_owned(),
+    };
+    let rerun = format!("netcase kernels --kernel {release} '{case}' --family {family}");
     CaseResult {
-        schema: report::RESULT_SCHEMA.to_owned(),
-        case: case.to_owned(),
-        summary: def.info.summary.to_owned(),
-        family: family.to_owned(),
-        verdict: Verdict::Fail,
         reason: Some(why.to_owned()),
         error: Some(why.to_owned()),
-        duration_s: 0.0,
-        expected_s: def.info.expected.as_secs_f64(),
-        seed: 1,
-        figures: Vec::new(),
-        notes: Vec::new(),
-        behaviours: Vec::new(),
-        counters: BTreeMap::new(),
-        checkpoints: Vec::new(),
-        settings: BTreeMap::new(),
-        kernel: report::Kernel {
-            release: release.to_owned(),
-            version: "unknown".to_owned(),
-            hz: "unknown".to_owned(),
-            config_hash: "unknown".to_owned(),
-        },
-        netcase: tool.clone(),
-        rerun: format!("netcase kernels --kernel {release} '{case}' --family {family}"),
-        files: Vec::new(),
+        ..CaseResult::unfinished(&def.info, family, 1, kernel, tool.clone(), rerun)
     }
 }
 

@@ -168,6 +168,40 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
+    /// The result of a case run that has not begun (or never came back): a failure with nothing
+    /// recorded, which the run then fills in. `rerun` is the command that reruns it.
+    pub fn unfinished(
+        info: &crate::case::CaseInfo,
+        family: &str,
+        seed: u64,
+        kernel: Kernel,
+        netcase: Tool,
+        rerun: String,
+    ) -> CaseResult {
+        CaseResult {
+            schema: RESULT_SCHEMA.to_owned(),
+            case: info.name.to_owned(),
+            summary: info.summary.to_owned(),
+            family: family.to_owned(),
+            verdict: Verdict::Fail,
+            reason: None,
+            error: None,
+            duration_s: 0.0,
+            expected_s: info.expected.as_secs_f64(),
+            seed,
+            figures: Vec::new(),
+            notes: Vec::new(),
+            behaviours: Vec::new(),
+            counters: BTreeMap::new(),
+            checkpoints: Vec::new(),
+            settings: BTreeMap::new(),
+            kernel,
+            netcase,
+            rerun,
+            files: Vec::new(),
+        }
+    }
+
     /// The bundle directory's name: the case name with `::` as `.`, then the family.
     pub fn dir_name(case: &str, family: &str) -> String {
         format!("{}.{family}", case.replace("::", "."))
