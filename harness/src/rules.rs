@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+mod keepalive;
 mod measured;
 mod syn;
 

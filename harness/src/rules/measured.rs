@@ -1,7 +1,8 @@
 //! A timer schedule measured and checked: the sends a rule times (SYN retransmissions, keepalive
 //! probes) picked from a capture with their gaps ([`Sends`]), each timeout asserted within the
 //! kernel's slack ([`Sends::assert_timeouts`], [`Kernel::assert_chain`]), and the counters a
-//! schedule run to its end moves ([`SynSchedule::counters`], [`KeepaliveSchedule::counters`]).
+//! schedule run to its end moves ([`SynSchedule::counters`], and for keepalive
+//! [`super::KeepaliveSchedule::counters`]).
 //!
 //! ```no_run
 //! # use netcase::{Result, Topology, capture::Recorded, case::Case};
@@ -22,7 +23,7 @@
 
 use std::{fmt, time::Duration};
 
-use super::{KeepaliveSchedule, SynSchedule, TCP_TIMEOUT_INIT, keepalive_schedule};
+use super::{SynSchedule, TCP_TIMEOUT_INIT};
 use crate::{
     Kernel,
     capture::{Captured, Zero},
@@ -30,7 +31,6 @@ use crate::{
     decode::Segment,
     impair::Packets,
     network::Topology,
-    observe::Keepalive,
 };
 
 /// Segments one host sent that a rule times, in the order captured, with their times.
@@ -178,49 +178,6 @@ impl SynSchedule {
     }
 }
 
-impl KeepaliveSchedule {
-    /// The chain of keepalive timers: the idle time to the first probe, then from each probe to
-    /// the next firing (the last gives up). They sum to [`KeepaliveSchedule::gives_up`].
-    pub fn timers(&self) -> Vec<Duration> {
-        let mut at = vec![Duration::ZERO];
-        at.extend(&self.probes);
-        at.push(self.gives_up);
-        at.windows(2).map(|w| w[1] - w[0]).collect()
-    }
-
-    /// What an idle connection that follows this schedule to its end moves on its host: each
-    /// probe counted (`TCPKeepAlive`), one abort on timeout, and the one RST it sends as it gives
-    /// up, resetting an established connection. For [`crate::observe::Delta::moved`].
-    pub fn counters(&self) -> [(&'static str, i64); 4] {
-        [
-            ("TcpExt.TCPKeepAlive", self.probes.len() as i64),
-            ("TcpExt.TCPAbortOnTimeout", 1),
-            ("Tcp.OutRsts", 1),
-            ("Tcp.EstabResets", 1),
-        ]
-    }
-}
-
-impl Keepalive {
-    /// The schedule these settings give a connection whose probes go unanswered
-    /// ([`keepalive_schedule`]).
-    pub fn schedule(&self) -> KeepaliveSchedule {
-        keepalive_schedule(self.idle, self.interval, self.count, self.user_timeout)
-    }
-}
-
-impl fmt::Display for Keepalive {
-    /// `idle 1s, interval 1s, count 3, user timeout 0ns` (`keepalive off, ...` when off).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let on = if self.enabled { "" } else { "keepalive off, " };
-        write!(
-            f,
-            "{on}idle {:?}, interval {:?}, count {}, user timeout {:?}",
-            self.idle, self.interval, self.count, self.user_timeout
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,16 +185,6 @@ mod tests {
 
     fn s(secs: u64) -> Duration {
         Duration::from_secs(secs)
-    }
-
-    #[test]
-    fn keepalive_timers_sum_to_the_end() {
-        let rule = keepalive_schedule(s(2), s(1), 3, Duration::ZERO);
-        assert_eq!(rule.timers(), [s(2), s(1), s(1), s(1)]);
-        // TCP_USER_TIMEOUT=2.5 s: the third firing (3 s) gives up, after two probes.
-        let user = keepalive_schedule(s(1), s(1), 10, Duration::from_millis(2500));
-        assert_eq!(user.timers(), [s(1), s(1), s(1)]);
-        assert_eq!(user.counters()[0], ("TcpExt.TCPKeepAlive", 2));
     }
 
     #[test]
