@@ -286,7 +286,9 @@ async fn unanswered(case: Arc<Case>, net: Arc<Topology>, set: Unanswered) -> Res
     // return: under load that thread woke up to 125 ms late, and it seemed to give up early.
     let gave_up = since_syn_ack(&net, &seen, failure.at)?;
     case.measure("etimedout_after_ms", &[ms(gave_up)], "ms");
-    // A chain of timers (Kernel::chain_slack), then the reader's wake-up: WAKEUP later still.
+    // A chain of timers (Kernel::chain_slack): early by at most a jiffy (only the first is armed
+    // between ticks, the others are re-armed as a tick runs them); late by each timer's wheel
+    // granularity, a jiffy and scheduling, and by the reader's wake-up. Emulation adds to both.
     kernel.assert_chain(&rule.timers(), gave_up, WAKEUP, "read(): ETIMEDOUT");
 
     // The probes and the RST on the wire: the files name the socket's timers, or the host's.

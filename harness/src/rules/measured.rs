@@ -123,6 +123,18 @@ impl Sends {
     }
 }
 
+impl fmt::Display for Sends {
+    /// `3 at [0ns, 1.011s, 3.027s] from the first`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at {:?} from the first",
+            self.len(),
+            self.from_first()
+        )
+    }
+}
+
 /// Durations in milliseconds, for measures and figures.
 pub fn in_ms(durations: &[Duration]) -> Vec<f64> {
     durations.iter().map(|d| d.as_secs_f64() * 1000.0).collect()
@@ -219,5 +231,6 @@ mod tests {
         assert_eq!(sends.from_first(), [ms(0), ms(1000), ms(3000)]);
         assert_eq!(sends.gaps(), [ms(1000), ms(2000)]);
         assert_eq!(in_ms(&sends.gaps()), [1000.0, 2000.0]);
+        assert_eq!(sends.to_string(), "3 at [0ns, 1s, 3s] from the first");
     }
 }
