@@ -30,7 +30,6 @@ use netcase::{
     network::{Close, Options},
     observe::{self, Filter, Seen, TcpInfo, TcpState, TimerKind},
     rules,
-    sysctl::{self, Sysctl},
 };
 use nix::errno::Errno;
 
@@ -84,7 +83,7 @@ pub static SYSCTLS: Def = Def::new(
         unanswered,
         Unanswered {
             options: Options::new().keepalive_by_sysctls(),
-            sysctls: Some([1, 1, 2]),
+            sysctls: Some((ONE, ONE, 2)),
             file: "keepalive_sysctls.expect",
         }
     ),
@@ -147,19 +146,12 @@ struct Unanswered {
     /// The client socket's options: SO_KEEPALIVE, and `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
     /// `TCP_KEEPCNT`, `TCP_USER_TIMEOUT` where the case sets them.
     options: Options,
-    /// The host's `tcp_keepalive_time`, `tcp_keepalive_intvl` (seconds) and
-    /// `tcp_keepalive_probes` ([`KEEPALIVE_SYSCTLS`]), if the case sets them.
-    sysctls: Option<[u32; 3]>,
+    /// The host's `tcp_keepalive_time`, `tcp_keepalive_intvl` (whole seconds) and
+    /// `tcp_keepalive_probes`, if the case sets them ([`netcase::Host::set_keepalive_defaults`]).
+    sysctls: Option<(Duration, Duration, u32)>,
     /// The expectation file.
     file: &'static str,
 }
-
-/// The host's keepalive sysctls, in the order of [`Unanswered::sysctls`].
-const KEEPALIVE_SYSCTLS: [Sysctl<u32>; 3] = [
-    sysctl::TCP_KEEPALIVE_TIME,
-    sysctl::TCP_KEEPALIVE_INTVL,
-    sysctl::TCP_KEEPALIVE_PROBES,
-];
 
 /// The survivor of the notes' scenario: how its socket is set, and what it does once the path is
 /// back.
@@ -250,13 +242,8 @@ async fn answered(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     assert_eq!(socket.retransmits, 0, "answered: no probe out; {socket}");
 
     let seen = watch.stop().await?;
-    let (keepidle, keepintvl) = (secs(idle), secs(interval));
-    let vars = [("keepidle", &*keepidle), ("keepintvl", &*keepintvl)];
-    seen.check_on(
-        &net,
-        "client",
-        &expectation("keepalive_answered.expect", &vars)?,
-    )?;
+    let expected = expectation("keepalive_answered.expect", &ka.vars())?;
+    seen.check_on(&net, "client", &expected)?;
     case.measure("probe_times_ms", &probe_times(&net, &seen)?, "ms");
     let moved = [("TcpExt.TCPKeepAlive", 2), ("TcpExt.TCPAbortOnTimeout", 0)];
     seen.counters("client")?.moved(moved)
@@ -264,40 +251,27 @@ async fn answered(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
 
 async fn unanswered(case: Arc<Case>, net: Arc<Topology>, set: Unanswered) -> Result<()> {
     let (client, kernel) = (net.host("client")?, netcase::kernel()?);
-    let (mut host, sysctls) = (Vec::new(), set.sysctls.iter().flatten());
-    for (knob, value) in KEEPALIVE_SYSCTLS.into_iter().zip(sysctls) {
-        client.set(knob, *value).await?;
-        host.push(u64::from(client.get(knob).await?));
+    if let Some((idle, interval, count)) = set.sysctls {
+        client.set_keepalive_defaults(idle, interval, count).await?;
     }
     let drops = net.impair("client", "server").await?;
     let watch = net.watch(&["client"]).await?;
-    let user_timeout = set.options.user_timeout.unwrap_or_default();
-    let conn = net.connect_with("client", "server", case.family(), PORT, set.options);
+    let conn = net.connect_with("client", "server", case.family(), PORT, set.options.clone());
     let conn = conn.await?;
     let (local, remote) = (conn.client.local()?, conn.client.peer()?);
     // What the socket reports: its own options, or the host's sysctls where it set none.
     let ka = observe::keepalive(&conn.client)?;
-    if !host.is_empty() {
-        let socket = [ka.idle.as_secs(), ka.interval.as_secs(), ka.count.into()];
-        let why = "a socket without TCP_KEEPIDLE/INTVL/CNT reports the host's sysctls";
-        assert_eq!(socket.to_vec(), host, "{why}");
-    }
-    assert_eq!((ka.enabled, ka.user_timeout), (true, user_timeout));
-    let rule = rules::keepalive_schedule(ka.idle, ka.interval, ka.count, ka.user_timeout);
-    case.note(format!(
-        "idle {:?}, interval {:?}, count {}, user timeout {:?}: the rule says probes at {:?}, \
-         RST and ETIMEDOUT at {:?}",
-        ka.idle, ka.interval, ka.count, ka.user_timeout, rule.probes, rule.gives_up
-    ));
+    let why = "a socket reports its keepalive options, else the host's tcp_keepalive_* sysctls";
+    assert_eq!(ka, client.keepalive_for(&set.options).await?, "{why}");
+    let rule = ka.schedule();
+    case.note(format!("{ka}: the rule says {rule}"));
     // From now on every segment to the server vanishes at its ingress.
     drops.drop(Packets::tcp(), Which::All)?;
 
     // While it probes: the keepalive timer runs and sock_diag counts the probes out.
-    let what = "the first unanswered probe counted";
+    let (between, what) = (Filter::between(local, remote), "the first probe counted");
     let probing =
-        client.wait_for_socket(Filter::between(local, remote), what, rule.gives_up, |s| {
-            s.retransmits >= 1
-        });
+        client.wait_for_socket(between.clone(), what, rule.gives_up, |s| s.retransmits >= 1);
     let (failure, probing) = futures::join!(conn.client.read_failure(), probing);
     let socket = probing?.value;
     let state = (socket.state, socket.timer.map(|t| t.kind));
@@ -307,45 +281,29 @@ async fn unanswered(case: Arc<Case>, net: Arc<Topology>, set: Unanswered) -> Res
     // The error is reported once; the connection is then closed: end of file, and writes fail.
     failure.assert_reported_once(Errno::ETIMEDOUT);
 
-    // From the SYN-ACK, the last segment received, whose processing armed the keepalive timer
-    // (`tcp_finish_connect`), by the capture's clock, to read()'s return. Not from connect()'s
-    // return: under load the connecting thread woke up to 125 ms late, and the connection then
-    // seemed to give up that much early.
+    // From the SYN-ACK (the last segment received: its processing armed the keepalive timer in
+    // `tcp_finish_connect`), by the capture's clock, to read()'s return. Not from connect()'s
+    // return: under load that thread woke up to 125 ms late, and it seemed to give up early.
     let gave_up = since_syn_ack(&net, &seen, failure.at)?;
     case.measure("etimedout_after_ms", &[ms(gave_up)], "ms");
-    // A chain of timers: early by at most a jiffy (only the first is armed between ticks, the
-    // others are re-armed as a tick runs them); late by each timer's wheel granularity, a jiffy
-    // and scheduling, and by the reader's wake-up. Emulation adds to both.
-    let timers = std::iter::repeat_n(ka.interval, rule.probes.len());
-    let mut slack = kernel.chain_slack(timers.chain([ka.idle]));
-    slack.late += WAKEUP;
-    let says = slack.describe(rule.gives_up);
-    let admitted = slack.admits(rule.gives_up, gave_up);
-    assert!(admitted, "read(): ETIMEDOUT after {gave_up:?}, not {says}");
+    // A chain of timers (Kernel::chain_slack): early by at most a jiffy (only the first is armed
+    // between ticks, the others are re-armed as a tick runs them); late by each timer's wheel
+    // granularity, a jiffy and scheduling, and by the reader's wake-up. Emulation adds to both.
+    kernel.assert_chain(&rule.timers(), gave_up, WAKEUP, "read(): ETIMEDOUT");
 
     // The probes and the RST on the wire: the files name the socket's timers, or the host's.
     let mut vars = client.settings().await?;
-    vars.insert("keepidle".into(), secs(ka.idle));
-    vars.insert("keepintvl".into(), secs(ka.interval));
-    vars.insert("probes".into(), rule.probes.len().to_string());
-    let expected = expectation(set.file, &vars)?;
-    seen.check_on(&net, "client", &expected)?;
+    vars.extend(ka.vars());
+    seen.check_on(&net, "client", &expectation(set.file, &vars)?)?;
     let probe_times = probe_times(&net, &seen)?;
     case.measure("probe_times_ms", &probe_times, "ms");
     assert_eq!(probe_times.len(), rule.probes.len(), "{probe_times:?}");
-    let counts = drops.counts()?;
-    let all_dropped = counts.dropped == rule.probes.len() as u64 + 1;
-    assert!(all_dropped, "the probes and the RST, dropped: {counts:?}");
+    let (counts, probes_and_rst) = (drops.counts()?, rule.probes.len() as u64 + 1);
+    assert_eq!(counts.dropped, probes_and_rst, "all dropped: {counts:?}");
     // One RST, the one it sends when it gives up.
-    seen.counters("client")?.moved([
-        ("TcpExt.TCPKeepAlive", rule.probes.len() as i64),
-        ("TcpExt.TCPAbortOnTimeout", 1),
-        ("Tcp.OutRsts", 1),
-        ("Tcp.EstabResets", 1),
-    ])?;
-    let left = client.sockets_matching(Filter::all().port(PORT)).await?;
-    let gone = left.get(local, remote).is_none();
-    assert!(gone, "the connection is gone: {left:?}");
+    seen.counters("client")?.moved(rule.counters())?;
+    let left = client.sockets_matching(between).await?;
+    assert!(left.is_empty(), "the connection is gone: {left:?}");
     Ok(())
 }
 
@@ -430,9 +388,4 @@ async fn peer_lost_state(case: Arc<Case>, net: Arc<Topology>, survivor: Survivor
     let left = client.sockets_matching(Filter::all().port(PORT)).await?;
     assert!(left.get(local, remote).is_none(), "{left:?}");
     Ok(())
-}
-
-/// A duration as the expectation files write it: seconds, without a needless fraction (`1`).
-fn secs(d: Duration) -> String {
-    d.as_secs_f64().to_string()
 }

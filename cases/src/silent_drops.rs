@@ -26,12 +26,12 @@ use netcase::{
     impair::{Feature, Packets, Which},
     network::Options,
     observe::{Filter, Socket, TcpState, TimerKind},
-    rules::{SynSchedule, TCP_TIMEOUT_INIT},
+    rules::SynSchedule,
     sysctl,
 };
 use nix::errno::Errno;
 
-use crate::common::{WAKEUP, at, expectation, ms};
+use crate::common::{WAKEUP, expectation, ms};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
 pub static ALL: &[&Def] = &[
@@ -184,7 +184,6 @@ async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Resu
     let (client, kernel) = (net.host("client")?, netcase::kernel()?);
     // The kernel's knobs, set as the case says; the rule they give, stated in the report.
     let rule = set_knobs(&case, client, setting).await?;
-    let in_ms = |d: &[Duration]| d.iter().copied().map(ms).collect::<Vec<_>>();
 
     // Someone listens: only the drops keep the connection from being made.
     let addr = net.socket_addr("server", case.family(), PORT)?;
@@ -199,40 +198,32 @@ async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Resu
 
     // While it waits: one SYN_SENT socket whose retransmission timer runs, never longer than the
     // longest timeout of the schedule.
-    let timeouts = rule.timeouts();
-    let longest = timeouts.iter().copied().max().unwrap_or(TCP_TIMEOUT_INIT);
     let syn_sent = Filter::all().state(TcpState::SynSent).port(PORT);
-    let resent = |s: &Socket| s.retransmits >= 1;
     let what = "the client's SYN_SENT socket with its first retransmission out";
+    let resent = |s: &Socket| s.retransmits >= 1;
     let socket = client.wait_for_socket(syn_sent, what, rule.gives_up, resent);
-    let socket = socket.await?.value;
+    let (socket, longest) = (socket.await?.value, rule.longest());
     let t = socket.timer.expect("a SYN_SENT socket has a running timer");
     assert_eq!(t.kind, TimerKind::Retransmit, "{socket}");
     assert!(t.remaining <= longest, "{socket}: timer beyond {longest:?}");
 
-    let connected = attempt.await?;
-    let seen = watch.stop().await?;
+    let (connected, seen) = (attempt.await?, watch.stop().await?);
     assert_eq!(connected.errno(), Some(Errno::ETIMEDOUT), "SYNs dropped");
 
     // The SYNs as the client sent them, from the connect() call; the last timeout is seen when
     // connect() returns.
     let (zero, syn) = (Zero::At(connected.called), Packets::with(Flags::SYN));
-    let syns = seen.recorded.on("client")?.sent(&net, zero, syn);
-    let sends: Vec<Duration> = syns.iter().map(|s| at(s) - at(&syns[0])).collect();
-    let gave_up = connected.took() - at(&syns[0]);
-    let mut measured: Vec<Duration> = sends.windows(2).map(|w| w[1] - w[0]).collect();
-    case.measure("syn_sends_ms", &in_ms(&sends), "ms");
-    case.measure("syn_gaps_ms", &in_ms(&measured), "ms");
+    let syns = seen.recorded.on("client")?.sends(&net, zero, syn);
+    let gave_up = connected.took() - syns.first();
+    syns.measure(&case, "syn");
     case.measure("etimedout_after_ms", &[ms(gave_up)], "ms");
-    assert_eq!(syns.len(), rule.syns(), "SYNs at {sends:?}; {rule}");
-    let same = syns.iter().all(|s| s.rel_seq == 0 && s.flags == Flags::SYN);
+    assert_eq!(syns.len(), rule.syns(), "SYNs {syns}; {rule}");
+    let same = syns.all(|s| s.rel_seq == 0 && s.flags == Flags::SYN);
     assert!(same, "every SYN is the same SYN: {syns:?}");
     // Each timeout is a kernel timer, within both edges of its slack (a jiffy early; its
     // timer-wheel granularity, a jiffy and scheduling late; more under emulation). The last one
     // ends in ETIMEDOUT instead of a SYN, seen when connect() returns: WAKEUP later still.
-    measured.push(gave_up - sends.last().copied().unwrap_or_default());
-    let context = format!("sends {sends:?}, ETIMEDOUT at {gave_up:?}; rule {rule:?}");
-    kernel.assert_timeouts(&timeouts, &measured, WAKEUP, &context);
+    syns.assert_timeouts(kernel, &rule.timeouts(), gave_up, WAKEUP, &rule);
     // The same, as an expectation over the capture (times from the first SYN), within the
     // widest edge of any gap's slack.
     seen.check(&net, &rule.expectation("client", "server", kernel))?;
@@ -242,15 +233,7 @@ async fn syn_case(case: Arc<Case>, net: Arc<Topology>, setting: Setting) -> Resu
     // TCPTimeouts, the last one (which gives up) too.
     let counts = drops.counts()?;
     assert_eq!(counts.dropped, rule.syns() as u64, "{counts:?}");
-    let r = rule.retransmissions() as i64;
-    seen.counters("client")?.moved([
-        ("Tcp.ActiveOpens", 1),
-        ("Tcp.AttemptFails", 1),
-        ("Tcp.RetransSegs", r),
-        ("TcpExt.TCPSynRetrans", r),
-        ("TcpExt.TCPTimeouts", r + 1),
-        ("TcpExt.TCPAbortOnTimeout", 1),
-    ])?;
+    seen.counters("client")?.moved(rule.counters())?;
     let left = client.sockets_matching(Filter::all().port(PORT)).await?;
     assert!(left.is_empty(), "client sockets left: {left:?}");
     Ok(())

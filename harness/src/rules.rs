@@ -10,7 +10,11 @@
 
 use std::time::Duration;
 
+mod keepalive;
+mod measured;
 mod syn;
+
+pub use measured::{Sends, in_ms};
 
 /// `TCP_TIMEOUT_INIT` (include/net/tcp.h): the retransmission timeout before any round trip was
 /// measured, for a SYN (and a SYN-ACK): 1 s.
