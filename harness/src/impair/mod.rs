@@ -1,11 +1,11 @@
 //! Breaking a link on purpose: packets of one direction dropped where the sender cannot see it.
 //!
-//! An [`Impairment`] is the eBPF drop program ([`crate::impair::bpf`]) attached as a direct-action
+//! An [`Impairment`] is the eBPF drop program (`impair/bpf.rs`) attached as a direct-action
 //! classifier to the receiving end's ingress (clsact qdisc). A drop there is silent, as on a real
 //! network: the sending socket gets no ENOBUFS, which a drop on its own egress would give it.
 //!
 //! [`Impairment::shape`] adds what a queue does (delay, jitter, reordering, duplication, rate
-//! limits) with netem or tbf, out of the sender's sight too ([`shape`]). [`features`] tells what
+//! limits) with netem or tbf, out of the sender's sight too (`impair/shape.rs`). [`features`] tells what
 //! this kernel can do; asking for more is an [`Error::Unsupported`] that names what is missing.
 
 pub(crate) mod bpf;
