@@ -30,7 +30,11 @@ use netcase::{
     case::{Case, Def},
     impair::Feature,
     network::Close,
-    observe::{Filter, Socket, TcpState, TimerKind},
+    observe::{
+        Filter, Socket, TcpState,
+        TcpState::{FinWait1, TimeWait},
+        TimerKind::Retransmit,
+    },
 };
 use nix::errno::Errno;
 
@@ -91,7 +95,11 @@ pub static ABORT: Def = Def::new(
 pub static DEFAULT_CLOSE_DELIVERS: Def = Def::new(
     "linger::default_close_delivers_later",
     "without SO_LINGER close() returns at once and the orphaned socket still delivers the data",
-    body!(close_with_pending, Close::Now),
+    body!(
+        close_pending,
+        Close::Now,
+        "linger_default_close_pending.expect"
+    ),
 )
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(800));
@@ -105,7 +113,7 @@ pub static DEFAULT_CLOSE_DELIVERS: Def = Def::new(
 pub static LINGER_TIMEOUT: Def = Def::new(
     "linger::timeout_returns_zero_and_keeps_the_data",
     "SO_LINGER {1, 2} towards an unreachable peer: close() blocks 2 s, returns 0, the data still arrives later",
-    body!(close_with_pending, Close::Linger(LINGER)),
+    body!(close_pending, Close::Linger(LINGER), "linger_timeout.expect"),
 )
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(3500));
@@ -119,7 +127,11 @@ pub static LINGER_TIMEOUT: Def = Def::new(
 pub static LINGER_NONBLOCKING: Def = Def::new(
     "linger::nonblocking_still_blocks",
     "SO_LINGER {1, 2} on a non-blocking socket: close() still blocks 2 s (the notes say it does not wait)",
-    body!(close_with_pending, Close::LingerNonblocking(LINGER)),
+    body!(
+        close_pending,
+        Close::LingerNonblocking(LINGER),
+        "linger_timeout.expect"
+    ),
 )
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(3500));
@@ -208,80 +220,58 @@ async fn abort(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
 }
 
 /// The client writes [`PENDING`] octets into a blackholed path and closes as `how` says; then
-/// the path comes back.
-async fn close_with_pending(case: Arc<Case>, net: Arc<Topology>, how: Close) -> Result<()> {
-    let (client, kernel) = (net.host("client")?, netcase::kernel()?);
-    let (file, linger) = match how {
-        Close::Linger(t) | Close::LingerNonblocking(t) => ("linger_timeout.expect", Some(t)),
-        _ => ("linger_default_close_pending.expect", None),
-    };
+/// the path comes back. The client's capture is checked against `fixtures/expect/<file>`.
+async fn close_pending(case: Arc<Case>, net: Arc<Topology>, how: Close, file: &str) -> Result<()> {
+    let (client, kernel, linger) = (net.host("client")?, netcase::kernel()?, how.linger());
     // The client ends in TIME_WAIT: it must not lose it to a reset from veth's reordering.
     keep_time_wait(client).await?;
     let watch = net.watch(&["client", "server"]).await?;
     let conn = net.connect("client", "server", case.family(), PORT).await?;
-    let (local, remote) = (conn.client.local()?, conn.client.peer()?);
-    // Silent drops of everything the client sends, at the server's ingress: the data and the FIN
-    // stay unacknowledged.
+    // Silent drops of all the client sends, at the server's ingress: data and FIN unacknowledged.
     let hole = net.impair("client", "server").await?;
     hole.blackhole()?;
-
     let written = conn.client.write_all(&[0x5a; PENDING]).await?;
-    assert_eq!(written, Ok(()), "write into the send buffer");
+    written.expect("write into the send buffer");
     let closed = conn.client.close(how).await?;
     assert_eq!(closed.result, Ok(()), "close() returns 0");
     case.measure("close_ms", &[ms(closed.took)], "ms");
-    let (early, late) = match linger {
-        // Nothing to wait for but a scheduler: 100 ms is far more than a close() takes here.
-        None => (Duration::ZERO, Duration::from_millis(100)),
-        // sk_lingertime is l_linger * HZ jiffies, armed between ticks: up to a jiffy early. The
-        // wait's timer fires at that time or up to one timer-wheel granule later (8 jiffies,
-        // 32 ms at HZ=250, for 0.25 s to 2 s), and the thread then needs a core: 150 ms above
-        // covers both on a loaded 2-core machine.
-        Some(_) => (kernel.jiffy(), Duration::from_millis(150)),
-    };
-    // Under emulation every edge moves by the emulation's allowance (nothing elsewhere).
+    // sk_lingertime is l_linger * HZ jiffies, armed between ticks: up to a jiffy early. Its timer
+    // fires then or up to a timer-wheel granule later (8 jiffies, 32 ms at HZ=250, for 0.25-2 s),
+    // and the thread needs a core: 150 ms covers both on a loaded 2-core machine. Without
+    // SO_LINGER only a scheduler: 100 ms. Under emulation, its allowance on every edge.
+    let late = Duration::from_millis(if linger.is_some() { 150 } else { 100 });
     let (nominal, took, emulation) = (linger.unwrap_or_default(), closed.took, kernel.emulation());
-    let within = took + early + emulation >= nominal && took <= nominal + late + emulation;
-    assert!(within, "close({how:?}) blocked {took:?}, not {nominal:?}");
-
-    // The socket is an orphan now: FIN_WAIT1, its data and FIN unacknowledged, retransmitting.
-    let orphan = client.only_socket(Filter::all().remote_port(PORT)).await?;
+    let in_time =
+        took + kernel.jiffy() + emulation >= nominal && took <= nominal + late + emulation;
+    assert!(in_time, "close({how:?}) blocked {took:?}, not {nominal:?}");
+    // An orphan now, the client's only socket to the server: FIN_WAIT1, data and FIN unacked,
+    // retransmitting; with SO_LINGER already twice while close() blocked (at 200, 600 ms);
+    // without, let it show it keeps trying: one tcp_rto_min (200 ms) before the path is back.
+    let to_server = Filter::all().remote_port(PORT);
+    let orphan = client.only_socket(to_server.clone()).await?;
     let seen = (orphan.state, orphan.send_q, orphan.timer.map(|t| t.kind));
-    let retransmitting = Some(TimerKind::Retransmit);
-    let retransmitting = (TcpState::FinWait1, PENDING as u32 + 1, retransmitting);
-    assert_eq!(seen, retransmitting, "{orphan}");
-    let so_far = client.counters().await?.since(watch.before("client")?)?;
-    so_far.moved([("Tcp.OutRsts", 0)])?;
-    let (least, within) = match linger {
-        // With SO_LINGER it has retransmitted while close() blocked (at 200 ms, then 600 ms).
-        Some(_) => (2, Duration::ZERO),
-        // Without, let it show that it keeps trying: one retransmission timeout (tcp_rto_min,
-        // 200 ms) into the blackhole before the path comes back.
-        None => (1, WITHIN),
-    };
+    let orphaned = (FinWait1, PENDING as u32 + 1, Some(Retransmit));
+    assert_eq!(seen, orphaned, "{orphan}");
+    let (least, within) = linger.map_or((1, WITHIN), |_| (2, Duration::ZERO));
     let what = format!("{least} retransmission(s) of the orphan, {orphan}");
-    let seen = client.wait_for_socket(Filter::between(local, remote), &what, within, |s| {
-        s.retransmits >= least
-    });
-    let retransmitted = [f64::from(seen.await?.value.retransmits)];
-    case.measure("retransmissions_before_clear", &retransmitted, "segments");
+    let retransmitted = |s: &Socket| s.retransmits >= least;
+    let retried = client.wait_for_socket(to_server.clone(), &what, within, retransmitted);
+    let retried = [f64::from(retried.await?.value.retransmits)];
+    case.measure("retransmissions_before_clear", &retried, "segments");
 
     // The path comes back: the orphan's next retransmission delivers everything, then its FIN.
     hole.clear()?;
     conn.server.set_timeout(DELIVERY_LIMIT)?;
     let (got, end) = conn.server.read_to_end().await?;
     assert_eq!(end, Ok(()), "the server reads the data and the FIN");
-    let n = got.len();
-    let all = n == PENDING && got.iter().all(|b| *b == 0x5a);
-    assert!(all, "every octet written before close(), not {n}");
+    let all = got == [0x5a; PENDING];
+    assert!(all, "every octet written before close(), not {got:?}");
     case.measure("delivered_after_close_ms", &[ms(closed.at.elapsed())], "ms");
     let dropped = hole.counts()?;
     assert!(dropped.dropped >= 2, "{dropped:?}");
-
     // The server closes in turn; the orphan finishes as any active closer does, in TIME_WAIT.
     conn.server.close(Close::Now).await?;
-    let to_server = Filter::all().remote_port(PORT);
-    let tw = client.wait_for_state(to_server, TcpState::TimeWait, 1, WITHIN);
+    let tw = client.wait_for_state(to_server, TimeWait, 1, WITHIN);
     let tw = tw.await?.value;
     assert_eq!(tw.len(), 1, "{tw}");
 

@@ -40,11 +40,13 @@ use netcase::{
     Host, Result, Topology, body,
     case::{Case, Def},
     kernel::Slack,
-    network::{Call, Close, Sock, closing::ClosedFirst, repair::SequenceNumbers, serve::Server},
+    network::{
+        Call, Close, closing::ClosedFirst, ports::UsedUp, repair::SequenceNumbers, serve::Server,
+    },
     observe::{
         Counters, Filter, Socket, SocketTable, TCP_TIMEWAIT_LEN, TcpState,
         TcpState::{Listen, TimeWait},
-        Timer, TimerKind, Watch, next_whole_second, wait_until, wait_until_every,
+        Timer, TimerKind, Watch, wait_until, wait_until_every,
     },
     packets::inject::RawSegment,
     rules::{self, TwReuse},
@@ -80,9 +82,9 @@ const LONG_RANGE: PortRange = PortRange {
     high: 42015,
 };
 
-/// `tcp_tw_reuse_delay` set on the client, in milliseconds: long enough that the whole range is
-/// used up well within it, short enough to keep the cases fast.
-const REUSE_DELAY_MS: u32 = 500;
+/// `tcp_tw_reuse_delay` set on the client: long enough that the whole range is used up well
+/// within it, short enough to keep the cases fast.
+const REUSE_DELAY: Duration = Duration::from_millis(500);
 
 /// Whoever sends the first FIN holds TIME_WAIT, its timer starting at `TCP_TIMEWAIT_LEN`; a
 /// zero-linger close leaves none anywhere.
@@ -197,9 +199,8 @@ async fn held_by_active_closer(case: Arc<Case>, net: Arc<Topology>) -> Result<()
 
     // 1. The client closes first.
     let served = server.serve(at(PORT)?).await?;
-    let (_, closed) = open_and_close(client, served.addr())
-        .await?
-        .expect("connect()");
+    let made = client.open_and_close(served.addr()).await?;
+    let (_, closed) = made.expect("connect()");
     let table = client.sockets_matching(to_port(PORT)).await?;
     let timer = tw_timer(table.find(closed.local, served.addr())?);
     // The timer was set to TCP_TIMEWAIT_LEN when the socket entered TIME_WAIT, as the server's
@@ -256,7 +257,7 @@ async fn held_by_active_closer(case: Arc<Case>, net: Arc<Topology>) -> Result<()
 /// TIME_WAIT socket is ever taken over, and connect() keeps failing.
 async fn refused(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: u8) -> Result<()> {
     let expectation = expectation("time_wait_exhausted.expect", &())?;
-    let range = use_up_the_range(&case, &net, reuse, timestamps).await?;
+    let range = Exhausted::of(&case, &net, reuse, timestamps).await?;
     let attempt = || try_connect(range.client, range.server.addr());
     // None of the TIME_WAIT sockets may be taken over, however old: keep trying for twice
     // the longest wait of the reuse rule (the kernel would have allowed reuse after one).
@@ -269,7 +270,7 @@ async fn refused(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: u8)
         Ok(seen) => panic!(
             "tcp_tw_reuse={reuse}, tcp_timestamps={timestamps}: a TIME_WAIT port was reused \
              after {:?}: {:?}",
-            seen.at - range.first,
+            seen.at - range.first(),
             seen.value
         ),
     }
@@ -284,7 +285,7 @@ async fn refused(case: Arc<Case>, net: Arc<Topology>, reuse: u8, timestamps: u8)
 /// TIME_WAIT socket taken over.
 async fn reused(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let expectation = expectation("time_wait_reused.expect", &())?;
-    let range = use_up_the_range(&case, &net, 1, 1).await?;
+    let range = Exhausted::of(&case, &net, 1, 1).await?;
     let (rule, kernel) = (range.rule, netcase::kernel()?);
     let attempt = || try_connect(range.client, range.server.addr());
     // Where kernels differ: when a TIME_WAIT socket may be taken over.
@@ -292,7 +293,7 @@ async fn reused(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     // Not yet: the rule allows none of the TIME_WAIT sockets yet.
     let early = attempt().await?;
     let checked = rules::monotonic(Instant::now());
-    let allowed_first = rule.allowed_at(rules::monotonic(range.first));
+    let allowed_first = rule.allowed_at(rules::monotonic(range.first()));
     assert!(
         checked < allowed_first,
         "the early connect() ended {:?} after the first moment of reuse ({}): the case was too \
@@ -303,7 +304,7 @@ async fn reused(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     assert_eq!(early, Err(Errno::EADDRNOTAVAIL), "before reuse is allowed");
     // Then the oldest one is taken over as soon as the rule allows.
     let first = wait_until(REUSING, rule.longest() * 3, attempt, Result::is_ok).await?;
-    let after = first.at.saturating_duration_since(range.entered);
+    let after = first.at.saturating_duration_since(range.entered());
     case.measure("reused_after_ms", &[ms(after)], "ms");
     // Not before the rule's moment for the first socket: after a delay, from its entry into
     // TIME_WAIT as its timer shows it (whole jiffies: 2 jiffies early at most); at the next
@@ -312,8 +313,8 @@ async fn reused(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     // plus a probe's window and the observation's slack (scheduling, and emulation where the
     // clock is emulated) plus 80 ms for the connect() of the probe.
     let allowed = rule.allowed_at(rules::monotonic(match rule {
-        TwReuse::AfterDelay(_) => range.entered,
-        TwReuse::NextSecond => range.first,
+        TwReuse::AfterDelay(_) => range.entered(),
+        TwReuse::NextSecond => range.first(),
     }));
     let (seen, slack) = (rules::monotonic(first.at), kernel.observation_slack());
     assert!(
@@ -362,12 +363,12 @@ async fn ports_come_back(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let ports = LONG_RANGE.len() as usize;
     let addr = net.socket_addr("server", case.family(), PORT)?;
     let to = net.host("server")?.serve(addr).await?;
-    let first_round = use_up(client, to.addr(), ports, "with every port in TIME_WAIT").await?;
+    let first_round = client.use_up_ports(to.addr(), ports).await?.closed;
     let started = first_round[0].began;
 
     // Each TIME_WAIT socket, by cookie: its port and when its timer is due.
     let time_waits = to_port(PORT).state(TimeWait);
-    let table = client.sockets_matching(time_waits).await?;
+    let table = client.sockets_matching(time_waits.clone()).await?;
     assert_eq!(table.len(), ports, "{table}");
     let due_at = |s: &Socket| table.read_at() + tw_timer(s).remaining;
     let due: HashMap<u64, (u16, Instant)> = (table.iter())
@@ -379,9 +380,13 @@ async fn ports_come_back(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let poll = Duration::from_millis(20);
     let deadline = TCP_TIMEWAIT_LEN + Duration::from_secs(5);
     let within = deadline.saturating_sub(started.elapsed());
-    let (gone, mut second_round) = watch_them_go(client, to.addr(), &due, poll, within).await?;
+    let (addr, cookies) = (to.addr(), Vec::from_iter(due.keys().copied()));
+    let back = || async move { Ok(client.use_up_ports(addr, ports).await?.closed) };
+    let gone = client.wait_for_each_gone(time_waits, &cookies, poll, within, back);
+    let (gone, back) = gone.await?;
+    let mut second_round = back.concat();
     // The last sockets may go between a table read and the connect() attempts: one more round.
-    second_round.extend(use_up(client, to.addr(), ports, "with the range used up again").await?);
+    second_round.extend(client.use_up_ports(to.addr(), ports).await?.closed);
     assert_eq!(second_round.len(), ports, "a connection per port back");
 
     // Each socket lasted TCP_TIMEWAIT_LEN from its entry, plus what the timer wheel adds: a
@@ -534,41 +539,8 @@ fn to_port(port: u16) -> Filter {
     Filter::all().remote_port(port)
 }
 
-/// Polls every `poll`, for at most `within`, until every TIME_WAIT socket of `due` (by cookie)
-/// is gone from the client's table, and tries to connect to `to` between looks (refused with
-/// EADDRNOTAVAIL once the ports that came back are used up): when each socket was seen gone (at
-/// the latest: the end of the table read that missed it), and the connections made meanwhile.
-async fn watch_them_go(
-    client: &Host,
-    to: SocketAddr,
-    due: &HashMap<u64, (u16, Instant)>,
-    poll: Duration,
-    within: Duration,
-) -> Result<(HashMap<u64, Instant>, Vec<ClosedFirst>)> {
-    let (mut gone, mut back) = (HashMap::new(), Vec::new());
-    let look = || async move {
-        let table = client.sockets_matching(to_port(to.port()).state(TimeWait));
-        let table = table.await?;
-        let more = use_up(client, to, due.len(), "while ports are in TIME_WAIT").await?;
-        Result::Ok((table, more))
-    };
-    let all_gone = |(table, more): &(SocketTable, Vec<ClosedFirst>)| {
-        for cookie in due
-            .keys()
-            .filter(|c| !table.iter().any(|s| s.cookie == **c))
-        {
-            gone.entry(*cookie).or_insert(table.read_end());
-        }
-        back.extend_from_slice(more);
-        gone.len() == due.len()
-    };
-    let what = "every TIME_WAIT socket gone";
-    wait_until_every(what, within, poll, look, all_gone).await?;
-    Ok((gone, back))
-}
-
 /// The exhaustion cases once the client's range is used up.
-struct UsedUp<'a> {
+struct Exhausted<'a> {
     /// The client host.
     client: &'a Host,
     /// The server the connections went to.
@@ -577,128 +549,71 @@ struct UsedUp<'a> {
     watch: Watch<'a>,
     /// When this kernel allows a TIME_WAIT socket to be taken over.
     rule: TwReuse,
+    /// The connections that used the range up, and the client's sockets to the server then.
+    used: UsedUp,
+}
+
+impl<'a> Exhausted<'a> {
+    /// The exhaustion cases' set-up and first act: the client's range narrowed to
+    /// [`SMALL_RANGE`], `tcp_tw_reuse` and `tcp_timestamps` set on the client as given, then
+    /// connections opened and closed by the client until connect() fails ([`checked`]).
+    async fn of(case: &Case, net: &'a Topology, reuse: u8, timestamps: u8) -> Result<Self> {
+        let client = net.host("client")?;
+        client.set(sysctl::IP_LOCAL_PORT_RANGE, SMALL_RANGE).await?;
+        client.set(sysctl::TCP_TIMESTAMPS, timestamps).await?;
+        keep_time_wait(client).await?;
+        let rule = client.set_tw_reuse(reuse, REUSE_DELAY).await?;
+        let addr = net.socket_addr("server", case.family(), PORT)?;
+        let server = net.host("server")?.serve(addr).await?;
+        let watch = net.watch(&["client", "server"]).await?;
+        // The range is to be used up before the rule allows any of its sockets to be taken over.
+        rule.fresh_period().await?;
+        let used = client.use_up_ports(server.addr(), SMALL_RANGE.len() as usize);
+        let used = checked(case, used.await?, rule);
+        Ok(Self {
+            client,
+            server,
+            watch,
+            rule,
+            used,
+        })
+    }
+
     /// When the first connection began to close (its socket entered TIME_WAIT after).
-    first: Instant,
+    fn first(&self) -> Instant {
+        self.used.first()
+    }
+
     /// When the first socket entered TIME_WAIT, by the kernel's clock (its timer).
-    entered: Instant,
-}
-
-/// The exhaustion cases' set-up and first act: the client's range narrowed to [`SMALL_RANGE`],
-/// `tcp_tw_reuse` and `tcp_timestamps` set on the client as given, then connections opened and
-/// closed by the client until connect() fails. Checks that it failed after one connection per
-/// port, before the first TIME_WAIT socket could have been taken over, with every port in
-/// TIME_WAIT.
-async fn use_up_the_range<'a>(
-    case: &Case,
-    net: &'a Topology,
-    reuse: u8,
-    timestamps: u8,
-) -> Result<UsedUp<'a>> {
-    let (client, kernel) = (net.host("client")?, netcase::kernel()?);
-    client.set(sysctl::IP_LOCAL_PORT_RANGE, SMALL_RANGE).await?;
-    client.set(sysctl::TCP_TW_REUSE, reuse).await?;
-    client.set(sysctl::TCP_TIMESTAMPS, timestamps).await?;
-    keep_time_wait(client).await?;
-    // tcp_tw_reuse_delay, where the kernel has it: shortened. Without it, the rule of kernels
-    // before 6.14: reuse at the next whole second of the monotonic clock.
-    let rule = if kernel.has(sysctl::TCP_TW_REUSE_DELAY) {
-        client
-            .set(sysctl::TCP_TW_REUSE_DELAY, REUSE_DELAY_MS)
-            .await?;
-        TwReuse::of(Some(Duration::from_millis(REUSE_DELAY_MS.into())))
-    } else {
-        TwReuse::of(None)
-    };
-    let ports = SMALL_RANGE.len() as usize;
-    let server = net.host("server")?;
-    let server = server
-        .serve(net.socket_addr("server", case.family(), PORT)?)
-        .await?;
-    let watch = net.watch(&["client", "server"]).await?;
-    if rule == TwReuse::NextSecond {
-        // The whole range is used up within one second of the monotonic clock, so that no
-        // socket of it may be taken over before the round ends.
-        // 100 ms into it (and the emulation's allowance): after the tick that moves the
-        // kernel's seconds clock on, however late it comes.
-        next_whole_second(Duration::from_millis(100) + kernel.emulation()).await;
+    fn entered(&self) -> Instant {
+        let entered = self.used.held.time_wait_entered();
+        entered.expect("TIME_WAIT timers")
     }
-    let done = use_up(client, server.addr(), ports, "with every port in TIME_WAIT").await?;
-    let refused_at = Instant::now();
-    assert_eq!(done.len(), ports, "one connection per port: {done:?}");
-    case.figure(
-        "connections_before_refusal",
-        &[done.len() as f64],
-        "connections",
-    );
-    let first = done[0].began;
-    assert!(
-        rules::monotonic(refused_at) < rule.allowed_at(rules::monotonic(first)),
-        "the range took {:?} to use up, past the first moment of reuse ({}): the case cannot tell \
-         reuse from none",
-        refused_at - first,
-        rule.describe()
-    );
-
-    let table = client
-        .sockets_matching(Filter::all().remote_port(PORT))
-        .await?;
-    let mut held: Vec<u16> = table.iter().map(|s| s.local.port()).collect();
-    held.sort_unstable();
-    let all: Vec<u16> = (SMALL_RANGE.low..=SMALL_RANGE.high).collect();
-    assert_eq!(held, all, "every port of the range in TIME_WAIT: {table}");
-    assert_eq!(table.count(TcpState::TimeWait), ports, "{table}");
-    // When the first socket entered TIME_WAIT, by the kernel's clock: its timer started at
-    // TCP_TIMEWAIT_LEN then (within a jiffy), sooner than the client's reader woke up.
-    let entered = (table.iter().filter_map(|s| s.timer))
-        .map(|t| table.read_at() + t.remaining - TCP_TIMEWAIT_LEN)
-        .min()
-        .expect("TIME_WAIT timers");
-    Ok(UsedUp {
-        client,
-        server,
-        watch,
-        rule,
-        first,
-        entered,
-    })
 }
 
-/// One connection from the client to `to`, which the client closes first (its end holds
-/// TIME_WAIT) and the server only closes: the client's socket, left in CLOSE, and how it closed;
-/// or what connect() failed with.
-async fn open_and_close(client: &Host, to: SocketAddr) -> Result<Call<(Sock, ClosedFirst)>> {
-    let sock = match client.connect(to).await? {
-        Ok(sock) => sock,
-        Err(errno) => return Ok(Err(errno)),
-    };
-    let closed = sock.close_first().await?;
-    assert_eq!(closed.received, 0, "the server only closes");
-    Ok(Ok((sock, closed)))
-}
-
-/// Opens and closes connections to `to` until connect() fails: how each closed. Checks that it
-/// failed with EADDRNOTAVAIL (`when` says what the ports were doing), and not later than after
-/// `max` connections, the ports of the range.
-async fn use_up(client: &Host, to: SocketAddr, max: usize, when: &str) -> Result<Vec<ClosedFirst>> {
-    let mut done = Vec::new();
-    loop {
-        match open_and_close(client, to).await? {
-            Ok((_, closed)) => done.push(closed),
-            Err(errno) => {
-                assert_eq!(errno, Errno::EADDRNOTAVAIL, "connect() {when}");
-                return Ok(done);
-            }
-        }
-        assert!(done.len() <= max, "more connections than ports: {done:?}");
-    }
+/// Checks the range used up as the exhaustion cases need it: one connection per port, every
+/// port in TIME_WAIT, all before the rule allowed the first TIME_WAIT socket to be taken over.
+fn checked(case: &Case, used: UsedUp, rule: TwReuse) -> UsedUp {
+    let (done, held, first) = (&used.closed, &used.held, used.first());
+    let (n, ports) = (done.len(), SMALL_RANGE.len() as usize);
+    assert_eq!(n, ports, "one connection per port: {done:?}");
+    case.figure("connections_before_refusal", &[n as f64], "connections");
+    let in_time = rules::monotonic(used.refused_at) < rule.allowed_at(rules::monotonic(first));
+    let (took, rule) = (used.refused_at - first, rule.describe());
+    let late = format!("the range took {took:?} to use up, past the first moment of reuse");
+    let why = "the case cannot tell reuse from none";
+    assert!(in_time, "{late} ({rule}): {why}");
+    let all = Vec::from_iter(SMALL_RANGE.ports());
+    assert_eq!(held.local_ports(), all, "every port in TIME_WAIT: {held}");
+    assert_eq!(held.count(TcpState::TimeWait), n, "{held}");
+    used
 }
 
 /// connect() from the client to `to`: the port it got (the connection closed first again, as
 /// every other connection of the case), or the errno.
 async fn try_connect(client: &Host, to: SocketAddr) -> Result<Call<u16>> {
-    Ok(open_and_close(client, to)
-        .await?
-        .map(|(_, c)| c.local.port()))
+    let made = client.open_and_close(to).await?;
+    Ok(made.map(|(_, c)| c.local.port()))
 }
 
 /// The TIME_WAIT timer of `socket`, which must be in TIME_WAIT.
@@ -757,7 +672,7 @@ const NOTHING: [(&str, i64); 0] = [];
 impl Ended {
     /// A connection from the client to `to`, closed by the client first.
     async fn of(client: &Host, to: SocketAddr) -> Result<Ended> {
-        let (sock, closed) = open_and_close(client, to).await?.expect("connect()");
+        let (sock, closed) = client.open_and_close(to).await?.expect("connect()");
         let seqs = sock.sequence_numbers()?;
         Ok(Ended { to, closed, seqs })
     }

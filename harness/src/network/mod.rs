@@ -12,6 +12,7 @@ pub mod fork;
 pub(crate) mod host;
 pub mod leaks;
 pub(crate) mod netlink;
+pub mod ports;
 pub(crate) mod ready;
 pub mod repair;
 pub mod serve;

@@ -44,6 +44,7 @@ use crate::{
 };
 
 mod burst;
+mod close;
 mod timed;
 pub use timed::Timed;
 

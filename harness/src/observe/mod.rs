@@ -18,6 +18,7 @@
 //! ```
 
 mod counters;
+mod gone;
 mod settings;
 mod socket;
 mod socket_waits;

@@ -11,5 +11,6 @@ mod hosts;
 mod impair;
 mod network;
 mod observe;
+mod ports;
 mod readme;
 mod waits;
