@@ -600,6 +600,7 @@ fn checked(case: &Case, used: UsedUp, rule: TwReuse) -> UsedUp {
     case.figure("connections_before_refusal", &[n as f64], "connections");
     let in_time = rules::monotonic(used.refused_at) < rule.allowed_at(rules::monotonic(first));
     let (took, rule) = (used.refused_at - first, rule.describe());
+    case.measure("range_used_up_ms", &[ms(took)], "ms");
     let late = format!("the range took {took:?} to use up, past the first moment of reuse");
     let why = "the case cannot tell reuse from none";
     assert!(in_time, "{late} ({rule}): {why}");

@@ -20,9 +20,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use socket2::Socket;
+
 use crate::{
     error::{Error, Result},
-    network::socket::{Sock, describe},
+    network::socket::{Sock, blocking, describe, errno},
 };
 
 /// How long [`Sock::close_first`] waits for the peer's FIN, at most: a peer that has not closed
@@ -53,31 +55,54 @@ impl Sock {
     /// still be read ([`Sock::sequence_numbers`]). Should the peer's FIN overtake its ACK of
     /// ours, the connection waits in CLOSING for that ACK first.
     pub async fn close_first(&self) -> Result<ClosedFirst> {
-        let local = self.local()?;
-        let failed = |call: &str, errno| {
-            Error::io(
-                format!("{call} on {self:?}, closing it first: {}", describe(errno)),
-                io::Error::from_raw_os_error(errno as i32),
-            )
-        };
-        self.socket()
-            .set_read_timeout(Some(PEER_FIN_WITHIN))
-            .map_err(|e| Error::io(format!("SO_RCVTIMEO on {self:?}"), e))?;
-        let began = Instant::now();
-        self.shutdown(Shutdown::Write)
-            .await?
-            .map_err(|e| failed("shutdown(SHUT_WR)", e))?;
-        let (data, ended) = self.read_to_end().await?;
-        ended.map_err(|e| {
-            failed(
-                &format!("read() for the peer's FIN (at most {PEER_FIN_WITHIN:?})"),
-                e,
-            )
-        })?;
-        Ok(ClosedFirst {
-            local,
-            began,
-            received: data.len(),
+        let socket = self.shared();
+        let what = format!("{self:?}");
+        blocking("closing a socket first", move || {
+            close_first_now(&socket, &what)
         })
+        .await?
     }
+}
+
+/// [`Sock::close_first`] on this thread: one blocking call for the whole close, so that a loop
+/// of closes ([`crate::Host::use_up_ports`]) runs on one thread, without a thread per call
+/// (each a wake-up that can come tens of milliseconds late on a loaded machine). `what` names
+/// the socket for the errors.
+pub(crate) fn close_first_now(socket: &Socket, what: &str) -> Result<ClosedFirst> {
+    let failed = |call: &str, e: io::Error| {
+        let message = format!(
+            "{call} on {what}, closing it first: {}",
+            describe(errno(&e))
+        );
+        Error::io(message, e)
+    };
+    let local = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .ok_or_else(|| failed("getsockname()", io::Error::from_raw_os_error(libc::EINVAL)))?;
+    socket
+        .set_read_timeout(Some(PEER_FIN_WITHIN))
+        .map_err(|e| failed("SO_RCVTIMEO", e))?;
+    let began = Instant::now();
+    socket
+        .shutdown(Shutdown::Write)
+        .map_err(|e| failed("shutdown(SHUT_WR)", e))?;
+    let (mut received, mut buf) = (0, [0u8; 4096]);
+    loop {
+        match io::Read::read(&mut &*socket, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => received += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let call = format!("read() for the peer's FIN (at most {PEER_FIN_WITHIN:?})");
+                return Err(failed(&call, e));
+            }
+        }
+    }
+    Ok(ClosedFirst {
+        local,
+        began,
+        received,
+    })
 }

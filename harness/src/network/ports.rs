@@ -32,8 +32,8 @@ use crate::{
     error::{Error, Result},
     network::{
         Call, Sock,
-        closing::ClosedFirst,
-        socket::describe,
+        closing::{ClosedFirst, close_first_now},
+        socket::{describe, errno, socket_for},
         sysctl::{self, PortRange},
     },
     observe::{Filter, SocketTable, TCP_TIMEWAIT_LEN, TimerKind, next_whole_second},
@@ -90,24 +90,46 @@ impl Host {
     /// succeed (the ports come back as fast as they are used: a range larger than meant, or
     /// TIME_WAIT sockets taken over, `tcp_tw_reuse`).
     pub async fn use_up_ports(&self, to: SocketAddr, at_most: usize) -> Result<UsedUp> {
-        let mut closed = Vec::new();
-        let refused = loop {
-            match self.open_and_close(to).await? {
-                Ok((_, c)) if closed.len() < at_most => closed.push(c),
-                Ok((_, c)) => {
-                    let what = format!(
-                        "using up the ports of host {} to {to}: connect() succeeded {} times, \
-                         more than the {at_most} expected (ports came back, or the range is \
-                         larger): {closed:?}, then {c:?}",
-                        self.name(),
-                        closed.len() + 1
-                    );
-                    return Err(Error::io(what, io::Error::from(io::ErrorKind::AddrInUse)));
+        // One thread inside the host for the whole loop, as a client program would run it: a
+        // thread per call would add two wake-ups per connection, each tens of milliseconds late
+        // on a loaded machine, and the range must be used up within a TIME_WAIT reuse delay.
+        let host = self.name().to_owned();
+        let (closed, refused, refused_at) = self
+            .run(move || -> Result<(Vec<ClosedFirst>, io::Error, Instant)> {
+                let mut closed = Vec::new();
+                loop {
+                    let socket = socket_for(to).map_err(|e| {
+                        Error::io(format!("a socket to connect to {to} on host {host}"), e)
+                    })?;
+                    if let Err(e) = socket.connect(&to.into()) {
+                        return Ok((closed, e, Instant::now()));
+                    }
+                    let what = format!("a connection to {to} on host {host}");
+                    let c = close_first_now(&socket, &what)?;
+                    if c.received != 0 {
+                        let what = format!(
+                            "closing {what} first: the peer sent {} octet(s) before its FIN \
+                             (serve it with a server that only closes, such as Host::serve)",
+                            c.received
+                        );
+                        let e = io::Error::from(io::ErrorKind::InvalidData);
+                        return Err(Error::io(what, e));
+                    }
+                    if closed.len() == at_most {
+                        let what = format!(
+                            "using up the ports of host {host} to {to}: connect() succeeded {} \
+                             times, more than the {at_most} expected (ports came back, or the \
+                             range is larger): {closed:?}, then {c:?}",
+                            closed.len() + 1
+                        );
+                        let e = io::Error::from(io::ErrorKind::AddrInUse);
+                        return Err(Error::io(what, e));
+                    }
+                    closed.push(c);
                 }
-                Err(errno) => break errno,
-            }
-        };
-        let refused_at = Instant::now();
+            })
+            .await??;
+        let refused = errno(&refused);
         if refused != Errno::EADDRNOTAVAIL {
             let what = format!(
                 "using up the ports of host {} to {to}: connect() failed with {} after {} \

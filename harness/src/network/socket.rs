@@ -331,6 +331,11 @@ impl Sock {
         &self.socket
     }
 
+    /// Another handle on the socket, for a blocking call on a thread of its own.
+    pub(crate) fn shared(&self) -> Arc<Socket> {
+        Arc::clone(&self.socket)
+    }
+
     /// Its local address (getsockname).
     pub fn local(&self) -> Result<SocketAddr> {
         self.address(self.socket.local_addr(), "getsockname")
@@ -533,7 +538,7 @@ pub struct Connection {
     pub established_wall: SystemTime,
 }
 
-fn socket_for(addr: SocketAddr) -> io::Result<Socket> {
+pub(crate) fn socket_for(addr: SocketAddr) -> io::Result<Socket> {
     Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
 }
 
