@@ -400,10 +400,17 @@ fn run_until_the_fast_case_is_done(out: &Path) -> std::process::Child {
             .stdout(std::process::Stdio::null()),
     )
     .expect("netcase starts");
-    // Done once the summary, rewritten as each case finishes, lists it.
+    // Done once the summary and the index, rewritten in that order as each case finishes, list
+    // it (a kill between the two would find no index yet).
     let fast_done = || {
-        std::fs::read_to_string(out.join("summary.json"))
-            .is_ok_and(|s| s.contains("\"socket_addresses.seen_by_both_ends.v4\""))
+        let lists = |file: &str, what: &str| {
+            std::fs::read_to_string(out.join(file)).is_ok_and(|s| s.contains(what))
+        };
+        lists("summary.json", "\"socket_addresses.seen_by_both_ends.v4\"")
+            && lists(
+                "index.html",
+                "socket_addresses.seen_by_both_ends.v4/README.md",
+            )
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while !fast_done() {
