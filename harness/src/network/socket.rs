@@ -415,39 +415,46 @@ impl Sock {
     /// Closes it as `how` says, and reports what close() returned and how long it blocked. It
     /// must be the last handle on the socket (a clone still held would keep it open).
     pub async fn close(self, how: Close) -> Result<Closed> {
-        let what = format!("close() of {self:?}");
-        let socket = Arc::try_unwrap(self.socket).map_err(|_| {
-            Error::io(
-                what.clone(),
-                io::Error::other("another handle on the socket is still held"),
-            )
-        })?;
-        match how {
-            Close::Now => Ok(()),
-            Close::Abort => socket.set_linger(Some(Duration::ZERO)),
-            Close::Linger(n) => socket.set_linger(Some(n)),
-            Close::LingerNonblocking(n) => socket
-                .set_linger(Some(n))
-                .and_then(|()| socket.set_nonblocking(true)),
-        }
-        .map_err(|e| Error::io(format!("SO_LINGER before {what}"), e))?;
+        let (socket, what) = self.last_handle()?;
+        prepare_close(&socket, how)
+            .map_err(|e| Error::io(format!("SO_LINGER before {what}"), e))?;
+        blocking(&what, move || close_owned(socket)).await
+    }
+
+    /// write() of all of `data`, then close() as `how` says, back to back on one thread: what
+    /// the write returned and how the close went (not closed if the write failed). As a server
+    /// that answers and hangs up does it: the close follows the last write at once, so its FIN
+    /// leaves right behind the data (two calls of their own could be a scheduling delay apart).
+    pub async fn write_all_then_close(self, data: &[u8], how: Close) -> Result<(Call<()>, Closed)> {
+        let (socket, what) = self.last_handle()?;
+        let data = data.to_vec();
         blocking(&what, move || {
-            let fd = socket.into_raw_fd();
-            // No fork may overlap the close: a child between fork and exec would keep the
-            // socket open, and close() would send nothing.
-            crate::fork::close_now(|| {
-                let start = Instant::now();
-                // SAFETY: `into_raw_fd` gave up ownership of fd; it is closed once, here.
-                let rc = unsafe { libc::close(fd) };
-                let at = Instant::now();
-                Closed {
-                    result: if rc == 0 { Ok(()) } else { Err(Errno::last()) },
-                    took: at - start,
-                    at,
-                }
-            })
+            let written = call(io::Write::write_all(&mut &socket, &data));
+            written?;
+            prepare_close(&socket, how)
+                .map(|()| (Ok(()), close_owned(socket)))
+                .map_err(|e| errno(&e))
         })
-        .await
+        .await?
+        .map_or_else(
+            |errno| {
+                let e = io::Error::from_raw_os_error(errno as i32);
+                Err(Error::io(format!("write() or SO_LINGER before {what}"), e))
+            },
+            Ok,
+        )
+    }
+
+    /// The socket itself, which must be its last handle, and a name for it in errors.
+    fn last_handle(self) -> Result<(Socket, String)> {
+        let what = format!("close() of {self:?}");
+        match Arc::try_unwrap(self.socket) {
+            Ok(socket) => Ok((socket, what)),
+            Err(_) => Err(Error::io(
+                what,
+                io::Error::other("another handle on the socket is still held"),
+            )),
+        }
     }
 
     /// Its TCP_INFO.
@@ -666,6 +673,36 @@ impl Topology {
 /// The errno's name and meaning, for messages: `ECONNRESET (Connection reset by peer)`.
 pub fn describe(errno: Errno) -> String {
     format!("{errno:?} ({})", errno.desc())
+}
+
+/// Sets what `how` asks of close() (SO_LINGER; non-blocking for [`Close::LingerNonblocking`]).
+fn prepare_close(socket: &Socket, how: Close) -> io::Result<()> {
+    match how {
+        Close::Now => Ok(()),
+        Close::Abort => socket.set_linger(Some(Duration::ZERO)),
+        Close::Linger(n) => socket.set_linger(Some(n)),
+        Close::LingerNonblocking(n) => socket
+            .set_linger(Some(n))
+            .and_then(|()| socket.set_nonblocking(true)),
+    }
+}
+
+/// close(2) of `socket` on this thread, with what it returned and how long it blocked.
+fn close_owned(socket: Socket) -> Closed {
+    let fd = socket.into_raw_fd();
+    // No fork may overlap the close: a child between fork and exec would keep the socket open,
+    // and close() would send nothing.
+    crate::fork::close_now(|| {
+        let start = Instant::now();
+        // SAFETY: `into_raw_fd` gave up ownership of fd; it is closed once, here.
+        let rc = unsafe { libc::close(fd) };
+        let at = Instant::now();
+        Closed {
+            result: if rc == 0 { Ok(()) } else { Err(Errno::last()) },
+            took: at - start,
+            at,
+        }
+    })
 }
 
 #[cfg(test)]
