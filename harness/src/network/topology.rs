@@ -895,14 +895,25 @@ mod tests {
                 && err.contains("File exists"),
             "{err}"
         );
-        // Each namespace was held only by its host's thread and fd: no thread of them is left.
-        let threads: Vec<String> = std::fs::read_dir("/proc/thread-self/..")
-            .map_err(|e| Error::io("listing this process's threads", e))?
-            .flatten()
-            .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
-            .filter(|comm| comm.starts_with("netcase-undo-"))
-            .collect();
-        assert!(threads.is_empty(), "host threads left running: {threads:?}");
+        // Each namespace was held only by its host's thread (joined when the host went) and by
+        // the threads of `Host::run` calls, which end just after they hand over their result:
+        // none of them may be left once those have ended. Polled every millisecond for at most
+        // a second (an ending thread needs a core; the whole suite loads both).
+        let undo_threads = || -> Result<Vec<String>> {
+            Ok(std::fs::read_dir("/proc/thread-self/..")
+                .map_err(|e| Error::io("listing this process's threads", e))?
+                .flatten()
+                .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                .filter(|comm| comm.starts_with("netcase-undo-"))
+                .collect())
+        };
+        let gone = crate::observe::wait_until(
+            "the threads of hosts undo-a, undo-b and undo-c to end",
+            Duration::from_secs(1),
+            || async { undo_threads() },
+            |threads: &Vec<String>| threads.is_empty(),
+        );
+        gone.await?;
         Ok(())
     }
 
