@@ -4,8 +4,8 @@
 A case is a `Def` in cases/src/<behaviour>.rs whose body is `body!(function, ...)`; its length is
 the lines of that async function, from its signature to its closing brace (doc comments above it
 not counted). Cases that share one function with other arguments share its length. The other
-functions of each file (its helpers) are listed too, with their lengths, so that nothing hides
-in them.
+functions of each file, and the methods of its own types (its helpers), are listed too, with
+their lengths, so that nothing hides in them.
 
     python3 ci/case_lengths.py            # the table
     python3 ci/case_lengths.py --check    # exit 1 unless median <= 60 and longest <= 100
@@ -20,13 +20,20 @@ SKIP = {"lib.rs", "common.rs"}
 
 
 def functions(text):
-    """Every top-level `fn` of a file: name -> number of lines, signature to closing brace."""
+    """Every top-level `fn` of a file, and every method of its own types (`impl T { fn f }`, named
+    `T::f`): name -> number of lines, signature to closing brace."""
     lines = text.splitlines()
     found = {}
+    owner = None
     i = 0
     while i < len(lines):
-        m = re.match(r"^(?:pub(?:\(crate\))? )?(?:async )?fn ([a-z_0-9]+)", lines[i])
-        if not m:
+        impl = re.match(r"^impl(?:<[^>]*>)? (?:[A-Za-z_0-9]+ for )?([A-Za-z_0-9]+)", lines[i])
+        if impl:
+            owner = impl.group(1)
+        elif re.match(r"^\S", lines[i]):
+            owner = None
+        m = re.match(r"^( {4})?(?:pub(?:\(crate\))? )?(?:async )?fn ([a-z_0-9]+)", lines[i])
+        if not m or (m.group(1) and not owner):
             i += 1
             continue
         depth, start, j, opened = 0, i, i, False
@@ -37,7 +44,8 @@ def functions(text):
             if opened and depth == 0:
                 break
             j += 1
-        found[m.group(1)] = j - start + 1
+        name = f"{owner}::{m.group(2)}" if m.group(1) else m.group(2)
+        found[name] = j - start + 1
         i = j + 1
     return found
 
@@ -72,7 +80,7 @@ def main():
     lengths = [n for _, _, n in rows]
     median, longest = statistics.median(lengths), max(lengths)
     print(f"\n{len(rows)} cases: median {median:g} lines, longest {longest}")
-    print("\nhelpers (functions of the behaviour files that are no case's body):")
+    print("\nhelpers (functions and methods of the behaviour files that are no case's body):")
     for file, f, n in helpers:
         print(f"  {file}: {f} {n}")
     print(f"  {len(helpers)} helpers, {sum(n for _, _, n in helpers)} lines")
