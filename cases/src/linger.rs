@@ -231,8 +231,8 @@ async fn close_pending(case: Arc<Case>, net: Arc<Topology>, how: Close, file: &s
     let hole = net.impair("client", "server").await?;
     hole.blackhole()?;
     let pending = [0x5a; PENDING];
-    let (written, closed) = conn.client.write_all_then_close(&pending, how).await?;
-    written.expect("write into the send buffer");
+    let closed = conn.client.write_all_then_close(&pending, how).await?;
+    let closed = closed.expect("write into the send buffer");
     assert_eq!(closed.result, Ok(()), "close() returns 0");
     case.measure("close_ms", &[ms(closed.took)], "ms");
     // sk_lingertime is l_linger * HZ jiffies, armed between ticks: up to a jiffy early. Its timer

@@ -421,28 +421,21 @@ impl Sock {
         blocking(&what, move || close_owned(socket)).await
     }
 
-    /// write() of all of `data`, then close() as `how` says, back to back on one thread: what
-    /// the write returned and how the close went (not closed if the write failed). As a server
-    /// that answers and hangs up does it: the close follows the last write at once, so its FIN
-    /// leaves right behind the data (two calls of their own could be a scheduling delay apart).
-    pub async fn write_all_then_close(self, data: &[u8], how: Close) -> Result<(Call<()>, Closed)> {
+    /// write() of all of `data`, then close() as `how` says, back to back on one thread: how the
+    /// close went, or the errno of the write (or of SO_LINGER) that kept it from being made (the
+    /// socket is then closed without a report). As a server that answers and hangs up does it:
+    /// the close follows the last write at once, so its FIN leaves right behind the data (two
+    /// calls of their own could be a scheduling delay apart).
+    pub async fn write_all_then_close(self, data: &[u8], how: Close) -> Result<Call<Closed>> {
         let (socket, what) = self.last_handle()?;
         let data = data.to_vec();
         blocking(&what, move || {
-            let written = call(io::Write::write_all(&mut &socket, &data));
-            written?;
-            prepare_close(&socket, how)
-                .map(|()| (Ok(()), close_owned(socket)))
+            io::Write::write_all(&mut &socket, &data)
+                .and_then(|()| prepare_close(&socket, how))
+                .map(|()| close_owned(socket))
                 .map_err(|e| errno(&e))
         })
-        .await?
-        .map_or_else(
-            |errno| {
-                let e = io::Error::from_raw_os_error(errno as i32);
-                Err(Error::io(format!("write() or SO_LINGER before {what}"), e))
-            },
-            Ok,
-        )
+        .await
     }
 
     /// The socket itself, which must be its last handle, and a name for it in errors.
