@@ -15,6 +15,7 @@ pub mod backlog;
 mod common;
 pub mod keepalive;
 pub mod linger;
+pub mod retransmit;
 pub mod silent_drops;
 pub mod socket_addresses;
 pub mod time_wait;
@@ -27,6 +28,7 @@ pub static BEHAVIOURS: &[&[&Def]] = &[
     time_wait::ALL,
     keepalive::ALL,
     socket_addresses::ALL,
+    retransmit::ALL,
 ];
 
 /// Every case, in the order `netcase list` shows them.

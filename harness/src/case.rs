@@ -71,6 +71,7 @@ impl Def {
                 families: BOTH,
                 needs: &[],
                 expected: Duration::from_secs(1),
+                tier: Tier::Default,
             },
             body,
         }
@@ -99,6 +100,24 @@ impl Def {
         self.info.expected = expected;
         self
     }
+
+    /// In the [`Tier::Long`]: run only on request.
+    pub const fn long(mut self) -> Def {
+        self.info.tier = Tier::Long;
+        self
+    }
+}
+
+/// When a case runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Every run: `cargo test`, `netcase run`, the matrix.
+    Default,
+    /// Cases that take over a minute (a kernel's untouched default timers, for example): only
+    /// on request — `cargo test -- --include-ignored` (or `--ignored`: these alone), `netcase
+    /// run --long`, `netcase kernels --long`. They run in parallel with the rest, so the tier
+    /// adds about its longest case to a run.
+    Long,
 }
 
 /// The topology a case runs on.
@@ -135,6 +154,8 @@ pub struct CaseInfo {
     pub needs: &'static [Feature],
     /// How long it takes here, about (for progress displays, not a limit).
     pub expected: Duration,
+    /// When it runs.
+    pub tier: Tier,
 }
 
 impl CaseInfo {

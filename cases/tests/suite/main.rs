@@ -12,11 +12,19 @@
 //! A case's test is named `<case>::family_<i>_Family__<V4|V6>`, `i` counting the case's own
 //! families from 1 (as rstest named them), so `cargo test time_wait::` and
 //! `cargo test -- --exact backlog::somaxconn_truncates::family_1_Family__V4` work as before.
+//!
+//! The long tier's cases ([`Tier::Long`]: over a minute each) are ignored tests, as cargo
+//! marks what runs only on request: `cargo test --workspace -- --include-ignored` runs them
+//! with everything else (longest first, so in parallel with the rest), `-- --ignored` alone.
 
 use std::process::ExitCode;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use netcase::{Family, case::Def, privileges};
+use netcase::{
+    Family,
+    case::{Def, Tier},
+    privileges,
+};
 
 mod command;
 mod matrix;
@@ -70,6 +78,7 @@ fn case_trials(def: &'static Def) -> Vec<Trial> {
             Trial::test(name.clone(), move || {
                 on_thread(&name, move || run_case(def, family))
             })
+            .with_ignored_flag(def.info.tier == Tier::Long)
         })
         .collect()
 }

@@ -16,9 +16,9 @@ pub fn command(suite: &Suite, args: KernelsArgs) -> ExitCode {
         return stream(dir, nonce, status);
     }
     let cases = if args.filters.is_empty() {
-        suite.quick(args.max_expected)
+        suite.quick(args.max_expected, args.long)
     } else {
-        match suite.select(&args.filters) {
+        match suite.select(&args.filters, args.long) {
             Ok(cases) => cases,
             Err(e) => return bad_input(&e),
         }

@@ -3,11 +3,11 @@
 //!
 //! ```text
 //! netcase list [FILTER...]
-//! netcase run [FILTER...] [--family v4|v6|both] [--out DIR] [--jobs N] [--seed S]
+//! netcase run [FILTER...] [--family v4|v6|both] [--out DIR] [--jobs N] [--seed S] [--long]
 //! netcase show DIR | DIR/CASE
 //! netcase demo [--family v4|v6|both]
 //! netcase kernels --kernel PATH_OR_DEB... [FILTER...] [--family ..] [--out DIR] [--accel ..]
-//!                 [--parallel N] [--timeout SECS] [--max-expected SECS] [--no-host]
+//!                 [--parallel N] [--timeout SECS] [--max-expected SECS] [--no-host] [--long]
 //! ```
 //!
 //! The command is [`main`] over a [`Suite`]: the registry of cases and where their files are.
@@ -48,7 +48,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::{
     Family,
-    case::Def,
+    case::{Def, Tier},
     impair::features,
     kernels::{Accel, family_name},
     privileges,
@@ -89,22 +89,33 @@ impl Suite {
         self.behaviours.iter().flat_map(|b| b.iter().copied())
     }
 
-    /// The cases whose names contain one of `filters` (every case without filters), or the
-    /// error line for the first filter that matches nothing, with the closest names.
-    pub fn select(&self, filters: &[String]) -> Result<Vec<&'static Def>, String> {
+    /// The cases whose names contain one of `filters` (every case without filters), the
+    /// [`Tier::Long`] ones only if `long`; or the error line for the first filter that matches
+    /// nothing (with the closest names), or only long cases without `long`.
+    pub fn select(&self, filters: &[String], long: bool) -> Result<Vec<&'static Def>, String> {
+        let wanted =
+            |d: &Def, f: &str| d.info.name.contains(f) && (long || d.info.tier != Tier::Long);
         for filter in filters {
-            if !self.cases().any(|d| d.info.name.contains(filter.as_str())) {
-                return Err(format!(
-                    "no case matches {filter:?}; closest: {} (see `netcase list`)",
-                    self.closest(filter).join(", ")
-                ));
+            if !self.cases().any(|d| wanted(d, filter)) {
+                return Err(
+                    if self.cases().any(|d| d.info.name.contains(filter.as_str())) {
+                        format!(
+                            "{filter:?} matches only cases of the long tier (over a minute each): \
+                         add --long to run them"
+                        )
+                    } else {
+                        format!(
+                            "no case matches {filter:?}; closest: {} (see `netcase list`)",
+                            self.closest(filter).join(", ")
+                        )
+                    },
+                );
             }
         }
         Ok(self
             .cases()
-            .filter(|d| {
-                filters.is_empty() || filters.iter().any(|f| d.info.name.contains(f.as_str()))
-            })
+            .filter(|d| long || d.info.tier != Tier::Long)
+            .filter(|d| filters.is_empty() || filters.iter().any(|f| wanted(d, f)))
             .collect())
     }
 
@@ -127,11 +138,15 @@ impl Suite {
         scored.into_iter().take(3).map(|(_, n)| n).collect()
     }
 
-    /// The cases expected to take at most `max_expected`: what `netcase kernels` runs without
-    /// filters (under TCG everything runs several times slower).
-    pub fn quick(&self, max_expected: Duration) -> Vec<&'static Def> {
+    /// The cases expected to take at most `max_expected`, and with `long` those of the long
+    /// tier: what `netcase kernels` runs without filters (under TCG everything runs several
+    /// times slower, but a long case waits on the kernel's timers, which run at their pace).
+    pub fn quick(&self, max_expected: Duration, long: bool) -> Vec<&'static Def> {
         self.cases()
-            .filter(|d| d.info.expected <= max_expected)
+            .filter(|d| match d.info.tier {
+                Tier::Default => d.info.expected <= max_expected,
+                Tier::Long => long,
+            })
             .collect()
     }
 
@@ -260,6 +275,10 @@ struct RunArgs {
     /// The seed of the cases' random choices (impairment loss, for example).
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
+    /// Also the long tier: cases of over a minute each (`netcase list` marks them), run in
+    /// parallel with the rest.
+    #[arg(long)]
+    long: bool,
 }
 
 /// `netcase kernels`'s options.
@@ -298,6 +317,9 @@ struct KernelsArgs {
     /// Leave out this kernel's run (the comparison's first column).
     #[arg(long)]
     no_host: bool,
+    /// Also the long tier (cases of over a minute each), whatever --max-expected says.
+    #[arg(long)]
+    long: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -414,7 +436,7 @@ fn bad_input(why: &str) -> ExitCode {
 }
 
 fn list(suite: &Suite, filters: &[String]) -> ExitCode {
-    let selected = match suite.select(filters) {
+    let selected = match suite.select(filters, true) {
         Ok(s) => s,
         Err(e) => return bad_input(&e),
     };
@@ -425,7 +447,7 @@ fn list(suite: &Suite, filters: &[String]) -> ExitCode {
         .max()
         .unwrap_or(4);
     println!(
-        "{:<width$}  families  needs            here  summary",
+        "{:<width$}  families  needs            here  tier     summary",
         "case"
     );
     for def in selected {
@@ -437,8 +459,12 @@ fn list(suite: &Suite, filters: &[String]) -> ExitCode {
         } else {
             "no"
         };
+        let tier = match info.tier {
+            Tier::Default => "-",
+            Tier::Long => "long",
+        };
         println!(
-            "{:<width$}  {:<8}  {:<15}  {:<4}  {}",
+            "{:<width$}  {:<8}  {:<15}  {:<4}  {tier:<7}  {}",
             info.name,
             families.join(","),
             if needs.is_empty() {
@@ -455,7 +481,7 @@ fn list(suite: &Suite, filters: &[String]) -> ExitCode {
 
 fn run_command(suite: &Suite, args: RunArgs) -> ExitCode {
     stop::install();
-    let selected = match suite.select(&args.filters) {
+    let selected = match suite.select(&args.filters, args.long) {
         Ok(s) => s,
         Err(e) => return bad_input(&e),
     };
@@ -543,7 +569,10 @@ mod tests {
     static ADDRESSES: Def = Def::new("addresses::seen", "both ends", body!(nothing));
     static BACKLOG: Def =
         Def::new("backlog::full", "a full queue", body!(nothing)).expected(Duration::from_secs(5));
-    static SUITE: Suite = Suite::new(&[&[&ADDRESSES], &[&BACKLOG]]);
+    static SCHEDULE: Def = Def::new("silent::schedule", "untouched", body!(nothing))
+        .expected(Duration::from_secs(130))
+        .long();
+    static SUITE: Suite = Suite::new(&[&[&ADDRESSES], &[&BACKLOG], &[&SCHEDULE]]);
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("netcase").chain(args.iter().copied()))
@@ -563,14 +592,37 @@ mod tests {
 
     #[test]
     fn an_unknown_filter_names_the_closest_cases() {
-        let Err(err) = SUITE.select(&["adresses".to_owned()]) else {
+        let Err(err) = SUITE.select(&["adresses".to_owned()], false) else {
             panic!("a misspelt filter matched");
         };
         assert!(err.starts_with("no case matches \"adresses\"; closest: addresses::seen"));
-        let picked = SUITE.select(&["backlog".to_owned()]).unwrap();
+        let picked = SUITE.select(&["backlog".to_owned()], false).unwrap();
         assert_eq!(picked.len(), 1);
-        assert_eq!(SUITE.select(&[]).unwrap().len(), 2);
-        assert_eq!(SUITE.quick(Duration::from_millis(1500)).len(), 1);
+        assert_eq!(SUITE.select(&[], false).unwrap().len(), 2);
+        assert_eq!(SUITE.quick(Duration::from_millis(1500), false).len(), 1);
+    }
+
+    #[test]
+    fn the_long_tier_runs_only_on_request() {
+        let Err(err) = SUITE.select(&["schedule".to_owned()], false) else {
+            panic!("a long case ran without --long");
+        };
+        assert!(err.contains("add --long"), "{err}");
+        assert_eq!(
+            SUITE.select(&["schedule".to_owned()], true).unwrap().len(),
+            1
+        );
+        assert_eq!(SUITE.select(&[], true).unwrap().len(), 3);
+        // --long adds the tier whatever --max-expected says.
+        let quick = SUITE.quick(Duration::from_millis(1500), true);
+        assert_eq!(
+            quick.iter().map(|d| d.info.name).collect::<Vec<_>>(),
+            ["addresses::seen", "silent::schedule"]
+        );
+        let Command::Run(args) = parse(&["run", "--long"]).unwrap() else {
+            panic!("not run");
+        };
+        assert!(args.long);
     }
 
     #[test]

@@ -84,9 +84,11 @@ pub fn run(options: Options) -> Vec<CaseResult> {
     if let Err(e) = record.write(&options.out) {
         eprintln!("netcase: {e}");
     }
-    let queue = Arc::new(Mutex::new(
-        options.jobs.iter().copied().collect::<VecDeque<_>>(),
-    ));
+    // Longest first (a stable sort: the given order otherwise), so that the run takes about as
+    // long as its longest case, a long tier's included; the reports keep the given order.
+    let mut queued = options.jobs.clone();
+    queued.sort_by_key(|job| std::cmp::Reverse(job.def.info.expected));
+    let queue = Arc::new(Mutex::new(VecDeque::from(queued)));
     let (events, received) = mpsc::channel();
     let workers: Vec<_> = (0..options.parallel.max(1))
         .map(|_| {

@@ -18,9 +18,14 @@
 //! | 48 | `matched: u64` | packets the rule picked, a count |
 //! | 56 | `family: u32` | 0: either family; 4 or 6: only IPv4 or IPv6 packets are picked |
 //! | 60 | `payload: u32` | TCP: 0 any segment, 1 only segments without data, 2 only segments with data |
-//! | 64 | `redirect: u32` | non-zero: packets that pass go to the egress of this interface (an ifb that shapes them) |
+//! | 64 | `redirect: u32` | non-zero: packets that pass go on to the next filter, which sends them to the ifb with this index to be shaped |
 //!
 //! A packet the rule does not drop then meets the random loss.
+//!
+//! A packet to be shaped is not redirected by the program (`bpf_redirect`): before 6.8 or so
+//! that left the packet unmarked as redirected, and ifb drops what is not marked (Debian's 6.1
+//! passed nothing, not even ARP). The program hands it on (`TC_ACT_UNSPEC`) to a u32 filter
+//! behind it whose mirred action redirects it, as `tc` users have always fed an ifb.
 //!
 //! The random numbers come from the map, not from `bpf_get_prandom_u32`, so that a seed makes
 //! the drops repeatable: the same TCP and UDP packets in the same order meet the same fate. Only
@@ -70,7 +75,9 @@ const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
-/// `TC_ACT_OK` and `TC_ACT_SHOT`: what a direct-action classifier returns.
+/// `TC_ACT_UNSPEC`, `TC_ACT_OK` and `TC_ACT_SHOT`: what a direct-action classifier returns
+/// (`TC_ACT_UNSPEC`: no verdict, the next filter decides).
+const TC_ACT_UNSPEC: i32 = -1;
 const TC_ACT_OK: i32 = 0;
 const TC_ACT_SHOT: i32 = 2;
 
@@ -128,7 +135,6 @@ const CALL: u8 = 0x80;
 const EXIT: u8 = 0x90;
 const PSEUDO_MAP_FD: u8 = 1;
 const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
-const HELPER_REDIRECT: i32 = 23;
 
 /// Places in the program that jumps go to.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -322,12 +328,11 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.op(insn(STX | DW | ATOMIC, r6, r1, 24, ADD as i32)); // dropped += 1
     a.op(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_SHOT));
     a.op(insn(JMP | EXIT, 0, 0, 0, 0));
-    // A packet that passes goes on, or to the shaping device.
+    // A packet that passes goes on, or to the filter that redirects it to the shaping device.
     a.label(Label::Pass);
     a.op(insn(LDX | W | MEM, r1, r6, 64, 0)); // redirect
     a.jump(JMP | JEQ | K, r1, 0, 0, Label::Accept);
-    a.op(insn(ALU64 | MOV | K, r2, 0, 0, 0)); // to the device's egress
-    a.op(insn(JMP | CALL, 0, 0, 0, HELPER_REDIRECT)); // TC_ACT_REDIRECT
+    a.op(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_UNSPEC));
     a.op(insn(JMP | EXIT, 0, 0, 0, 0));
     a.label(Label::Accept);
     a.op(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_OK));

@@ -47,6 +47,8 @@ const CLSACT_INGRESS: TcHandle = TcHandle {
 };
 /// The priority of netcase's filter; one per ingress.
 const PRIORITY: u32 = 1;
+/// The priority of the filter behind it that redirects packets to be shaped to an ifb.
+const REDIRECT_PRIORITY: u16 = 2;
 
 /// Which packets a rule picks, on the impaired direction: TCP segments by their flags and by
 /// whether they carry data, UDP datagrams, or both; of one family or of either.
@@ -452,7 +454,8 @@ impl Impairment {
             Some(rate) if kind == "tbf" => shape::tbf_options(rate, self.mtu),
             _ => shape::netem_options(&shaping),
         };
-        let (ifb, mtu, create) = (
+        let (index, ifb, mtu, create) = (
+            self.index,
             IFB_INDEX_BASE + self.index,
             self.mtu,
             !self.shaper.load(Ordering::Relaxed),
@@ -467,6 +470,10 @@ impl Impairment {
                 match shape::create_ifb(&handle, ifb, &name, mtu).await {
                     Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => {}
                     other => other.map_err(tc_error(&host, format!("create {name} for {what}")))?,
+                }
+                match shape::redirect_to_ifb(&handle, index, REDIRECT_PRIORITY, ifb).await {
+                    Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => {}
+                    other => other.map_err(tc_error(&host, format!("redirect to {name}")))?,
                 }
             }
             let mut root = root_qdisc(ifb, kind);

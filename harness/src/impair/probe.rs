@@ -15,7 +15,8 @@ pub enum Feature {
     Netem,
     /// `sch_tbf`: rate limits.
     Tbf,
-    /// `ifb`: a device to shape a link's arriving packets on, out of the sender's sight.
+    /// `ifb`: a device to shape a link's arriving packets on, out of the sender's sight, fed by
+    /// a u32 filter with a mirred action.
     Ifb,
     /// A clsact qdisc running an eBPF classifier (cls_bpf, direct action): drops, loss, counts.
     Bpf,
@@ -47,9 +48,10 @@ impl Feature {
             Feature::Tbf => {
                 "it has no sch_tbf qdisc (CONFIG_NET_SCH_TBF; try `modprobe sch_tbf`)".to_owned()
             }
-            Feature::Ifb => {
-                "it has no ifb device (CONFIG_IFB; try `modprobe ifb numifbs=0`)".to_owned()
-            }
+            Feature::Ifb => "it has no ifb device, or no u32 classifier with a mirred action to \
+                             feed one (CONFIG_IFB, CONFIG_NET_CLS_U32, CONFIG_NET_ACT_MIRRED; try \
+                             `modprobe ifb numifbs=0; modprobe -a cls_u32 act_mirred`)"
+                .to_owned(),
             Feature::Bpf => "it cannot attach an eBPF classifier to a clsact qdisc \
                              (CONFIG_NET_CLS_BPF, CONFIG_NET_SCH_INGRESS, CONFIG_BPF_SYSCALL and \
                              CAP_BPF are needed)"
@@ -153,19 +155,25 @@ fn probe() -> Features {
         )
         .await
         .is_ok();
-        let ifb = shape::create_ifb(&handle, 2, "ifb-probe", 1500)
-            .await
-            .is_ok();
         let clsact = qdisc(LOOPBACK_INDEX, CLSACT, "clsact");
-        let bpf = match DropProgram::load() {
-            Ok(program) => {
-                request(
-                    &handle,
-                    RouteNetlinkMessage::NewQueueDiscipline(clsact),
-                    create,
-                )
+        let clsact = request(
+            &handle,
+            RouteNetlinkMessage::NewQueueDiscipline(clsact),
+            create,
+        )
+        .await
+        .is_ok();
+        // The device, and the filter that feeds it (u32 with a mirred action).
+        let ifb = clsact
+            && shape::create_ifb(&handle, 2, "ifb-probe", 1500)
                 .await
                 .is_ok()
+            && shape::redirect_to_ifb(&handle, LOOPBACK_INDEX, super::REDIRECT_PRIORITY, 2)
+                .await
+                .is_ok();
+        let bpf = match DropProgram::load() {
+            Ok(program) => {
+                clsact
                     && request(
                         &handle,
                         RouteNetlinkMessage::NewTrafficFilter(filter(

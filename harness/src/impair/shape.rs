@@ -224,6 +224,28 @@ pub(crate) async fn create_ifb(
     handle.link().add(message).execute().await
 }
 
+/// Adds, behind the drop program on interface `index`'s ingress (at `priority`, a number above
+/// the program's), the filter that feeds the ifb device `ifb`: u32 matching every packet, with
+/// a mirred action redirecting it to the device's egress. The program hands it only the packets
+/// to shape (`TC_ACT_UNSPEC`); mirred marks them as redirected, which ifb requires (a
+/// `bpf_redirect` did not before 6.8, and ifb dropped them all).
+pub(crate) async fn redirect_to_ifb(
+    handle: &rtnetlink::Handle,
+    index: u32,
+    priority: u16,
+    ifb: u32,
+) -> std::result::Result<(), rtnetlink::Error> {
+    handle
+        .traffic_filter(index as i32)
+        .add()
+        .ingress()
+        .priority(priority)
+        .protocol((libc::ETH_P_ALL as u16).to_be())
+        .redirect(ifb)?
+        .execute()
+        .await
+}
+
 /// The fields that are set, as `delay 50ms, jitter 10ms, loss 1%`.
 impl std::fmt::Display for Shaping {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

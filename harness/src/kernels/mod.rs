@@ -217,6 +217,12 @@ fn kernels(
         _ => "both",
     };
     run_args.extend(["--family".to_owned(), family.to_owned()]);
+    if selected
+        .iter()
+        .any(|(d, _)| d.info.tier == crate::case::Tier::Long)
+    {
+        run_args.push("--long".to_owned());
+    }
     let budget: f64 = selected
         .iter()
         .map(|(d, f)| d.info.expected.as_secs_f64().max(0.5) * f.len() as f64)

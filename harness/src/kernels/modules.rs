@@ -12,8 +12,8 @@ use std::{
 };
 
 /// The modules the cases use, when the kernel has them as modules: veth links, the qdiscs and
-/// classifiers of the impairments (netem, tbf, ifb, clsact with cls_bpf), and sock_diag for
-/// TCP sockets (inet_diag, tcp_diag).
+/// classifiers of the impairments (netem, tbf, ifb fed by u32 with mirred, clsact with cls_bpf),
+/// and sock_diag for TCP sockets (inet_diag, tcp_diag).
 pub const WANTED: &[&str] = &[
     "veth",
     "sch_netem",
@@ -21,6 +21,8 @@ pub const WANTED: &[&str] = &[
     "ifb",
     "sch_ingress",
     "cls_bpf",
+    "cls_u32",
+    "act_mirred",
     "inet_diag",
     "tcp_diag",
 ];

@@ -220,6 +220,8 @@ pub const TCP_RETRIES1: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_retries1");
 pub const TCP_RETRIES2: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_retries2");
 /// Retransmissions before an orphaned connection is dropped, a count (0 means 8).
 pub const TCP_ORPHAN_RETRIES: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_orphan_retries");
+/// Tail loss probes (RACK-TLP): 0 off, 3 or 4 on (the default, 3).
+pub const TCP_EARLY_RETRANS: Sysctl<u8> = Sysctl::new("net/ipv4/tcp_early_retrans");
 /// The lowest retransmission timeout, in microseconds. Before 6.11 it was `TCP_RTO_MIN`
 /// (200 ms), changed only per route (`rto_min`): as 200000.
 pub const TCP_RTO_MIN_US: Sysctl<u32> = Sysctl::new("net/ipv4/tcp_rto_min_us")
@@ -268,6 +270,7 @@ pub const KNOWN: &[&str] = &[
     TCP_RETRIES1.path,
     TCP_RETRIES2.path,
     TCP_ORPHAN_RETRIES.path,
+    TCP_EARLY_RETRANS.path,
     TCP_RTO_MIN_US.path,
     TCP_RTO_MAX_MS.path,
     TCP_TW_REUSE_DELAY.path,

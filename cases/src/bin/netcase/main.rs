@@ -24,7 +24,7 @@ mod tests {
 
     #[test]
     fn an_unknown_filter_names_the_closest_cases() {
-        let Err(err) = SUITE.select(&["socket_adresses".to_owned()]) else {
+        let Err(err) = SUITE.select(&["socket_adresses".to_owned()], false) else {
             panic!("a misspelt filter matched");
         };
         assert!(err.contains("no case matches \"socket_adresses\""), "{err}");
@@ -36,7 +36,7 @@ mod tests {
     #[test]
     fn the_default_subset_is_the_fast_cases() {
         let max = Duration::from_millis(1500);
-        let picked = SUITE.quick(max);
+        let picked = SUITE.quick(max, false);
         assert!(picked.iter().all(|d| d.info.expected <= max));
         assert!(
             picked
