@@ -49,6 +49,7 @@ pub static ALL: &[&Def] = &[
     &FULL_QUEUE_DROPS_FINAL_ACK,
     &ABORT_ON_OVERFLOW,
     &HALF_OPEN_LIMIT,
+    &LISTENER_CLOSE_RESETS_QUEUED,
 ];
 
 /// Connections complete without accept(): `backlog + 1` of them, for backlogs 0, 1, 2 and 4.
@@ -616,5 +617,85 @@ async fn half_open_limit(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     assert_eq!(counts.dropped, clients, "{counts:?}");
     assert_eq!(server.accept_queue(addr).await?, queue(0, backlog));
     drop(waiting);
+    Ok(())
+}
+
+/// Closing a listener resets every connection in its accept queue, one RST each, nothing else.
+///
+/// The note: "backlog specifies the queue length for completely established sockets waiting to be
+/// accepted". Confirmed: a queued connection is established on both sides (the client's connect()
+/// returned 0, its data is acknowledged), and listen(2) does not say what becomes of it when the
+/// listener goes. Linux: close() of the listener runs `inet_csk_listen_stop`, which hands each
+/// queued child to `inet_child_forget` → `tcp_disconnect`; from ESTABLISHED (`tcp_need_reset`)
+/// that sends an active reset (RST|ACK at `snd_nxt`/`rcv_nxt`, `Tcp.OutRsts`) and drops the unread
+/// data without a word (no `TCPAbortOnClose`: that is `tcp_close`'s). Each client is reset:
+/// CLOSE, read() fails with ECONNRESET once, then end of file, write() EPIPE. Same code in 6.1,
+/// 6.12 and 6.18 (a `SO_REUSEPORT` sibling would inherit the queue instead, with
+/// `net.ipv4.tcp_migrate_req=1`; this listener has none).
+pub static LISTENER_CLOSE_RESETS_QUEUED: Def = Def::new(
+    "backlog::listener_close_resets_queued",
+    "close() of a listener resets each connection it never accepted: the clients read \
+     ECONNRESET, unread data is dropped",
+    body!(listener_close_resets_queued),
+)
+.expected(Duration::from_millis(100));
+
+async fn listener_close_resets_queued(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    let (client, server) = (net.host("client")?, net.host("server")?);
+    let addr = net.socket_addr("server", case.family(), 7500)?;
+    let listener = server.listen(addr, 4).await?;
+    let watch = net.watch(&["client", "server"]).await?;
+    // A connects and sends a byte nobody will read; then B connects and sends nothing. Neither
+    // is accepted: both wait in the queue, established.
+    let a = client.connect(addr).await?.expect("A connects");
+    server.wait_for_queue(addr, queue(1, 4), QUICK).await?;
+    a.write_all(b"a").await?.expect("A writes");
+    let acknowledged = |i: &TcpInfo| i.unacked == 0;
+    a.wait_for_info("A's byte acknowledged", QUICK, acknowledged)
+        .await?;
+    let b = client.connect(addr).await?.expect("B connects");
+    server.wait_for_queue(addr, queue(2, 4), QUICK).await?;
+    assert_eq!(
+        (a.state()?, b.state()?),
+        (TcpState::Established, TcpState::Established)
+    );
+
+    let (server_before, client_before) = (server.counters().await?, client.counters().await?);
+    let closed = listener.close().await?;
+    assert_eq!(closed.result, Ok(()), "close() of the listener returns 0");
+    // Each queued client is reset: CLOSE, ECONNRESET once, then end of file, and EPIPE.
+    for queued in [&a, &b] {
+        queued.wait_for_state(TcpState::Close, QUICK).await?;
+        queued
+            .read_failure()
+            .await?
+            .assert_reported_once(Errno::ECONNRESET);
+    }
+    // Nothing of the connections is left on the server (no TIME_WAIT, no orphan).
+    let port = Filter::all().local_port(addr.port());
+    server.wait_for_no_socket(port, QUICK).await?;
+    // The close sent two segments, both resets, and moved nothing else of Tcp on either side.
+    let (server_delta, client_delta) = (
+        server.counters().await?.since(&server_before)?,
+        client.counters().await?.since(&client_before)?,
+    );
+    let gone = [("EstabResets", 2), ("CurrEstab", -2)];
+    server_delta.moved_only(
+        "Tcp",
+        gone.into_iter().chain([("OutRsts", 2), ("OutSegs", 2)]),
+    )?;
+    client_delta.moved_only(
+        "Tcp",
+        gone.into_iter().chain([("InSegs", 2), ("OutRsts", 0)]),
+    )?;
+    // Nor of TcpExt: the unread byte is dropped uncounted (TCPAbortOnClose is tcp_close's).
+    server_delta.moved_only("TcpExt", [])?;
+    client_delta.moved_only("TcpExt", [])?;
+    let seen = watch.stop().await?;
+    case.figure("resets", &[2.0], "segments");
+    case.measure("close_ms", &[ms(closed.took)], "ms");
+    let file = "backlog_listener_close_resets_queued.expect";
+    seen.check(&net, &expectation(file, &())?)?;
+    drop((a, b));
     Ok(())
 }
