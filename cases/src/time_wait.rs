@@ -41,7 +41,8 @@ use netcase::{
     case::{Case, Def},
     kernel::Slack,
     network::{
-        Call, Close, closing::ClosedFirst, ports::UsedUp, repair::SequenceNumbers, serve::Server,
+        Call, Close, Options, closing::ClosedFirst, ports::UsedUp, repair::SequenceNumbers,
+        serve::Server,
     },
     observe::{
         Counters, Filter, Socket, SocketTable, TCP_TIMEWAIT_LEN, TcpState,
@@ -65,6 +66,7 @@ pub static ALL: &[&Def] = &[
     &REUSE_WITHOUT_TIMESTAMPS,
     &PORTS_COME_BACK,
     &ASSASSINATED,
+    &BIND_INTO_EXHAUSTED_RANGE,
 ];
 
 /// The server's port.
@@ -753,4 +755,124 @@ impl Stray {
         }
         Ok(())
     }
+}
+
+/// With every ephemeral port held in TIME_WAIT towards the server, connect() choosing a port
+/// fails with EADDRNOTAVAIL and bind() fails with EADDRINUSE, to a port in use or to port 0; and
+/// SO_REUSEADDR helps bind() only past a TIME_WAIT socket that had it too.
+///
+/// The notes say "TIME_WAIT state on client, combined with limited number of ephermeral ports
+/// available for TCP connections severely limits the rate at which new connections to the server
+/// can be created". Linux confirms it for connect() and bind() alike, each with its own errno:
+/// connect() on an unbound socket searches `ip_local_port_range` in `__inet_hash_connect` and
+/// fails with EADDRNOTAVAIL when no port has a free 4-tuple; bind() checks the port's bucket in
+/// `inet_csk_get_port`, where every TIME_WAIT socket on the port conflicts (`inet_bind_conflict`)
+/// and bind() fails with EADDRINUSE; with port 0 `inet_csk_find_open_port` finds no port free of
+/// conflicts, and bind() fails with EADDRINUSE too. SO_REUSEADDR lifts the conflict only when
+/// both sockets have it (`sk->sk_reuse && sk2->sk_reuse`; a TIME_WAIT socket keeps its socket's
+/// `sk_reuse` as `tw_reuse`, `inet_twsk_alloc`): the range's TIME_WAIT sockets came from sockets
+/// without it and still refuse bind(). One connection from a socket with SO_REUSEADDR bound to
+/// [`OUTSIDE`] leaves a TIME_WAIT socket that a second such socket can bind past; connect()
+/// from it to the same server then takes the TIME_WAIT socket over although `tcp_tw_reuse = 0`:
+/// `tcp_twsk_unique` asks `tcp_tw_reuse` only of a port connect() chose (`!twp ||`); for a port
+/// bound by the user it asks only that the old connection used timestamps, and starts the new
+/// one's sequence numbers at the old `snd_nxt` + 65535 + 2 (counted as `TWRecycled`).
+pub static BIND_INTO_EXHAUSTED_RANGE: Def = Def::new(
+    "time_wait::bind_into_exhausted_range",
+    "ports held in TIME_WAIT: connect() fails with EADDRNOTAVAIL, bind() with EADDRINUSE; SO_REUSEADDR on both sockets lets bind() and connect() take one over",
+    body!(bind_into_exhausted_range),
+)
+.expected(Duration::from_millis(500));
+
+/// The port outside [`SMALL_RANGE`] that [`BIND_INTO_EXHAUSTED_RANGE`] binds to with
+/// SO_REUSEADDR.
+const OUTSIDE: u16 = 41100;
+
+/// How far after the old connection's `snd_nxt` a connection that takes over its TIME_WAIT
+/// socket starts (`tcp_twsk_unique`: its initial sequence number is `tw_snd_nxt + 65535 + 2`).
+const TAKEOVER_SEQ_GAP: u32 = 65535 + 2;
+
+/// The bind() calls that fail with EADDRINUSE in [`BIND_INTO_EXHAUSTED_RANGE`]: the port, whether
+/// the socket has SO_REUSEADDR, and what the call is.
+const REFUSED_BINDS: [(u16, bool, &str); 5] = [
+    (0, false, "bind() choosing a port"),
+    (0, true, "bind() choosing a port, with SO_REUSEADDR"),
+    (SMALL_RANGE.low, false, "bind() to a port in TIME_WAIT"),
+    (
+        SMALL_RANGE.low,
+        true,
+        "bind() with SO_REUSEADDR past a TIME_WAIT socket without it",
+    ),
+    (
+        OUTSIDE,
+        false,
+        "bind() without SO_REUSEADDR past a TIME_WAIT socket with it",
+    ),
+];
+
+async fn bind_into_exhausted_range(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    let (client, family) = (net.host("client")?, case.family());
+    client.set(sysctl::IP_LOCAL_PORT_RANGE, SMALL_RANGE).await?;
+    client.set(sysctl::TCP_TIMESTAMPS, 1).await?; // tcp_twsk_unique needs them for a takeover
+    keep_time_wait(client).await?;
+    client.set_tw_reuse(0, REUSE_DELAY).await?; // no reuse for connect() choosing a port
+    let to = net.socket_addr("server", family, PORT)?;
+    let _server = net.host("server")?.serve(to).await?;
+    let bind = async |port, reuse| client.bind(at(&net, family, port)?, with(reuse)).await;
+    let watch = net.watch(&["client", "server"]).await?;
+
+    // The first TIME_WAIT socket comes from a socket with SO_REUSEADDR, bound outside the range.
+    let old = bind(OUTSIDE, true).await?.expect("bind() to a free port");
+    assert_eq!(old.connect(to).await?, Ok(()), "connect() from {old:?}");
+    old.close_first().await?;
+    let old_seq = old.sequence_numbers()?; // as its TIME_WAIT socket copied them
+    // Closed, as a program would: the CLOSE socket keeps its port (SOCK_BINDPORT_LOCK), and
+    // leaving TCP_REPAIR cleared its SO_REUSEADDR (SK_NO_REUSE), which would refuse bind().
+    old.close(Close::Now).await?;
+    let used = client.use_up_ports(to, SMALL_RANGE.len() as usize).await?;
+    let (range, held) = (SMALL_RANGE.ports(), &used.held);
+    assert_eq!(used.closed.len(), range.len(), "one connection per port");
+    let ports = Vec::from_iter(range.chain([OUTSIDE]));
+    assert_eq!(held.local_ports(), ports, "{held}");
+    assert_eq!(held.count(TimeWait), ports.len(), "{held}");
+
+    let (refused, what) = (client.connect(to).await?.err(), "connect() choosing a port");
+    assert_eq!(refused, Some(Errno::EADDRNOTAVAIL), "{what}");
+    for (port, reuse, what) in REFUSED_BINDS {
+        let refused = bind(port, reuse).await?.err();
+        assert_eq!(refused, Some(Errno::EADDRINUSE), "{what}");
+    }
+    // Both with SO_REUSEADDR: bind() passes, and connect() takes the TIME_WAIT socket over.
+    let new = bind(OUTSIDE, true).await?.expect("SO_REUSEADDR on both");
+    assert_eq!(new.connect(to).await?, Ok(()), "connect() from {new:?}");
+    let new_seq = new.sequence_numbers()?;
+    let gap = new_seq.snd_nxt.wrapping_sub(1 + old_seq.snd_nxt); // its SYN took one
+    case.figure("takeover_seq_gap", &[f64::from(gap)], "octets");
+    assert_eq!(gap, TAKEOVER_SEQ_GAP, "tcp_twsk_unique");
+    new.close_first().await?;
+    let after = client.sockets_matching(to_port(PORT)).await?;
+    assert_eq!(after.local_ports(), ports, "the same ports again: {after}");
+    assert_eq!(after.count(TimeWait), ports.len(), "{after}");
+
+    let seen = watch.stop().await?;
+    let opens = ports.len() as i64 + 1;
+    let client_moved = [("TcpExt.TWRecycled", 1), ("Tcp.ActiveOpens", opens)];
+    seen.counters("client")?.moved(client_moved)?;
+    let server_moved = [("Tcp.PassiveOpens", opens)];
+    seen.counters("server")?.moved(server_moved)?;
+    let expected = expectation("time_wait_bind_into_exhausted_range.expect", &())?;
+    seen.check_on(&net, "client", &expected)
+}
+
+/// Socket options with SO_REUSEADDR on or off.
+fn with(reuse_address: bool) -> Options {
+    Options {
+        reuse_address,
+        ..Options::new()
+    }
+}
+
+/// The client's address in `family` with `port`.
+fn at(net: &Topology, family: netcase::Family, port: u16) -> Result<SocketAddr> {
+    net.socket_addr("client", family, port)
 }

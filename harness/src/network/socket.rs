@@ -43,6 +43,7 @@ use crate::{
     observe::{TcpInfo, TcpState, tcp_info},
 };
 
+mod bound;
 mod burst;
 mod close;
 mod timed;
