@@ -43,6 +43,7 @@ pub static ALL: &[&Def] = &[
     &USER_TIMEOUT,
     &PEER_LOST_STATE_DATA,
     &PEER_LOST_STATE_PROBE,
+    &DATA_IN_FLIGHT,
 ];
 
 /// The port the server listens on.
@@ -387,5 +388,132 @@ async fn peer_lost_state(case: Arc<Case>, net: Arc<Topology>, survivor: Survivor
     seen.counters("client")?.moved(moved)?;
     let left = client.sockets_matching(Filter::all().port(PORT)).await?;
     assert!(left.get(local, remote).is_none(), "{left:?}");
+    Ok(())
+}
+
+/// TCP_USER_TIMEOUT with data the peer never acknowledges, not an idle connection.
+///
+/// The notes say: "TCP_USER_TIMEOUT [...] specifies the maximum amount of time in milliseconds
+/// that transmitted data may remain unacknowledged before TCP will forcibly close the
+/// corresponding connection and return ETIMEDOUT to the application." Linux refutes the "transmitted"
+/// part: it counts the timeout from `retrans_stamp`, which `tcp_retransmit_skb` sets at the first
+/// retransmission by the RTO timer (net/ipv4/tcp_output.c), not from the first send, and the tail
+/// loss probe before it (`tcp_send_loss_probe`, `net.ipv4.tcp_early_retrans`) does not set it. So the
+/// data stays unacknowledged for the probe timeout, one RTO, then TCP_USER_TIMEOUT: about 1.9 s for a
+/// 1.5 s timeout on veth. In between the RTO doubles from the connection's (`tcp_retransmit_timer`);
+/// `tcp_clamp_rto_to_user_timeout` (net/ipv4/tcp_timer.c, since 4.19: on 6.1, 6.12 and 6.18) cuts
+/// the last timer short so that `tcp_write_timeout` (`retransmits_timed_out`) gives up at the
+/// timeout itself. Giving up (`tcp_write_err`) sends nothing, no RST, and the socket's error is
+/// ETIMEDOUT.
+pub static DATA_IN_FLIGHT: Def = Def::new(
+    "keepalive::user_timeout_with_data_in_flight",
+    "TCP_USER_TIMEOUT=1.5 s, 5 octets dropped: a loss probe, RTOs doubling, ETIMEDOUT 1.5 s after the first RTO retransmission, no RST",
+    body!(data_in_flight),
+)
+.needs(&[Feature::Bpf])
+.expected(Duration::from_secs(2));
+
+/// The RTO timer's gaps after the loss probe: `rto` to its first retransmission (which sets
+/// `retrans_stamp`), then doubling while the next retransmission would come before `retrans_stamp +
+/// user_timeout`; the firing that gives up is not in it (`tcp_clamp_rto_to_user_timeout` ends it).
+fn rto_gaps(rto: Duration, user_timeout: Duration) -> Vec<Duration> {
+    let (mut gaps, mut since) = (vec![rto], Duration::ZERO);
+    while since + rto * (1 << gaps.len()) < user_timeout {
+        since += rto * (1 << gaps.len());
+        gaps.push(rto * (1 << gaps.len()));
+    }
+    gaps
+}
+
+async fn data_in_flight(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    let (user_timeout, kernel) = (Duration::from_millis(1500), netcase::kernel()?);
+    let client = net.host("client")?;
+    let drops = net.impair("client", "server").await?;
+    let watch = net.watch(&["client"]).await?;
+    let options = Options::new().user_timeout(user_timeout);
+    let conn = net.connect_with("client", "server", case.family(), PORT, options);
+    let conn = conn.await?;
+    let between = Filter::between(conn.client.local()?, conn.client.peer()?);
+    // The tail loss probe comes 2 srtt + TCP_RTO_MIN after the send (one segment out), or at
+    // the RTO if sooner (`tcp_schedule_loss_probe`); then the RTO timer, backing off.
+    let info = conn.client.info()?;
+    let mut gaps = vec![(info.rtt * 2 + rules::TCP_RTO_MIN).min(info.rto)];
+    gaps.extend(rto_gaps(info.rto, user_timeout));
+    drops.drop(Packets::tcp(), Which::All)?;
+    assert_eq!(conn.client.write(b"hello").await?, Ok(5), "buffered");
+
+    // While it retransmits: ESTABLISHED, the retransmission timer running.
+    let what = "the first retransmission by the RTO timer";
+    let resent =
+        client.wait_for_socket(between.clone(), what, user_timeout, |s| s.retransmits >= 1);
+    let (failure, resent) = futures::join!(conn.client.read_failure(), resent);
+    let socket = resent?.value;
+    let state = (socket.state, socket.timer.map(|t| t.kind));
+    assert_eq!(
+        state,
+        (TcpState::Established, Some(TimerKind::Retransmit)),
+        "{socket}"
+    );
+    let (failure, seen) = (failure?, watch.stop().await?);
+    failure.assert_reported_once(Errno::ETIMEDOUT);
+
+    // The sends: the data, the probe, the RTO's; each gap within both edges of its timer's slack.
+    let data = seen
+        .recorded
+        .on("client")?
+        .sends(&net, Zero::FirstSyn, Packets::data());
+    data.measure(&case, "data");
+    assert_eq!(
+        data.len(),
+        gaps.len() + 1,
+        "{data}; the rule says gaps {gaps:?}"
+    );
+    kernel.assert_timeouts(&gaps, &data.gaps(), Duration::ZERO, &format!("{data}"));
+    // ETIMEDOUT at retrans_stamp (the third send) + TCP_USER_TIMEOUT: the last timer is clamped
+    // to what is left, so not early by more than a jiffy; late by that timer's slack and
+    // read()'s wake-up.
+    let until_read = seen
+        .recorded
+        .on("client")?
+        .sent(&net, Zero::At(failure.at), Packets::data());
+    let third_before_read = Duration::from_nanos(until_read[2].at_ns.unsigned_abs());
+    let (stamp, last) = (data.at[2], *data.at.last().expect("sends"));
+    let mut slack = kernel.timer_slack(user_timeout - (last - stamp));
+    slack.late += WAKEUP;
+    let after = third_before_read;
+    case.measure("etimedout_after_first_rto_ms", &[ms(after)], "ms");
+    assert!(
+        slack.admits(user_timeout, after),
+        "{after:?}, not {}",
+        slack.describe(user_timeout)
+    );
+
+    let resends = (data.len() - 1).to_string();
+    let vars = [
+        ("resends", resends.as_str()),
+        ("pto", &ms(gaps[0]).round().to_string()),
+    ];
+    seen.check_on(
+        &net,
+        "client",
+        &expectation("keepalive_data_in_flight.expect", &vars)?,
+    )?;
+    let (rto_firings, sent) = (data.len() as i64 - 1, data.len() as i64 - 1);
+    let moved = [
+        ("TcpExt.TCPLossProbes", 1),
+        ("Tcp.RetransSegs", sent),
+        ("TcpExt.TCPTimeouts", rto_firings),
+    ];
+    seen.counters("client")?.moved(moved)?;
+    let no_reset = [
+        ("TcpExt.TCPAbortOnTimeout", 1),
+        ("Tcp.EstabResets", 1),
+        ("Tcp.OutRsts", 0),
+    ];
+    seen.counters("client")?.moved(no_reset)?;
+    assert!(
+        client.sockets_matching(between).await?.is_empty(),
+        "the connection is gone"
+    );
     Ok(())
 }
