@@ -28,8 +28,8 @@ use netcase::{
     decode::{Flags, Segment, segments},
     impair::{Feature, Packets, Which},
     network::{Close, Options},
-    observe::{self, Filter, Seen, TcpInfo, TcpState, TimerKind},
-    rules,
+    observe::{self, Filter, Seen, Socket, TcpInfo, TcpState, TimerKind},
+    rules::{self, Sends},
 };
 use nix::errno::Errno;
 
@@ -413,16 +413,38 @@ pub static DATA_IN_FLIGHT: Def = Def::new(
 .needs(&[Feature::Bpf])
 .expected(Duration::from_secs(2));
 
-/// The RTO timer's gaps after the loss probe: `rto` to its first retransmission (which sets
-/// `retrans_stamp`), then doubling while the next retransmission would come before `retrans_stamp +
-/// user_timeout`; the firing that gives up is not in it (`tcp_clamp_rto_to_user_timeout` ends it).
-fn rto_gaps(rto: Duration, user_timeout: Duration) -> Vec<Duration> {
-    let (mut gaps, mut since) = (vec![rto], Duration::ZERO);
-    while since + rto * (1 << gaps.len()) < user_timeout {
-        since += rto * (1 << gaps.len());
-        gaps.push(rto * (1 << gaps.len()));
+/// The gaps between a lone segment's sends when nothing is acknowledged: the tail loss probe
+/// 2 srtt + TCP_RTO_MIN after the send (one segment out), or at the RTO if sooner
+/// (`tcp_schedule_loss_probe`); `rto` later the RTO timer's first retransmission (which sets
+/// `retrans_stamp`); then doubling while the next would come before `retrans_stamp +
+/// user_timeout`. The firing that gives up is not in it (`tcp_clamp_rto_to_user_timeout`).
+fn data_gaps(info: &TcpInfo, user_timeout: Duration) -> Vec<Duration> {
+    let (rto, mut since) = (info.rto, Duration::ZERO);
+    let mut gaps = vec![(info.rtt * 2 + rules::TCP_RTO_MIN).min(rto), rto];
+    while since + rto * (1 << (gaps.len() - 1)) < user_timeout {
+        since += rto * (1 << (gaps.len() - 1));
+        gaps.push(rto * (1 << (gaps.len() - 1)));
     }
     gaps
+}
+
+/// Asserts that read() failed (at `failed`) `user_timeout` after the third of `data` (the first
+/// retransmission by the RTO timer: `retrans_stamp`). The last timer is clamped to what is left,
+/// so not early by more than a jiffy; late by that timer's slack and read()'s wake-up.
+fn assert_gave_up(case: &Case, net: &Topology, seen: &Seen, data: &Sends, failed: SystemTime) {
+    let (kernel, user_timeout) = (
+        netcase::kernel().expect("kernel"),
+        Duration::from_millis(1500),
+    );
+    let captured = seen.recorded.on("client").expect("the client's capture");
+    let until_read = captured.sent(net, Zero::At(failed), Packets::data());
+    let after = Duration::from_nanos(until_read[2].at_ns.unsigned_abs());
+    let last = *data.at.last().expect("sends") - data.at[2];
+    let mut slack = kernel.timer_slack(user_timeout - last);
+    slack.late += WAKEUP;
+    case.measure("etimedout_after_first_rto_ms", &[ms(after)], "ms");
+    let says = slack.describe(user_timeout);
+    assert!(slack.admits(user_timeout, after), "{after:?}, not {says}");
 }
 
 async fn data_in_flight(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
@@ -434,86 +456,48 @@ async fn data_in_flight(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let conn = net.connect_with("client", "server", case.family(), PORT, options);
     let conn = conn.await?;
     let between = Filter::between(conn.client.local()?, conn.client.peer()?);
-    // The tail loss probe comes 2 srtt + TCP_RTO_MIN after the send (one segment out), or at
-    // the RTO if sooner (`tcp_schedule_loss_probe`); then the RTO timer, backing off.
-    let info = conn.client.info()?;
-    let mut gaps = vec![(info.rtt * 2 + rules::TCP_RTO_MIN).min(info.rto)];
-    gaps.extend(rto_gaps(info.rto, user_timeout));
+    let gaps = data_gaps(&conn.client.info()?, user_timeout);
     drops.drop(Packets::tcp(), Which::All)?;
     assert_eq!(conn.client.write(b"hello").await?, Ok(5), "buffered");
 
     // While it retransmits: ESTABLISHED, the retransmission timer running.
     let what = "the first retransmission by the RTO timer";
-    let resent =
-        client.wait_for_socket(between.clone(), what, user_timeout, |s| s.retransmits >= 1);
+    let resent = |s: &Socket| s.retransmits >= 1;
+    let resent = client.wait_for_socket(between.clone(), what, user_timeout, resent);
     let (failure, resent) = futures::join!(conn.client.read_failure(), resent);
     let socket = resent?.value;
     let state = (socket.state, socket.timer.map(|t| t.kind));
-    assert_eq!(
-        state,
-        (TcpState::Established, Some(TimerKind::Retransmit)),
-        "{socket}"
-    );
+    let retransmitting = (TcpState::Established, Some(TimerKind::Retransmit));
+    assert_eq!(state, retransmitting, "{socket}");
     let (failure, seen) = (failure?, watch.stop().await?);
     failure.assert_reported_once(Errno::ETIMEDOUT);
 
-    // The sends: the data, the probe, the RTO's; each gap within both edges of its timer's slack.
-    let data = seen
-        .recorded
-        .on("client")?
-        .sends(&net, Zero::FirstSyn, Packets::data());
+    // The sends: the data, the probe, the RTO's; each gap within both edges of its slack.
+    let captured = seen.recorded.on("client")?;
+    let data = captured.sends(&net, Zero::FirstSyn, Packets::data());
     data.measure(&case, "data");
-    assert_eq!(
-        data.len(),
-        gaps.len() + 1,
-        "{data}; the rule says gaps {gaps:?}"
-    );
-    kernel.assert_timeouts(&gaps, &data.gaps(), Duration::ZERO, &format!("{data}"));
-    // ETIMEDOUT at retrans_stamp (the third send) + TCP_USER_TIMEOUT: the last timer is clamped
-    // to what is left, so not early by more than a jiffy; late by that timer's slack and
-    // read()'s wake-up.
-    let until_read = seen
-        .recorded
-        .on("client")?
-        .sent(&net, Zero::At(failure.at), Packets::data());
-    let third_before_read = Duration::from_nanos(until_read[2].at_ns.unsigned_abs());
-    let (stamp, last) = (data.at[2], *data.at.last().expect("sends"));
-    let mut slack = kernel.timer_slack(user_timeout - (last - stamp));
-    slack.late += WAKEUP;
-    let after = third_before_read;
-    case.measure("etimedout_after_first_rto_ms", &[ms(after)], "ms");
-    assert!(
-        slack.admits(user_timeout, after),
-        "{after:?}, not {}",
-        slack.describe(user_timeout)
-    );
+    assert_eq!(data.len(), gaps.len() + 1, "{data}; the rule says {gaps:?}");
+    kernel.assert_timeouts(&gaps, &data.gaps(), Duration::ZERO, &data.to_string());
+    assert_gave_up(&case, &net, &seen, &data, failure.at);
 
-    let resends = (data.len() - 1).to_string();
-    let vars = [
-        ("resends", resends.as_str()),
-        ("pto", &ms(gaps[0]).round().to_string()),
-    ];
-    seen.check_on(
-        &net,
-        "client",
-        &expectation("keepalive_data_in_flight.expect", &vars)?,
-    )?;
-    let (rto_firings, sent) = (data.len() as i64 - 1, data.len() as i64 - 1);
-    let moved = [
+    let (resends, pto) = (
+        (data.len() - 1).to_string(),
+        ms(gaps[0]).round().to_string(),
+    );
+    let vars = [("resends", resends.as_str()), ("pto", pto.as_str())];
+    let expected = expectation("keepalive_data_in_flight.expect", &vars)?;
+    seen.check_on(&net, "client", &expected)?;
+    // Each resend counted, each RTO firing a timeout (the one giving up too); no RST.
+    let n = data.len() as i64 - 1;
+    seen.counters("client")?.moved([
         ("TcpExt.TCPLossProbes", 1),
-        ("Tcp.RetransSegs", sent),
-        ("TcpExt.TCPTimeouts", rto_firings),
-    ];
-    seen.counters("client")?.moved(moved)?;
-    let no_reset = [
+        ("Tcp.RetransSegs", n),
+        ("TcpExt.TCPTimeouts", n),
         ("TcpExt.TCPAbortOnTimeout", 1),
         ("Tcp.EstabResets", 1),
         ("Tcp.OutRsts", 0),
-    ];
-    seen.counters("client")?.moved(no_reset)?;
-    assert!(
-        client.sockets_matching(between).await?.is_empty(),
-        "the connection is gone"
-    );
+    ])?;
+    let left = client.sockets_matching(between).await?;
+    assert!(left.is_empty(), "the connection is gone: {left:?}");
     Ok(())
 }
