@@ -393,9 +393,9 @@ async fn peer_lost_state(case: Arc<Case>, net: Arc<Topology>, survivor: Survivor
 
 /// TCP_USER_TIMEOUT with data the peer never acknowledges, not an idle connection.
 ///
-/// The notes say: "TCP_USER_TIMEOUT [...] specifies the maximum amount of time in milliseconds
-/// that transmitted data may remain unacknowledged before TCP will forcibly close the
-/// corresponding connection and return ETIMEDOUT to the application." Linux refutes the "transmitted"
+/// The notes say nothing of TCP_USER_TIMEOUT; tcp(7) says it "specifies the maximum amount of
+/// time in milliseconds that transmitted data may remain unacknowledged [...] before TCP will
+/// forcibly close the corresponding connection and return ETIMEDOUT". Linux refutes the "transmitted"
 /// part: it counts the timeout from `retrans_stamp`, which `tcp_retransmit_skb` sets at the first
 /// retransmission by the RTO timer (net/ipv4/tcp_output.c), not from the first send, and the tail
 /// loss probe before it (`tcp_send_loss_probe`, `net.ipv4.tcp_early_retrans`) does not set it. So the
