@@ -28,8 +28,8 @@ use netcase::{
     decode::{Flags, Segment, segments},
     impair::{Feature, Packets, Which},
     network::{Close, Options},
-    observe::{self, Filter, Seen, TcpInfo, TcpState, TimerKind},
-    rules,
+    observe::{self, Filter, Seen, Socket, TcpInfo, TcpState, TimerKind},
+    rules::{self, Sends},
 };
 use nix::errno::Errno;
 
@@ -43,6 +43,7 @@ pub static ALL: &[&Def] = &[
     &USER_TIMEOUT,
     &PEER_LOST_STATE_DATA,
     &PEER_LOST_STATE_PROBE,
+    &DATA_IN_FLIGHT,
 ];
 
 /// The port the server listens on.
@@ -387,5 +388,116 @@ async fn peer_lost_state(case: Arc<Case>, net: Arc<Topology>, survivor: Survivor
     seen.counters("client")?.moved(moved)?;
     let left = client.sockets_matching(Filter::all().port(PORT)).await?;
     assert!(left.get(local, remote).is_none(), "{left:?}");
+    Ok(())
+}
+
+/// TCP_USER_TIMEOUT with data the peer never acknowledges, not an idle connection.
+///
+/// The notes say nothing of TCP_USER_TIMEOUT; tcp(7) says it "specifies the maximum amount of
+/// time in milliseconds that transmitted data may remain unacknowledged [...] before TCP will
+/// forcibly close the corresponding connection and return ETIMEDOUT". Linux refutes the "transmitted"
+/// part: it counts the timeout from `retrans_stamp`, which `tcp_retransmit_skb` sets at the first
+/// retransmission by the RTO timer (net/ipv4/tcp_output.c), not from the first send, and the tail
+/// loss probe before it (`tcp_send_loss_probe`, `net.ipv4.tcp_early_retrans`) does not set it. So the
+/// data stays unacknowledged for the probe timeout, one RTO, then TCP_USER_TIMEOUT: about 1.9 s for a
+/// 1.5 s timeout on veth. In between the RTO doubles from the connection's (`tcp_retransmit_timer`);
+/// `tcp_clamp_rto_to_user_timeout` (net/ipv4/tcp_timer.c, since 4.19: on 6.1, 6.12 and 6.18) cuts
+/// the last timer short so that `tcp_write_timeout` (`retransmits_timed_out`) gives up at the
+/// timeout itself. Giving up (`tcp_write_err`) sends nothing, no RST, and the socket's error is
+/// ETIMEDOUT.
+pub static DATA_IN_FLIGHT: Def = Def::new(
+    "keepalive::user_timeout_with_data_in_flight",
+    "TCP_USER_TIMEOUT=1.5 s, 5 octets dropped: a loss probe, RTOs doubling, ETIMEDOUT 1.5 s after the first RTO retransmission, no RST",
+    body!(data_in_flight),
+)
+.needs(&[Feature::Bpf])
+.expected(Duration::from_secs(2));
+
+/// The gaps between a lone segment's sends when nothing is acknowledged: the tail loss probe
+/// 2 srtt + TCP_RTO_MIN after the send (one segment out), or at the RTO if sooner
+/// (`tcp_schedule_loss_probe`); `rto` later the RTO timer's first retransmission (which sets
+/// `retrans_stamp`); then doubling while the next would come before `retrans_stamp +
+/// user_timeout`. The firing that gives up is not in it (`tcp_clamp_rto_to_user_timeout`).
+fn data_gaps(info: &TcpInfo, user_timeout: Duration) -> Vec<Duration> {
+    let (rto, mut since) = (info.rto, Duration::ZERO);
+    let mut gaps = vec![(info.rtt * 2 + rules::TCP_RTO_MIN).min(rto), rto];
+    while since + rto * (1 << (gaps.len() - 1)) < user_timeout {
+        since += rto * (1 << (gaps.len() - 1));
+        gaps.push(rto * (1 << (gaps.len() - 1)));
+    }
+    gaps
+}
+
+/// Asserts that read() failed (at `failed`) `user_timeout` after the third of `data` (the first
+/// retransmission by the RTO timer: `retrans_stamp`). The last timer is clamped to what is left,
+/// so not early by more than a jiffy; late by that timer's slack and read()'s wake-up.
+fn assert_gave_up(case: &Case, net: &Topology, seen: &Seen, data: &Sends, failed: SystemTime) {
+    let (kernel, user_timeout) = (
+        netcase::kernel().expect("kernel"),
+        Duration::from_millis(1500),
+    );
+    let captured = seen.recorded.on("client").expect("the client's capture");
+    let until_read = captured.sent(net, Zero::At(failed), Packets::data());
+    let after = Duration::from_nanos(until_read[2].at_ns.unsigned_abs());
+    let last = *data.at.last().expect("sends") - data.at[2];
+    let mut slack = kernel.timer_slack(user_timeout - last);
+    slack.late += WAKEUP;
+    case.measure("etimedout_after_first_rto_ms", &[ms(after)], "ms");
+    let says = slack.describe(user_timeout);
+    assert!(slack.admits(user_timeout, after), "{after:?}, not {says}");
+}
+
+async fn data_in_flight(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    let (user_timeout, kernel) = (Duration::from_millis(1500), netcase::kernel()?);
+    let client = net.host("client")?;
+    let drops = net.impair("client", "server").await?;
+    let watch = net.watch(&["client"]).await?;
+    let options = Options::new().user_timeout(user_timeout);
+    let conn = net.connect_with("client", "server", case.family(), PORT, options);
+    let conn = conn.await?;
+    let between = Filter::between(conn.client.local()?, conn.client.peer()?);
+    let gaps = data_gaps(&conn.client.info()?, user_timeout);
+    drops.drop(Packets::tcp(), Which::All)?;
+    assert_eq!(conn.client.write(b"hello").await?, Ok(5), "buffered");
+
+    // While it retransmits: ESTABLISHED, the retransmission timer running.
+    let what = "the first retransmission by the RTO timer";
+    let resent = |s: &Socket| s.retransmits >= 1;
+    let resent = client.wait_for_socket(between.clone(), what, user_timeout, resent);
+    let (failure, resent) = futures::join!(conn.client.read_failure(), resent);
+    let socket = resent?.value;
+    let state = (socket.state, socket.timer.map(|t| t.kind));
+    let retransmitting = (TcpState::Established, Some(TimerKind::Retransmit));
+    assert_eq!(state, retransmitting, "{socket}");
+    let (failure, seen) = (failure?, watch.stop().await?);
+    failure.assert_reported_once(Errno::ETIMEDOUT);
+
+    // The sends: the data, the probe, the RTO's; each gap within both edges of its slack.
+    let captured = seen.recorded.on("client")?;
+    let data = captured.sends(&net, Zero::FirstSyn, Packets::data());
+    data.measure(&case, "data");
+    assert_eq!(data.len(), gaps.len() + 1, "{data}; the rule says {gaps:?}");
+    kernel.assert_timeouts(&gaps, &data.gaps(), Duration::ZERO, &data.to_string());
+    assert_gave_up(&case, &net, &seen, &data, failure.at);
+
+    let (resends, pto) = (
+        (data.len() - 1).to_string(),
+        ms(gaps[0]).round().to_string(),
+    );
+    let vars = [("resends", resends.as_str()), ("pto", pto.as_str())];
+    let expected = expectation("keepalive_data_in_flight.expect", &vars)?;
+    seen.check_on(&net, "client", &expected)?;
+    // Each resend counted, each RTO firing a timeout (the one giving up too); no RST.
+    let n = data.len() as i64 - 1;
+    seen.counters("client")?.moved([
+        ("TcpExt.TCPLossProbes", 1),
+        ("Tcp.RetransSegs", n),
+        ("TcpExt.TCPTimeouts", n),
+        ("TcpExt.TCPAbortOnTimeout", 1),
+        ("Tcp.EstabResets", 1),
+        ("Tcp.OutRsts", 0),
+    ])?;
+    let left = client.sockets_matching(between).await?;
+    assert!(left.is_empty(), "the connection is gone: {left:?}");
     Ok(())
 }
