@@ -345,10 +345,9 @@ async fn acknowledged(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let conn = net.connect("client", "server", case.family(), PORT).await?;
     let lost = net.impair("client", "server").await?;
     lost.drop(Packets::fin(), Which::Nth(1))?;
-    let closed = conn
-        .client
-        .write_all_then_close(&[0x5a; PENDING], Close::Linger(LINGER));
-    let closed = closed.await?.expect("write into the send buffer");
+    let (data, linger) = ([0x5a; PENDING], Close::Linger(LINGER));
+    let closed = conn.client.write_all_then_close(&data, linger).await?;
+    let closed = closed.expect("write into the send buffer");
     let returned = SystemTime::now() - closed.at.elapsed();
     assert_eq!(closed.result, Ok(()), "close() returns 0");
     assert!(closed.took < LINGER, "close() blocked {:?}", closed.took);
@@ -361,22 +360,22 @@ async fn acknowledged(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     let (got, end) = conn.server.read_to_end().await?;
     assert_eq!((got.len(), end), (PENDING, Ok(())), "the data, then EOF");
     conn.server.close(Close::Now).await?;
-    client
-        .wait_for_state(to_server, TimeWait, 1, WITHIN)
-        .await?;
+    let time_wait = client.wait_for_state(to_server, TimeWait, 1, WITHIN);
+    time_wait.await?;
 
     let seen = watch.stop().await?;
-    // One retransmission, of the lost FIN (by the tail loss probe or the RTO: both count it).
-    let moved = [("Tcp.RetransSegs", 1), ("Tcp.OutRsts", 0)];
-    seen.counters("client")?.moved(moved)?;
-    seen.check_on(
-        &net,
-        "client",
-        &expectation("linger_acknowledged.expect", &())?,
-    )?;
+    // One retransmission, of the lost FIN: a tail loss probe (`tcp_schedule_loss_probe`, with
+    // one segment out: TCP_RTO_MIN, 200 ms, after the data's ACK), before the RTO fires.
+    let counters = seen.counters("client")?;
+    counters.moved([("RetransSegs", 1), ("OutRsts", 0)])?;
+    counters.moved([("TCPLossProbes", 1), ("TCPTimeouts", 0)])?;
+    let expected = expectation("linger_acknowledged.expect", &())?;
+    seen.check_on(&net, "client", &expected)?;
     // The ACKs of the data and of the FIN, dated by the client's capture (negative: before
     // close() returned).
     let client_saw = seen.recorded.on("client")?;
+    let fins = client_saw.sent(&net, Zero::FirstSyn, Packets::fin()).len();
+    case.figure("fins_sent", &[fins as f64], "segments");
     let acked = |n| client_saw.acked_at(&net, Zero::At(returned), "server", n);
     let (data_ack, fin_ack) = (acked(PENDING as u32 + 1), acked(PENDING as u32 + 2));
     let (data_ack, fin_ack) = (data_ack.expect("data ACK"), fin_ack.expect("FIN ACK"));
@@ -385,15 +384,12 @@ async fn acknowledged(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     // clocks may differ), and as soon as its thread is woken (WAKEUP); under emulation, its
     // allowance on both edges. The data's ACK alone, a retransmission (200 ms) before, does not
     // end it.
-    let (early, late) = (
-        kernel.observation_slack().early,
-        WAKEUP + kernel.emulation(),
-    );
-    let (early, late) = (early.as_nanos() as i64, late.as_nanos() as i64);
+    let early = kernel.observation_slack().early.as_nanos() as i64;
+    let late = (WAKEUP + kernel.emulation()).as_nanos() as i64;
     let in_time = -late <= fin_ack && fin_ack <= early && data_ack < -late;
     assert!(
         in_time,
-        "the FIN's ACK came {fin_ack} ns after close() returned, the data's {data_ack} ns"
+        "ACKs {fin_ack} ns (FIN), {data_ack} ns (data) after close()"
     );
     Ok(())
 }
