@@ -23,22 +23,26 @@
 //! data, which the notes do not mention: Linux resets the connection (RFC 2525, 2.17) whatever
 //! SO_LINGER says ([`UNREAD_DATA`]).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use netcase::{
     Result, Topology, body,
+    capture::Zero,
     case::{Case, Def},
-    impair::Feature,
+    impair::{Feature, Packets, Which},
     network::Close,
     observe::{
         Filter, Socket, TcpState,
-        TcpState::{FinWait1, TimeWait},
+        TcpState::{FinWait1, FinWait2, TimeWait},
         TimerKind::Retransmit,
     },
 };
 use nix::errno::Errno;
 
-use crate::common::{expectation, keep_time_wait, ms};
+use crate::common::{WAKEUP, expectation, keep_time_wait, ms};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
 pub static ALL: &[&Def] = &[
@@ -48,6 +52,7 @@ pub static ALL: &[&Def] = &[
     &LINGER_TIMEOUT,
     &LINGER_NONBLOCKING,
     &UNREAD_DATA,
+    &ACKNOWLEDGED,
 ];
 
 /// The server's port in every case of this file.
@@ -312,4 +317,79 @@ async fn unread_data(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
         .moved([("TcpExt.TCPAbortOnClose", 1), ("Tcp.OutRsts", 1)])?;
     case.measure("close_ms", &[ms(closed.took)], "ms");
     seen.check(&net, &expectation("linger_unread_data.expect", &())?)
+}
+
+/// `l_linger = 2` with a peer that acknowledges: close() returns as soon as the FIN is
+/// acknowledged, not after 2 s. The client's first FIN is lost, so that the data's ACK and the
+/// FIN's ACK come a retransmission apart (about `tcp_rto_min`, 200 ms) and the capture tells
+/// which one close() waited for.
+///
+/// The notes: "If there is any pending data in the socket send buffer, the kernel waits until all
+/// the data is sent and acknowledged by peer TCP, or the linger time expires". Linux waits for
+/// more than the data: `tcp_close` sends the FIN and `sk_stream_wait_close` sleeps while
+/// `sk_stream_closing` (FIN_WAIT1, CLOSING, LAST_ACK), until the ACK of the FIN moves the socket
+/// to FIN_WAIT2 (`tcp_rcv_state_process`) and wakes it; close() then returns 0 at once.
+pub static ACKNOWLEDGED: Def = Def::new(
+    "linger::returns_when_acknowledged",
+    "SO_LINGER {1, 2} with a peer that acknowledges: close() returns when the FIN is acknowledged, not after 2 s",
+    body!(acknowledged),
+)
+.needs(&[Feature::Bpf])
+.expected(Duration::from_millis(500));
+
+async fn acknowledged(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    let (client, kernel) = (net.host("client")?, netcase::kernel()?);
+    // The client ends in TIME_WAIT: it must not lose it to a reset from veth's reordering.
+    keep_time_wait(client).await?;
+    let watch = net.watch(&["client", "server"]).await?;
+    let conn = net.connect("client", "server", case.family(), PORT).await?;
+    let lost = net.impair("client", "server").await?;
+    lost.drop(Packets::fin(), Which::Nth(1))?;
+    let (data, linger) = ([0x5a; PENDING], Close::Linger(LINGER));
+    let closed = conn.client.write_all_then_close(&data, linger).await?;
+    let closed = closed.expect("write into the send buffer");
+    let returned = SystemTime::now() - closed.at.elapsed();
+    assert_eq!(closed.result, Ok(()), "close() returns 0");
+    assert!(closed.took < LINGER, "close() blocked {:?}", closed.took);
+    case.measure("close_ms", &[ms(closed.took)], "ms");
+    // Acknowledged, the socket is in FIN_WAIT2, an orphan now that close() returned.
+    let to_server = Filter::all().remote_port(PORT);
+    let orphan = client.only_socket(to_server.clone()).await?;
+    assert_eq!((orphan.state, orphan.send_q), (FinWait2, 0), "{orphan}");
+    conn.server.set_timeout(READ_LIMIT)?;
+    let (got, end) = conn.server.read_to_end().await?;
+    assert_eq!((got.len(), end), (PENDING, Ok(())), "the data, then EOF");
+    conn.server.close(Close::Now).await?;
+    let time_wait = client.wait_for_state(to_server, TimeWait, 1, WITHIN);
+    time_wait.await?;
+
+    let seen = watch.stop().await?;
+    // One retransmission, of the lost FIN: a tail loss probe (`tcp_schedule_loss_probe`, with
+    // one segment out: TCP_RTO_MIN, 200 ms, after the data's ACK), before the RTO fires.
+    let counters = seen.counters("client")?;
+    counters.moved([("RetransSegs", 1), ("OutRsts", 0)])?;
+    counters.moved([("TCPLossProbes", 1), ("TCPTimeouts", 0)])?;
+    let expected = expectation("linger_acknowledged.expect", &())?;
+    seen.check_on(&net, "client", &expected)?;
+    // The ACKs of the data and of the FIN, dated by the client's capture (negative: before
+    // close() returned).
+    let client_saw = seen.recorded.on("client")?;
+    let fins = client_saw.sent(&net, Zero::FirstSyn, Packets::fin()).len();
+    case.figure("fins_sent", &[fins as f64], "segments");
+    let acked = |n| client_saw.acked_at(&net, Zero::At(returned), "server", n);
+    let (data_ack, fin_ack) = (acked(PENDING as u32 + 1), acked(PENDING as u32 + 2));
+    let (data_ack, fin_ack) = (data_ack.expect("data ACK"), fin_ack.expect("FIN ACK"));
+    case.measure("returned_after_fin_ack_ms", &[-fin_ack as f64 / 1e6], "ms");
+    // close() returns after the FIN's ACK arrives (less the 2 ms the capture's and this thread's
+    // clocks may differ), and as soon as its thread is woken (WAKEUP); under emulation, its
+    // allowance on both edges. The data's ACK alone, a retransmission (200 ms) before, does not
+    // end it.
+    let early = kernel.observation_slack().early.as_nanos() as i64;
+    let late = (WAKEUP + kernel.emulation()).as_nanos() as i64;
+    let in_time = -late <= fin_ack && fin_ack <= early && data_ack < -late;
+    assert!(
+        in_time,
+        "ACKs {fin_ack} ns (FIN), {data_ack} ns (data) after close()"
+    );
+    Ok(())
 }
