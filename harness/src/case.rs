@@ -33,7 +33,7 @@ use std::{
     time::Duration,
 };
 
-use crate::{Family, Result, Topology, impair::Feature};
+use crate::{Family, Result, Topology, claims::Finding, impair::Feature};
 
 /// A case's body: the running case and its topology, to a verdict. The topology is shared so
 /// that a runner can still read its hosts' counters and sockets when the body has finished.
@@ -72,6 +72,7 @@ impl Def {
                 needs: &[],
                 expected: Duration::from_secs(1),
                 tier: Tier::Default,
+                shows: &[],
             },
             body,
         }
@@ -98,6 +99,12 @@ impl Def {
     /// Expected to take about this long here (for progress displays and the hang limit).
     pub const fn expected(mut self, expected: Duration) -> Def {
         self.info.expected = expected;
+        self
+    }
+
+    /// What it shows of the claims of its suite's source (the README's claims table).
+    pub const fn shows(mut self, findings: &'static [Finding]) -> Def {
+        self.info.shows = findings;
         self
     }
 
@@ -156,6 +163,8 @@ pub struct CaseInfo {
     pub expected: Duration,
     /// When it runs.
     pub tier: Tier,
+    /// What it shows of claims ([`crate::claims`]).
+    pub shows: &'static [Finding],
 }
 
 impl CaseInfo {

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod case;
+pub mod claims;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod error;
