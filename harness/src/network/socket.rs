@@ -45,7 +45,9 @@ use crate::{
 
 mod burst;
 mod close;
+mod stalled;
 mod timed;
+pub use stalled::Stalled;
 pub use timed::Timed;
 
 /// What a system call returned: its value, or the errno it failed with.
