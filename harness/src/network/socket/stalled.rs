@@ -73,8 +73,9 @@ impl Sock {
 
 impl Topology {
     /// [`Topology::connect`] with `client_options` on the client's socket and `server_options`
-    /// on the listener, which the accepted socket inherits (SO_RCVBUF, which sets the window
-    /// scale the server offers, must be set before the handshake).
+    /// on the listener (backlog 128), which the accepted socket inherits (SO_RCVBUF, which sets
+    /// the window scale the server offers, must be set before the handshake). Any failure is an
+    /// error that says which step.
     pub async fn connect_both(
         &self,
         client: &str,
@@ -87,18 +88,18 @@ impl Topology {
         let to = self.socket_addr(server, family, port)?;
         let listener = self
             .host(server)?
-            .listen_with(to, 1, server_options)
+            .listen_with(to, 128, server_options)
             .await?;
         let accepted = listener.accept();
         let connected = self.host(client)?.connect_with(to, client_options);
         let (connected, accepted) = futures::join!(connected, accepted);
+        let (established, established_wall) = (Instant::now(), SystemTime::now());
         let failed = |step: &str, e: nix::errno::Errno| {
             let error = io::Error::from_raw_os_error(e as i32);
             Error::io(format!("{step} ({client} to {server} {to})"), error)
         };
         let client_sock = connected?.map_err(|e| failed("connect()", e))?;
         let server_sock = accepted?.map_err(|e| failed("accept()", e))?;
-        let (established, established_wall) = (Instant::now(), SystemTime::now());
         Ok(Connection {
             client: client_sock,
             server: server_sock,
