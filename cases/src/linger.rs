@@ -8,7 +8,8 @@
 //!   the data to the peer". Linux does so: [`DEFAULT_CLOSE_DELIVERS`].
 //! - "l_linger = 0, TCP aborts connection, discards any data still remaining in the socket send
 //!   buffer and sends RST to peer. This avoids the TCP's TIME_WAIT state". Linux does so:
-//!   [`ABORT`].
+//!   [`ABORT`]; the unsent data is discarded, the reset at the first octet never sent
+//!   ([`DISCARDS_UNSENT`]).
 //! - "l_linger = nonzero, then kernel will linger when socket is closed. If there is any pending
 //!   data in the socket send buffer, the kernel waits until all the data is sent and acknowledged
 //!   by peer TCP, or the linger time expires". Linux waits, but when the time expires close()
