@@ -8,7 +8,8 @@
 //!   the data to the peer". Linux does so: [`DEFAULT_CLOSE_DELIVERS`].
 //! - "l_linger = 0, TCP aborts connection, discards any data still remaining in the socket send
 //!   buffer and sends RST to peer. This avoids the TCP's TIME_WAIT state". Linux does so:
-//!   [`ABORT`].
+//!   [`ABORT`]; the unsent data is discarded, the reset at the first octet never sent
+//!   ([`DISCARDS_UNSENT`]).
 //! - "l_linger = nonzero, then kernel will linger when socket is closed. If there is any pending
 //!   data in the socket send buffer, the kernel waits until all the data is sent and acknowledged
 //!   by peer TCP, or the linger time expires". Linux waits, but when the time expires close()
@@ -33,7 +34,7 @@ use netcase::{
     capture::Zero,
     case::{Case, Def},
     impair::{Feature, Packets, Which},
-    network::Close,
+    network::{Close, Connection, Options, socket::Stalled},
     observe::{
         Filter, Socket, TcpState,
         TcpState::{FinWait1, FinWait2, TimeWait},
@@ -53,6 +54,7 @@ pub static ALL: &[&Def] = &[
     &LINGER_NONBLOCKING,
     &UNREAD_DATA,
     &ACKNOWLEDGED,
+    &DISCARDS_UNSENT,
 ];
 
 /// The server's port in every case of this file.
@@ -63,6 +65,14 @@ const LINGER: Duration = Duration::from_secs(2);
 
 /// The octets written into a blackholed path before close().
 const PENDING: usize = 1000;
+
+/// The peer's SO_RCVBUF and SO_SNDBUF (the kernel doubles them): a window that closes after a few
+/// segments the peer never reads.
+const PEER_BUFFER: usize = 16 * 1024;
+/// The writer's: room for everything it writes, so that write() returns with data unsent.
+const WRITER_BUFFER: usize = 256 * 1024;
+/// What the writer writes: more than the peer's window.
+const WRITTEN: usize = 64 * 1024;
 
 /// How long a wait may take for what the kernel does within a round trip or one retransmission
 /// timeout (`tcp_rto_min`, 200 ms): a deadline, not an expectation.
@@ -392,4 +402,79 @@ async fn acknowledged(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
         "ACKs {fin_ack} ns (FIN), {data_ack} ns (data) after close()"
     );
     Ok(())
+}
+
+/// `l_linger = 0` with data still unsent: the peer never reads and has closed its window, so
+/// the writer's queue holds what it could not send. close() returns 0 at once and sends one
+/// reset at `snd_nxt`, the first octet never sent; the rest is never sent. The peer reads what it
+/// had received, every octet, then ECONNRESET, then end of file; neither side keeps a socket.
+///
+/// The notes: "l_linger = 0, TCP aborts connection, discards any data still remaining in the
+/// socket send buffer and sends RST to peer". Linux does so: `__tcp_close` (net/ipv4/tcp.c, in
+/// `tcp_close` on 6.1) calls `tcp_disconnect`, which sends the reset (`tcp_send_active_reset`,
+/// at `tcp_acceptable_seq`: `snd_nxt` while that is inside the peer's window) and purges the
+/// write queue (`tcp_write_queue_purge`), and counts `TCPAbortOnData`. What the peer had
+/// received is not discarded: `tcp_reset` purges only its write queue, and `tcp_recvmsg` hands
+/// out queued data before it reports `sk_err`.
+pub static DISCARDS_UNSENT: Def = Def::new(
+    "linger::zero_discards_unsent",
+    "SO_LINGER {1, 0} with unsent data: one RST at snd_nxt, the rest discarded; the peer reads what it had, then ECONNRESET",
+    body!(discards_unsent),
+)
+.expected(Duration::from_millis(300));
+
+async fn discards_unsent(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
+    let (client, server, kernel) = (net.host("client")?, net.host("server")?, netcase::kernel()?);
+    let watch = net.watch(&["client", "server"]).await?;
+    let small = Options::new().buffers(PEER_BUFFER, PEER_BUFFER);
+    let roomy = Options::new().buffers(WRITER_BUFFER, WRITER_BUFFER);
+    let conn = net.connect_both("client", "server", case.family(), PORT, roomy, small);
+    let Connection {
+        client: sock,
+        server: peer,
+        ..
+    } = conn.await?;
+    let data = [0x5a; WRITTEN];
+    let stalled = sock.write_into_shut_window(&peer, &data, WITHIN).await?;
+    let Stalled { held, unsent, .. } = stalled;
+    assert!(held > 0 && unsent == WRITTEN - held, "{stalled:?}");
+
+    let accepted = Filter::between(peer.local()?, peer.peer()?);
+    let closed = sock.close(Close::Abort).await?;
+    assert_eq!(closed.result, Ok(()), "close() with SO_LINGER {{1, 0}}");
+    // The reset is sent within the call, nothing waited for: zero, both edges those of timing
+    // one thread's call by its own clock.
+    let took = closed.took;
+    let at_once = kernel.observation_slack().admits(Duration::ZERO, took);
+    assert!(at_once, "close() took {took:?}");
+    // The reset has killed the peer's socket (tcp_done) before it reads: data, then the error.
+    server.wait_for_no_socket(accepted, WITHIN).await?;
+    let left = client.sockets_matching(Filter::all().remote_port(PORT));
+    let left = left.await?;
+    assert!(left.is_empty(), "no orphan, no TIME_WAIT: {left}");
+    peer.set_timeout(READ_LIMIT)?;
+    let (got, end) = peer.read_to_end().await?;
+    assert!(
+        got == data[..held],
+        "the {held} octets held, not {}",
+        got.len()
+    );
+    assert_eq!(end, Err(Errno::ECONNRESET), "the read after the data");
+    assert_eq!(peer.read(1).await?, Ok(vec![]), "then end of file");
+
+    let seen = watch.stop().await?;
+    let moved = [("TCPAbortOnData", 1), ("OutRsts", 1), ("EstabResets", 1)];
+    seen.counters("client")?.moved(moved)?;
+    let moved = [
+        ("EstabResets", 1),
+        ("OutRsts", 0),
+        ("TCPToZeroWindowAdv", 1),
+    ];
+    seen.counters("server")?.moved(moved)?;
+    let segments = (held / stalled.info.snd_mss as usize) as f64;
+    case.figure("held_segments", &[segments], "segments");
+    case.measure("close_ms", &[ms(took)], "ms");
+    let held = held.to_string();
+    let expected = expectation("linger_zero_discards_unsent.expect", &[("held", &*held)])?;
+    seen.check(&net, &expected)
 }

@@ -105,6 +105,12 @@ async fn rto_follows_the_rtt(case: Arc<Case>, net: Arc<Topology>) -> Result<()> 
     path.drop(Packets::data(), Which::Nth(1))?;
     assert_eq!(conn.client.write(b"lost once").await?, Ok(9));
     assert_eq!(conn.server.read(16).await?, Ok(b"lost once".to_vec()));
+    // The server's acknowledgement reaches the client (delayed on the path) before the capture
+    // ends.
+    let acked = |i: &netcase::observe::TcpInfo| i.unacked == 0;
+    conn.client
+        .wait_for_info("the retransmission acknowledged", info.rto * 4, acked)
+        .await?;
     let seen = watch.stop().await?;
     seen.check_on(&net, "client", &expectation("retransmit_rto.expect", &())?)?;
     let packets = seen.recorded.on("client")?.packets(&net, Zero::FirstFrame);

@@ -190,8 +190,8 @@ mod tests {
 
     static SHOWN: Claim = Claim::new("a.shown", "a()", "a does x");
     static UNSHOWN: Claim = Claim::new("a.unshown", "a()", "a does y | z");
-    static CASE: Def = Def::new("a::x", "x", body!(nothing))
-        .shows(&[Finding::refutes(&SHOWN, "a does w")]);
+    static CASE: Def =
+        Def::new("a::x", "x", body!(nothing)).shows(&[Finding::refutes(&SHOWN, "a does w")]);
 
     #[test]
     fn every_claim_gets_a_row_and_runs_decide_the_verdict() {

@@ -46,7 +46,9 @@ use crate::{
 mod bound;
 mod burst;
 mod close;
+mod stalled;
 mod timed;
+pub use stalled::Stalled;
 pub use timed::Timed;
 
 /// What a system call returned: its value, or the errno it failed with.
@@ -637,30 +639,9 @@ impl Topology {
         port: u16,
         options: Options,
     ) -> Result<Connection> {
-        let to = self.socket_addr(server, family, port)?;
-        let listener = self.host(server)?.listen(to, 128).await?;
-        let failed = |step: &str, errno: Errno| {
-            Error::io(
-                format!("{step} ({client} to {server} {to})"),
-                io::Error::from_raw_os_error(errno as i32),
-            )
-        };
-        let accepted = {
-            let listener = listener.clone();
-            async move { listener.accept().await }
-        };
-        let (connected, accepted) =
-            futures::join!(self.host(client)?.connect_with(to, options), accepted);
-        let (established, established_wall) = (Instant::now(), SystemTime::now());
-        let client_sock = connected?.map_err(|e| failed("connect()", e))?;
-        let server_sock = accepted?.map_err(|e| failed("accept()", e))?;
-        Ok(Connection {
-            client: client_sock,
-            server: server_sock,
-            listener,
-            established,
-            established_wall,
-        })
+        let listening = Options::new().reuse_address();
+        self.connect_both(client, server, family, port, options, listening)
+            .await
     }
 }
 
