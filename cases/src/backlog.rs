@@ -39,6 +39,9 @@ use netcase::{
 };
 use nix::errno::Errno;
 
+use netcase::claims::Finding;
+
+use crate::claims;
 use crate::common::{expectation, ms};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
@@ -66,6 +69,17 @@ pub static COMPLETIONS_PER_BACKLOG: Def = Def::new(
      times out",
     body!(completions_per_backlog),
 )
+.shows(&[
+    Finding::qualifies(
+        &claims::LISTEN_QUEUE_LENGTH,
+        "backlog + 1 connections complete: the queue is full when it holds more than the backlog",
+    ),
+    Finding::refutes(
+        &claims::LISTEN_BSD_ONE_AND_A_HALF,
+        "Linux: backlog + 1, not 1.5 times the backlog",
+    ),
+    Finding::confirms(&claims::LISTEN_TCP_SILENT_DROP),
+])
 .expected(Duration::from_secs(4));
 
 /// `net.core.somaxconn` silently truncates a larger backlog, at the moment of listen().
@@ -82,6 +96,17 @@ pub static SOMAXCONN_TRUNCATES: Def = Def::new(
      changes the limit",
     body!(somaxconn_truncates),
 )
+.shows(&[
+    Finding::qualifies(
+        &claims::LISTEN_SOMAXCONN,
+        "truncated at listen() time, yes; the default is 4096 (since 5.4), not 128",
+    ),
+    Finding::confirms(&claims::LISTEN_AGAIN),
+    Finding::qualifies(
+        &claims::LISTEN_NEGATIVE,
+        "Linux too: listen(-1) takes net.core.somaxconn",
+    ),
+])
 .expected(Duration::from_millis(1200));
 
 /// accept() frees a slot, but a client whose SYN was dropped gets in only at its next SYN
@@ -92,6 +117,10 @@ pub static ACCEPT_FREES_A_SLOT: Def = Def::new(
     "a waiting client gets in at its next SYN retransmission after accept(), not at the accept",
     body!(accept_frees_a_slot),
 )
+.shows(&[Finding::qualifies(
+    &claims::LISTEN_FULL_QUEUE,
+    "TCP: the SYN is ignored and a retransmission after accept() gets in; never ECONNREFUSED",
+)])
 .expected(Duration::from_millis(1100));
 
 /// A handshake whose final ACK (here: first data) finds the accept queue full is dropped, with
@@ -103,7 +132,13 @@ pub static FULL_QUEUE_DROPS_FINAL_ACK: Def = Def::new(
     "a final ACK into a full accept queue is dropped: the client thinks it is ESTABLISHED and \
      retransmits until accept() frees a slot",
     body!(full_queue_drops_final_ack),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::LISTEN_ESTABLISHED_ONLY,
+        "the final ACK into a full queue is dropped: the client is ESTABLISHED, the server holds only a request",
+    ),
+    Finding::confirms(&claims::LISTEN_TCP_SILENT_DROP),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(800));
 
@@ -116,7 +151,12 @@ pub static ABORT_ON_OVERFLOW: Def = Def::new(
     "backlog::abort_on_overflow",
     "tcp_abort_on_overflow=1 resets a final ACK into a full queue (ECONNRESET), but never a SYN",
     body!(abort_on_overflow),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::LISTEN_FULL_QUEUE,
+        "only with tcp_abort_on_overflow=1, and then ECONNRESET for a final ACK (never ECONNREFUSED); SYNs are still dropped",
+    ),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(300));
 
@@ -135,7 +175,16 @@ pub static HALF_OPEN_LIMIT: Def = Def::new(
     "the backlog caps half-open requests at backlog+1 whatever tcp_max_syn_backlog says; further \
      SYNs get SYN cookies",
     body!(half_open_limit),
-)
+).shows(&[
+    Finding::refutes(
+        &claims::LISTEN_SYN_BACKLOG,
+        "the backlog caps half-open requests too (backlog + 1); beyond, SYN cookies; tcp_max_syn_backlog matters only without them",
+    ),
+    Finding::qualifies(
+        &claims::LISTEN_ESTABLISHED_ONLY,
+        "it bounds the half-open requests as well",
+    ),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(100));
 
@@ -637,7 +686,12 @@ pub static LISTENER_CLOSE_RESETS_QUEUED: Def = Def::new(
     "close() of a listener resets each connection it never accepted: the clients read \
      ECONNRESET, unread data is dropped",
     body!(listener_close_resets_queued),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::LISTEN_ESTABLISHED_ONLY,
+        "the queued connections are established on both ends: closing the listener resets each (ECONNRESET)",
+    ),
+])
 .expected(Duration::from_millis(100));
 
 async fn listener_close_resets_queued(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {

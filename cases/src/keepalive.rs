@@ -33,6 +33,9 @@ use netcase::{
 };
 use nix::errno::Errno;
 
+use netcase::claims::Finding;
+
+use crate::claims;
 use crate::common::{SCHEDULING, WAKEUP, at, expectation, ms};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
@@ -57,7 +60,12 @@ pub static ANSWERED: Def = Def::new(
     "keepalive::probes_answered",
     "keepalive probes are ACKs at snd_una-1 with no data, answered at once, and sent every TCP_KEEPIDLE while answered",
     body!(answered),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::KA_PROBE,
+        "no data, ACK flag, at snd_una - 1 so that the peer must answer",
+    ),
+])
 .expected(Duration::from_secs(5));
 
 /// Probes that vanish, with the socket options.
@@ -72,7 +80,9 @@ pub static UNANSWERED: Def = Def::new(
             file: "keepalive_unanswered.expect",
         }
     ),
-)
+).shows(&[
+    Finding::confirms(&claims::KA_DETECTS),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_secs(5));
 
@@ -88,7 +98,9 @@ pub static SYSCTLS: Def = Def::new(
             file: "keepalive_sysctls.expect",
         }
     ),
-)
+).shows(&[
+    Finding::confirms(&claims::KA_DETECTS),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_secs(4));
 
@@ -106,7 +118,12 @@ pub static USER_TIMEOUT: Def = Def::new(
             file: "keepalive_unanswered.expect",
         }
     ),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::KA_DETECTS,
+        "with TCP_USER_TIMEOUT the first probe firing past the timeout ends it, whatever TCP_KEEPCNT",
+    ),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_secs(4));
 
@@ -122,7 +139,9 @@ pub static PEER_LOST_STATE_DATA: Def = Def::new(
             file: "keepalive_peer_lost_data.expect",
         }
     ),
-)
+).shows(&[
+    Finding::confirms(&claims::KA_RST_ON_DATA),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(500));
 
@@ -138,7 +157,12 @@ pub static PEER_LOST_STATE_PROBE: Def = Def::new(
             file: "keepalive_peer_lost_probe.expect",
         }
     ),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::KA_DETECTS,
+        "when the peer is back without the connection, the first probe draws a RST: ECONNRESET, not ETIMEDOUT",
+    ),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_secs(3));
 

@@ -7,11 +7,13 @@
 //!   lists the cases and runs them with their reports, here and on other kernels.
 //!
 //! A body asserts what the running kernel did and returns `Err` or panics when it did not. A
-//! behaviour module never imports another: what two share is in the harness, or in `common`.
+//! behaviour module never imports another: what two share is in the harness, or in `common`;
+//! the claims of the notes they check are in `claims`.
 
 pub use netcase::case::{BOTH, Def, run, run_with};
 
 pub mod backlog;
+pub mod claims;
 mod common;
 pub mod keepalive;
 pub mod linger;

@@ -43,6 +43,9 @@ use netcase::{
 };
 use nix::errno::Errno;
 
+use netcase::claims::Finding;
+
+use crate::claims;
 use crate::common::{WAKEUP, expectation, keep_time_wait, ms};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
@@ -93,6 +96,10 @@ pub static DEFAULT_CLOSE: Def = Def::new(
     "a default close sends a FIN; the side that closes first ends in TIME_WAIT",
     body!(default_close),
 )
+.shows(&[
+    Finding::confirms(&claims::LINGER_OFF),
+    Finding::confirms(&claims::TW_ACTIVE_CLOSER),
+])
 .expected(Duration::from_millis(200));
 
 /// `l_onoff = 1, l_linger = 0`: close() sends a reset instead of a FIN and leaves no TIME_WAIT;
@@ -103,6 +110,7 @@ pub static ABORT: Def = Def::new(
     "SO_LINGER {1, 0}: close() sends RST, no FIN, no TIME_WAIT; the peer reads ECONNRESET",
     body!(abort),
 )
+.shows(&[Finding::confirms(&claims::LINGER_ZERO)])
 .expected(Duration::from_millis(200));
 
 /// Without SO_LINGER, close() returns at once with data unacknowledged; the socket lives on as
@@ -116,6 +124,7 @@ pub static DEFAULT_CLOSE_DELIVERS: Def = Def::new(
         "linger_default_close_pending.expect"
     ),
 )
+.shows(&[Finding::confirms(&claims::LINGER_OFF)])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(800));
 
@@ -129,7 +138,13 @@ pub static LINGER_TIMEOUT: Def = Def::new(
     "linger::timeout_returns_zero_and_keeps_the_data",
     "SO_LINGER {1, 2} towards an unreachable peer: close() blocks 2 s, returns 0, the data still arrives later",
     body!(close_pending, Close::Linger(LINGER), "linger_timeout.expect"),
-)
+).shows(&[
+    Finding::confirms(&claims::LINGER_ON_BLOCKS),
+    Finding::qualifies(
+        &claims::LINGER_WAITS_FOR_ACK,
+        "when the time expires close() returns 0 and the orphaned socket still delivers the data",
+    ),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(3500));
 
@@ -147,7 +162,12 @@ pub static LINGER_NONBLOCKING: Def = Def::new(
         Close::LingerNonblocking(LINGER),
         "linger_timeout.expect"
     ),
-)
+).shows(&[
+    Finding::refutes(
+        &claims::LINGER_NONBLOCKING,
+        "close() blocks for the linger time on a non-blocking socket too (tcp_close ignores O_NONBLOCK)",
+    ),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(3500));
 
@@ -158,7 +178,12 @@ pub static UNREAD_DATA: Def = Def::new(
     "linger::unread_data_resets",
     "close() with unread received data sends RST instead of FIN, without SO_LINGER",
     body!(unread_data),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::LINGER_OFF,
+        "with unread received data close() sends RST, not FIN, and nothing is delivered after it (RFC 2525)",
+    ),
+])
 .expected(Duration::from_millis(200));
 
 async fn default_close(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
@@ -343,7 +368,12 @@ pub static ACKNOWLEDGED: Def = Def::new(
     "linger::returns_when_acknowledged",
     "SO_LINGER {1, 2} with a peer that acknowledges: close() returns when the FIN is acknowledged, not after 2 s",
     body!(acknowledged),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::LINGER_WAITS_FOR_ACK,
+        "close() returns when the FIN is acknowledged, not only the data (sk_stream_wait_close)",
+    ),
+])
 .needs(&[Feature::Bpf])
 .expected(Duration::from_millis(500));
 
@@ -420,7 +450,9 @@ pub static DISCARDS_UNSENT: Def = Def::new(
     "linger::zero_discards_unsent",
     "SO_LINGER {1, 0} with unsent data: one RST at snd_nxt, the rest discarded; the peer reads what it had, then ECONNRESET",
     body!(discards_unsent),
-)
+).shows(&[
+    Finding::confirms(&claims::LINGER_ZERO),
+])
 .expected(Duration::from_millis(300));
 
 async fn discards_unsent(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {

@@ -46,6 +46,9 @@ use netcase::{
 use nix::errno::Errno::{EACCES, EADDRINUSE, EADDRNOTAVAIL, ECONNREFUSED, EINVAL, ENETUNREACH};
 use socket2::{Domain, Type};
 
+use netcase::claims::Finding;
+
+use crate::claims;
 use crate::{Def, common::expectation};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
@@ -65,6 +68,7 @@ pub static DIRECT: Def = Def::new(
     "bind, accept, getsockname and getpeername report the addresses each end really uses",
     body!(seen_by_both_ends),
 )
+.shows(&[Finding::confirms(&claims::SA_OUT)])
 .expected(Duration::from_millis(50));
 
 /// The same through a router.
@@ -73,6 +77,7 @@ pub static ROUTED: Def = Def::new(
     "the same through a router: the addresses are the hosts', never the router's",
     body!(seen_by_both_ends),
 )
+.shows(&[Finding::confirms(&claims::SA_OUT)])
 .routed()
 .expected(Duration::from_millis(50));
 
@@ -90,7 +95,10 @@ pub static LENGTHS: Def = Def::new(
     "socket_addresses::lengths_in_and_out",
     "bind/connect/sendto/sendmsg take, accept/getsockname/getpeername/recvfrom/recvmsg return, sockaddr_in (16) and sockaddr_in6 (28) lengths",
     body!(lengths_in_and_out),
-)
+).shows(&[
+    Finding::confirms(&claims::SA_IN),
+    Finding::confirms(&claims::SA_OUT),
+])
 .expected(Duration::from_millis(300));
 
 /// A listener on the wildcard address is reached on every address of its host.
@@ -105,7 +113,9 @@ pub static WILDCARD: Def = Def::new(
     "socket_addresses::wildcard_reached_on_every_address",
     "a listener on INADDR_ANY / in6addr_any is reached via the link address, loopback and the wildcard itself; accept reports the address reached",
     body!(wildcard_reached_on_every_address),
-)
+).shows(&[
+    Finding::confirms(&claims::SA_INADDR_ANY),
+])
 .expected(Duration::from_millis(300));
 
 /// An IPv6 listener on in6addr_any takes IPv4 clients unless `IPV6_V6ONLY` is set.
@@ -121,7 +131,12 @@ pub static V4_MAPPED: Def = Def::new(
     "socket_addresses::v4_mapped_on_a_v6_wildcard",
     "an in6addr_any listener with IPV6_V6ONLY=0 accepts IPv4 clients as ::ffff:a.b.c.d (IPv4 on the wire), with =1 refuses them (IPv6 only)",
     body!(v4_mapped_on_a_v6_wildcard),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::SA_STRUCTS,
+        "an IPv6 socket gets IPv4 peers as ::ffff:a.b.c.d in a sockaddr_in6",
+    ),
+])
 .families(&[Family::V6])
 .expected(Duration::from_millis(300));
 
@@ -143,7 +158,17 @@ pub static SPECIAL_IPV4: Def = Def::new(
     "socket_addresses::special_ipv4_addresses",
     "INADDR_ANY=0, INADDR_BROADCAST=INADDR_NONE=0xffffffff; connect/sendto/bind with them: ENETUNREACH, EACCES, success (IPv4 only)",
     body!(special_ipv4_addresses),
-)
+).shows(&[
+    Finding::confirms(&claims::SA_INADDR_ANY),
+    Finding::qualifies(
+        &claims::SA_INADDR_BROADCAST,
+        "sendto() needs SO_BROADCAST (EACCES without); TCP cannot use it",
+    ),
+    Finding::refutes(
+        &claims::SA_INADDR_NONE,
+        "the kernel has no INADDR_NONE: 0xffffffff is the broadcast address to it",
+    ),
+])
 .families(&[Family::V4])
 .expected(Duration::from_millis(300));
 
@@ -162,7 +187,9 @@ pub static UNIX: Def = Def::new(
     "socket_addresses::unix_lengths",
     "sockaddr_un lengths for path, abstract, autobound and unnamed sockets; abstract names are per network namespace (family-less: runs under IPv4 only)",
     body!(unix_lengths),
-)
+).shows(&[
+    Finding::confirms(&claims::SA_STRUCTS),
+])
 .families(&[Family::V4])
 .expected(Duration::from_millis(100));
 

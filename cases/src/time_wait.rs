@@ -55,6 +55,9 @@ use netcase::{
 };
 use nix::errno::Errno;
 
+use netcase::claims::Finding;
+
+use crate::claims;
 use crate::common::{SCHEDULING, expectation, keep_time_wait, ms};
 
 /// Every case of this behaviour, in the order `netcase list` shows them.
@@ -94,7 +97,15 @@ pub static HELD_BY_ACTIVE_CLOSER: Def = Def::new(
     "time_wait::held_by_active_closer",
     "the side that sends the first FIN holds TIME_WAIT for TCP_TIMEWAIT_LEN; a zero-linger close holds none",
     body!(held_by_active_closer),
-)
+).shows(&[
+    Finding::confirms(&claims::TW_ACTIVE_CLOSER),
+    Finding::confirms(&claims::TW_ENTRY),
+    Finding::qualifies(
+        &claims::TW_2MSL,
+        "Linux: TCP_TIMEWAIT_LEN, 60 s, whatever MSL; no knob changes it",
+    ),
+    Finding::confirms(&claims::TW_LINUX_MINUTE),
+])
 .expected(Duration::from_millis(300));
 
 /// With `tcp_tw_reuse=0`, a client with 8 ephemeral ports opens and closes 8 connections to
@@ -105,6 +116,7 @@ pub static EXHAUSTION: Def = Def::new(
     "tcp_tw_reuse=0: one connection per ephemeral port, then connect() fails with EADDRNOTAVAIL",
     body!(refused, 0, 1),
 )
+.shows(&[Finding::confirms(&claims::TW_LIMITS_RATE)])
 .expected(Duration::from_millis(1200));
 
 /// `tcp_tw_reuse=2` (the default) allows reuse for loopback traffic only: between two hosts it
@@ -114,6 +126,10 @@ pub static REUSE_LOOPBACK_ONLY: Def = Def::new(
     "tcp_tw_reuse=2 (the default): no reuse between two hosts, connect() fails with EADDRNOTAVAIL",
     body!(refused, 2, 1),
 )
+.shows(&[Finding::qualifies(
+    &claims::TW_LIMITS_RATE,
+    "tcp_tw_reuse=2, the default, reuses TIME_WAIT ports on loopback only",
+)])
 .expected(Duration::from_millis(1200));
 
 /// `tcp_tw_reuse=1` with timestamps: connect() fails while every TIME_WAIT socket is younger
@@ -123,6 +139,10 @@ pub static REUSE: Def = Def::new(
     "tcp_tw_reuse=1 with timestamps: TIME_WAIT ports are reused once tcp_tw_reuse_delay old",
     body!(reused),
 )
+.shows(&[Finding::qualifies(
+    &claims::TW_LIMITS_RATE,
+    "tcp_tw_reuse=1 with timestamps reuses a TIME_WAIT port once it is tcp_tw_reuse_delay old",
+)])
 .expected(Duration::from_millis(700));
 
 /// `tcp_tw_reuse=1` without timestamps (`tcp_timestamps=0` on the client): no reuse; PAWS is
@@ -132,6 +152,7 @@ pub static REUSE_WITHOUT_TIMESTAMPS: Def = Def::new(
     "tcp_tw_reuse=1 with tcp_timestamps=0: no reuse, connect() fails with EADDRNOTAVAIL",
     body!(refused, 1, 0),
 )
+.shows(&[Finding::confirms(&claims::TW_LIMITS_RATE)])
 .expected(Duration::from_millis(1200));
 
 /// The long one: 16 ports used up at once come back when their TIME_WAIT sockets go, 60 s (plus
@@ -141,7 +162,13 @@ pub static PORTS_COME_BACK: Def = Def::new(
     "time_wait::ports_come_back",
     "exhausted ports come back after TCP_TIMEWAIT_LEN: the sustained rate is ports / 60 s",
     body!(ports_come_back),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::TW_470_PER_SECOND,
+        "ports / TCP_TIMEWAIT_LEN, per destination address and port (not per client): 28,232 / 60 s = 470 with the default range",
+    ),
+    Finding::confirms(&claims::TW_LINUX_MINUTE),
+])
 .expected(Duration::from_secs(63));
 
 /// RFC 1337's "TIME_WAIT assassination": one stray segment ends a TIME_WAIT socket, by default.
@@ -164,7 +191,12 @@ pub static ASSASSINATED: Def = Def::new(
     "time_wait::assassinated",
     "tcp_rfc1337=0 (the default): a stray ACK draws a reset that kills TIME_WAIT and frees its port; tcp_rfc1337=1 ignores it",
     body!(assassinated),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::TW_LINUX_MINUTE,
+        "a stray segment's reset ends it early (tcp_rfc1337=0, the default)",
+    ),
+])
 .expected(Duration::from_millis(800));
 
 /// The client's only ephemeral port in [`ASSASSINATED`]: a TIME_WAIT socket on it to a
@@ -781,7 +813,12 @@ pub static BIND_INTO_EXHAUSTED_RANGE: Def = Def::new(
     "time_wait::bind_into_exhausted_range",
     "ports held in TIME_WAIT: connect() fails with EADDRNOTAVAIL, bind() with EADDRINUSE; SO_REUSEADDR on both sockets lets bind() and connect() take one over",
     body!(bind_into_exhausted_range),
-)
+).shows(&[
+    Finding::qualifies(
+        &claims::TW_LIMITS_RATE,
+        "bind() too (EADDRINUSE); SO_REUSEADDR on both sockets lets a bound connect() take a TIME_WAIT socket over",
+    ),
+])
 .expected(Duration::from_millis(500));
 
 /// The port outside [`SMALL_RANGE`] that [`BIND_INTO_EXHAUSTED_RANGE`] binds to with

@@ -171,6 +171,30 @@ fn ran_verdict(verdict: Verdict, ran: &Ran) -> String {
     }
 }
 
+/// Each case's runs in the `summary.json` of `dir`, a `netcase run` output directory.
+pub fn read_summary(dir: &std::path::Path) -> Result<BTreeMap<String, Ran>, String> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "{}: {e} (give the --out directory of a finished `netcase run`)",
+            path.display()
+        )
+    })?;
+    let summary: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut ran: BTreeMap<String, Ran> = BTreeMap::new();
+    for case in summary["cases"].as_array().into_iter().flatten() {
+        let field = |name: &str| case[name].as_str().unwrap_or_default().to_owned();
+        let verdict = field("verdict").to_uppercase();
+        let entry = ran.entry(field("case")).or_default();
+        entry.runs.push((field("family"), verdict.clone()));
+        if verdict == "SKIP" {
+            entry.skipped = Some(field("reason"));
+        }
+    }
+    Ok(ran)
+}
+
 /// `text` safe in a Markdown table cell.
 fn escape(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")

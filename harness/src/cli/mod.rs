@@ -4,6 +4,7 @@
 //! ```text
 //! netcase list [FILTER...]
 //! netcase run [FILTER...] [--family v4|v6|both] [--out DIR] [--jobs N] [--seed S] [--long]
+//! netcase claims [--results DIR]
 //! netcase show DIR | DIR/CASE
 //! netcase demo [--family v4|v6|both]
 //! netcase kernels --kernel PATH_OR_DEB... [FILTER...] [--family ..] [--out DIR] [--accel ..]
@@ -49,6 +50,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::{
     Family,
     case::{Def, Tier},
+    claims::Claim,
     impair::features,
     kernels::{Accel, family_name},
     privileges,
@@ -61,6 +63,8 @@ use crate::{
 pub struct Suite {
     /// Every case, one slice per behaviour, in the order `netcase list` shows them.
     pub behaviours: &'static [&'static [&'static Def]],
+    /// The claims of the source the cases check ([`crate::claims`]), for `netcase claims`.
+    pub claims: &'static [&'static Claim],
     /// The directories the cases read at run time (their expectation fixtures), each by the
     /// path they read it at (`concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")`):
     /// `netcase kernels` puts them in every guest at that path.
@@ -78,6 +82,7 @@ impl Suite {
     pub const fn new(behaviours: &'static [&'static [&'static Def]]) -> Suite {
         Suite {
             behaviours,
+            claims: &[],
             fixtures: &[],
             target: "target",
             commit: "unknown",
@@ -219,6 +224,16 @@ enum Command {
                             the rest marked interrupted)."
     )]
     Run(RunArgs),
+    /// Writes the claims table (Markdown): every claim of the suite's source, the cases that
+    /// check it and their verdicts.
+    ///
+    /// With --results, the verdicts of that run of `netcase run` (a case that failed or was
+    /// skipped there says so); without, what each case asserts.
+    Claims {
+        /// A `netcase run` output directory (its summary.json).
+        #[arg(long, value_name = "DIR")]
+        results: Option<PathBuf>,
+    },
     /// Shows a run's output directory, or one case's bundle in it.
     ///
     /// For a directory of `run` or `kernels`: whether the run finished, was stopped or was
@@ -422,6 +437,7 @@ pub fn main(suite: &Suite) -> ExitCode {
     };
     match cli.command {
         Command::List { filters } => list(suite, &filters),
+        Command::Claims { results } => claims(suite, results.as_deref()),
         Command::Run(args) => run_command(suite, args),
         Command::Show { dir } => show::show(&dir),
         Command::Demo { family } => demo_command(&family.list()),
@@ -476,6 +492,19 @@ fn list(suite: &Suite, filters: &[String]) -> ExitCode {
             info.summary
         );
     }
+    ExitCode::SUCCESS
+}
+
+fn claims(suite: &Suite, results: Option<&std::path::Path>) -> ExitCode {
+    let ran = match results.map(crate::claims::read_summary).transpose() {
+        Ok(ran) => ran,
+        Err(e) => return bad_input(&e),
+    };
+    let cases: Vec<&'static Def> = suite.cases().collect();
+    print!(
+        "{}",
+        crate::claims::table(suite.claims, &cases, ran.as_ref())
+    );
     ExitCode::SUCCESS
 }
 

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use netcase::cli::Suite;
 
-/// This workspace's cases, the fixtures they read, its target directory and commit.
+/// This workspace's cases, the notes' claims they check, the fixtures they read, its target
+/// directory and commit.
 static SUITE: Suite = Suite {
     behaviours: netcase_cases::BEHAVIOURS,
+    claims: netcase_cases::claims::NOTES,
     fixtures: &[concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")],
     target: concat!(env!("CARGO_MANIFEST_DIR"), "/../target"),
     commit: env!("NETCASE_COMMIT"),
