@@ -10,6 +10,7 @@
 #
 #   KERNELS="linux-image-6.1.0-57-cloud-amd64" ci/matrix.sh   # other kernels
 #   SMOKE=1 ci/matrix.sh                                       # five fast cases only, about 1 minute
+#   LONG=1 ci/matrix.sh                                        # the long tier too (about 2 more minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,7 @@ if [ -n "${SMOKE:-}" ]; then
 else
     out=target/netcase/matrix
     args+=(--max-expected 100)
+    [ -z "${LONG:-}" ] || args+=(--long)
 fi
 
 cargo build -q --release --bin netcase
