@@ -648,7 +648,7 @@ mod tests {
             quick.iter().map(|d| d.info.name).collect::<Vec<_>>(),
             ["addresses::seen", "silent::schedule"]
         );
-        let Command::Run(args) = parse(&["run", "--long"]).unwrap() else {
+        let Command::Run(args) = parse(&["run", "--long"]).unwrap().command else {
             panic!("not run");
         };
         assert!(args.long);
