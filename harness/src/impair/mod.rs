@@ -417,7 +417,8 @@ impl Impairment {
     }
 
     /// Shapes every packet of this direction as `shaping` says, replacing the shaping there
-    /// was; `Shaping::default()` stops shaping (packets queued until then still arrive). Drops,
+    /// was; `Shaping::default()` stops shaping (packets queued until then still arrive, but for
+    /// those a change between netem and tbf finds queued: a new qdisc starts empty). Drops,
     /// loss and counts apply first, to packets as they arrive.
     ///
     /// Anything but a pure rate limit needs netem; a rate limit alone uses tbf. When the kernel
@@ -601,10 +602,13 @@ fn qdisc(index: u32, parent: TcHandle, kind: &str) -> TcMessage {
     msg
 }
 
-/// A root qdisc message (handle 1:) for interface `index`.
+/// A root qdisc message for interface `index`, without a handle (the kernel gives one). With a
+/// handle, a request to replace the root qdisc by one of another kind (netem by tbf) would name
+/// the one there and be refused as a change of kind (EINVAL, `tc_modify_qdisc`); without, the
+/// kernel replaces it, as `tc qdisc replace dev X root ..` does.
 fn root_qdisc(index: u32, kind: &str) -> TcMessage {
     let mut msg = qdisc(index, TcHandle::ROOT, kind);
-    msg.header.handle = TcHandle { major: 1, minor: 0 };
+    msg.header.handle = TcHandle { major: 0, minor: 0 };
     msg
 }
 
