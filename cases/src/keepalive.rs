@@ -455,20 +455,24 @@ fn data_gaps(info: &TcpInfo, user_timeout: Duration) -> Vec<Duration> {
 /// Asserts that read() failed (at `failed`) `user_timeout` after the third of `data` (the first
 /// retransmission by the RTO timer: `retrans_stamp`). The last timer is clamped to what is left,
 /// so not early by more than a jiffy; late by that timer's slack and read()'s wake-up.
-fn assert_gave_up(case: &Case, net: &Topology, seen: &Seen, data: &Sends, failed: SystemTime) {
-    let (kernel, user_timeout) = (
-        netcase::kernel().expect("kernel"),
-        Duration::from_millis(1500),
-    );
-    let captured = seen.recorded.on("client").expect("the client's capture");
+fn assert_gave_up(
+    case: &Case,
+    net: &Topology,
+    (seen, data): (&Seen, &Sends),
+    user_timeout: Duration,
+    failed: SystemTime,
+) -> Result<()> {
+    let kernel = netcase::kernel()?;
+    let captured = seen.recorded.on("client")?;
     let until_read = captured.sent(net, Zero::At(failed), Packets::data());
     let after = Duration::from_nanos(until_read[2].at_ns.unsigned_abs());
-    let last = *data.at.last().expect("sends") - data.at[2];
+    let last = data.at[data.at.len() - 1] - data.at[2];
     let mut slack = kernel.timer_slack(user_timeout - last);
     slack.late += WAKEUP;
     case.measure("etimedout_after_first_rto_ms", &[ms(after)], "ms");
     let says = slack.describe(user_timeout);
     assert!(slack.admits(user_timeout, after), "{after:?}, not {says}");
+    Ok(())
 }
 
 async fn data_in_flight(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
@@ -502,7 +506,7 @@ async fn data_in_flight(case: Arc<Case>, net: Arc<Topology>) -> Result<()> {
     data.measure(&case, "data");
     assert_eq!(data.len(), gaps.len() + 1, "{data}; the rule says {gaps:?}");
     kernel.assert_timeouts(&gaps, &data.gaps(), Duration::ZERO, &data.to_string());
-    assert_gave_up(&case, &net, &seen, &data, failure.at);
+    assert_gave_up(&case, &net, (&seen, &data), user_timeout, failure.at)?;
 
     let (resends, pto) = (
         (data.len() - 1).to_string(),

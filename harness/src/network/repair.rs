@@ -44,6 +44,10 @@ impl Sock {
     /// A socket whose connection has gone on as a TIME_WAIT socket (after
     /// [`Sock::close_first`]) keeps the numbers `tcp_time_wait` copied: `snd_nxt` is the TIME_WAIT
     /// socket's `tw_snd_nxt`, `rcv_nxt` its `tw_rcv_nxt`, the one sequence number it accepts.
+    ///
+    /// Leaving repair mode clears the socket's SO_REUSEADDR (`do_tcp_setsockopt` sets
+    /// `sk_reuse = SK_NO_REUSE`): a TIME_WAIT socket it leaves later does not carry the flag,
+    /// and a bind() that relies on both sockets having it fails with EADDRINUSE.
     pub fn sequence_numbers(&self) -> Result<SequenceNumbers> {
         let failed = |e| Error::io(format!("reading the sequence numbers of {self:?}"), e);
         set_int(self, libc::IPPROTO_TCP, libc::TCP_REPAIR, 1).map_err(failed)?;
