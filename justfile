@@ -4,6 +4,14 @@
 run *ARGS:
     cargo run --release --bin netcase -- run {{ARGS}}
 
+# The long tier too (cases of over a minute each), in parallel with the rest.
+run-long *ARGS:
+    cargo run --release --bin netcase -- run --long {{ARGS}}
+
+# The README's claims table, from a run's results (`just run` first).
+claims dir="target/netcase/report":
+    cargo run --release --bin netcase -- claims --results {{dir}}
+
 # List the cases.
 list *ARGS:
     cargo run --release --bin netcase -- list {{ARGS}}

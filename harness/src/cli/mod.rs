@@ -291,7 +291,7 @@ struct RunArgs {
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
     /// Also the long tier: cases of over a minute each (`netcase list` marks them), run in
-    /// parallel with the rest.
+    /// parallel with the rest, each besides the --jobs ones.
     #[arg(long)]
     long: bool,
 }

@@ -20,7 +20,7 @@ use futures::FutureExt;
 
 use crate::{
     Family, Topology,
-    case::{Case, Def},
+    case::{Case, Def, Tier},
     kernels::family_name,
     report::{
         self, BehaviourRecord, CaseResult, Checkpoint, FigureRecord, Tool, Verdict, run::RunRecord,
@@ -85,14 +85,24 @@ pub fn run(options: Options) -> Vec<CaseResult> {
         eprintln!("netcase: {e}");
     }
     // Longest first (a stable sort: the given order otherwise), so that the run takes about as
-    // long as its longest case, a long tier's included; the reports keep the given order.
+    // long as its longest case; the reports keep the given order. The long tier's cases each
+    // get a worker of their own besides the --jobs ones: they wait minutes on the kernel's
+    // timers, nearly idle, and would otherwise hold the workers (two, in a qemu guest) for
+    // that long while the rest waits.
     let mut queued = options.jobs.clone();
     queued.sort_by_key(|job| std::cmp::Reverse(job.def.info.expected));
-    let queue = Arc::new(Mutex::new(VecDeque::from(queued)));
+    let (long, rest): (Vec<Job>, Vec<Job>) = queued
+        .into_iter()
+        .partition(|job| job.def.info.tier == Tier::Long);
+    let shared = Arc::new(Mutex::new(VecDeque::from(rest)));
+    let queues = (0..options.parallel.max(1)).map(|_| shared.clone()).chain(
+        long.into_iter()
+            .map(|job| Arc::new(Mutex::new(VecDeque::from([job])))),
+    );
     let (events, received) = mpsc::channel();
-    let workers: Vec<_> = (0..options.parallel.max(1))
-        .map(|_| {
-            let (queue, events) = (queue.clone(), events.clone());
+    let workers: Vec<_> = queues
+        .map(|queue| {
+            let events = events.clone();
             let (seed, tool) = (options.seed, options.tool.clone());
             std::thread::spawn(move || worker(&queue, &events, seed, &tool))
         })

@@ -64,6 +64,17 @@ pub struct Kernel {
     sysctls: BTreeSet<String>,
 }
 
+/// [`Kernel::fresh_listener_looks_flooded`] `ticks` jiffies after boot at `hz`.
+fn flooded_at(ticks: i64, hz: i64) -> Option<bool> {
+    // jiffies from their wrap, as the kernel's 32-bit comparisons see them.
+    let jiffies = i64::from((ticks - 300 * hz) as u32 as i32);
+    let (from, to) = (-hz, 120 * hz);
+    if (jiffies - from).abs() <= hz || (jiffies - to).abs() <= hz {
+        return None;
+    }
+    Some((from..=to).contains(&jiffies))
+}
+
 /// How far from a timer's nominal expiry its effect may be observed: both edges, each with its
 /// cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +136,22 @@ impl Kernel {
     /// One tick of its timers.
     pub fn jiffy(&self) -> Duration {
         self.hz.jiffy()
+    }
+
+    /// Whether a listener whose SYN queue never overflowed counts now as one that overflowed
+    /// moments ago, so that an ACK reaching it is checked as a SYN cookie (`TcpExt.
+    /// SyncookiesFailed` +1, then the usual reset); `None` within a second of the window's edges.
+    ///
+    /// `tcp_synq_no_recent_overflow` takes a listener as flooded while jiffies lie between its
+    /// last overflow stamp (0 for one that never overflowed) less a second and that stamp plus
+    /// `TCP_SYNCOOKIE_VALID` (2 minutes), in 32 bits; jiffies start 300 s before they wrap
+    /// (`INITIAL_JIFFIES`). So every fresh listener is "flooded" from 299 to 420 s after boot
+    /// (where the matrix's guests are, a few minutes into their run) and for two minutes after
+    /// every later wrap (every 2^32 jiffies: 49.7 days at HZ=1000).
+    pub fn fresh_listener_looks_flooded(&self) -> Option<bool> {
+        let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).ok()?;
+        let hz = i64::from(self.hz.value);
+        flooded_at(now.tv_sec() * hz + now.tv_nsec() * hz / 1_000_000_000, hz)
     }
 
     /// Whether its clock is emulated.
@@ -277,6 +304,21 @@ fn list(root: &Path, dir: &str, found: &mut BTreeSet<String>) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn fresh_listeners_look_flooded_in_the_two_minutes_after_jiffies_wrap() {
+        let at = |seconds: f64, hz: i64| flooded_at((seconds * hz as f64) as i64, hz);
+        for hz in [100, 250, 1000] {
+            assert_eq!(at(10.0, hz), Some(false), "just booted, HZ={hz}");
+            assert_eq!(at(299.5, hz), None, "at the edge");
+            assert_eq!(at(350.0, hz), Some(true), "just after the wrap, HZ={hz}");
+            assert_eq!(at(420.5, hz), None, "at the other edge");
+            assert_eq!(at(425.0, hz), Some(false), "two minutes later");
+        }
+        // The next wrap, 2^32 jiffies on: 49.7 days at HZ=1000.
+        let next = (1i64 << 32) + 300 * 1000;
+        assert_eq!(flooded_at(next + 60 * 1000, 1000), Some(true));
+    }
 
     /// This machine's kernel as if it ran at HZ=250 on real hardware, for timing arithmetic.
     pub(crate) fn real_at_250_hz() -> Kernel {
