@@ -419,7 +419,10 @@ pub async fn run(def: &'static Def, family: Family, net: Topology) -> Result<()>
                     .name()
                     .unwrap_or("this test")
                     .to_owned();
-                eprintln!("SKIP {test}: {why} (known to this machine: NETCASE_KNOWN_MISSING)");
+                crate::privileges::skipped(
+                    &test,
+                    &format!("{why} (known to this machine: NETCASE_KNOWN_MISSING)"),
+                );
             } else {
                 crate::privileges::cannot_run(&why);
             }

@@ -19,6 +19,10 @@
 //! # Ok(()) }
 //! ```
 
+// `#[netcase::test]` expands to paths under `::netcase`, which the harness's own tests use too.
+extern crate self as netcase;
+
+pub mod bundle;
 pub mod case;
 pub mod claims;
 #[cfg(feature = "cli")]
@@ -37,8 +41,10 @@ pub mod report;
 pub mod rules;
 pub mod stop;
 
+pub use bundle::TestInfo;
 pub use error::{Error, Result};
 pub use kernel::{Kernel, kernel};
+pub use netcase_macros::test;
 pub use network::{
     DEFAULT_MTU, Family, Host, Link, LinkEnd, LinkSpec, Process, Topology, TopologyBuilder, addr,
     fork, leaks, sysctl,

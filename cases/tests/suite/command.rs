@@ -137,7 +137,9 @@ fn a_run_leaves_a_complete_bundle() {
     let readme = std::fs::read_to_string(bundle.join("README.md")).unwrap();
     assert!(readme.contains("netcase run 'socket_addresses::seen_by_both_ends' --family v6"));
     let timeline = std::fs::read_to_string(bundle.join("timeline.txt")).unwrap();
-    assert!(timeline.contains("client>server S seq 0"), "{timeline}");
+    // Each segment names its ports: connections can be told apart.
+    let syn = a_line_reads(&timeline, "client:", ">server:6000 S seq 0");
+    assert!(syn, "{timeline}");
 
     let opened = netcase::fork::output(
         Command::new(tshark)
@@ -526,4 +528,16 @@ fn a_killed_run_is_shown_as_interrupted() {
         index.contains("socket_addresses.seen_by_both_ends.v4/README.md"),
         "the index as far as the run got"
     );
+}
+
+/// Whether a line of `text` starts (after its time) with `from`, a port, then `to`.
+fn a_line_reads(text: &str, from: &str, to: &str) -> bool {
+    text.lines().any(|line| {
+        line.split_once(' ').is_some_and(|(_, rest)| {
+            rest.strip_prefix(from).is_some_and(|rest| {
+                let digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+                digits.len() < rest.len() && digits.starts_with(to)
+            })
+        })
+    })
 }

@@ -23,7 +23,8 @@ use crate::{
     case::{Case, Def, Tier},
     kernels::family_name,
     report::{
-        self, BehaviourRecord, CaseResult, Checkpoint, FigureRecord, Tool, Verdict, run::RunRecord,
+        self, BehaviourRecord, CaseResult, Checkpoint, FigureRecord, Tool, Verdict, first_line,
+        run::RunRecord,
     },
     stop,
 };
@@ -397,15 +398,6 @@ fn install_panic_hook() {
             .unwrap_or_else(|e| e.into_inner())
             .push((message, at));
     }));
-}
-
-fn first_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or("").trim();
-    if line.chars().count() > 160 {
-        format!("{}…", line.chars().take(160).collect::<String>())
-    } else {
-        line.to_owned()
-    }
 }
 
 /// Shows progress until every job has finished: on a terminal, one live line per running case

@@ -158,17 +158,24 @@ impl Segment {
 
 /// One line in the style of tcpdump:
 /// `0.000123 client>server S seq 0 win 64800 <mss 1460,sackOK,TS val 1 ecr 0,wscale 7>`.
+/// The alternate form (`{:#}`, the bundles' timeline) names the ports too, so that connections
+/// can be told apart: `client:40312>server:7000`.
 impl fmt::Display for Segment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:.6} {}>{} {} seq {}",
-            self.at_secs(),
-            self.from,
-            self.to,
-            self.flags,
-            self.rel_seq
-        )?;
+        write!(f, "{:.6} ", self.at_secs())?;
+        if f.alternate() {
+            write!(
+                f,
+                "{}:{}>{}:{}",
+                self.from,
+                self.src.port(),
+                self.to,
+                self.dst.port()
+            )?;
+        } else {
+            write!(f, "{}>{}", self.from, self.to)?;
+        }
+        write!(f, " {} seq {}", self.flags, self.rel_seq)?;
         if self.len > 0 {
             write!(f, ":{}", self.rel_seq.wrapping_add(self.len))?;
         }

@@ -9,7 +9,7 @@
 //! | `README.md` | what the case shows, its verdict, and the command that reruns exactly it |
 //! | `*.pcap` | every capture the case made (classic pcap, nanosecond timestamps) |
 //! | `check-<host>.txt` | each expectation the case checked: the file and the result, side by side on a mismatch |
-//! | `timeline.txt` | every capture decoded, one line per frame |
+//! | `timeline.txt` | every capture decoded, one line per frame, TCP segments with their ports |
 //! | `ladder.svg` | the client–server exchange as a ladder diagram ([`ladder`]) |
 //! | `counters.txt` | each host's counters that changed during the case |
 //! | `sockets.txt` | each host's socket table at the case's checkpoints and at its end |
@@ -268,7 +268,7 @@ pub fn write_bundle(dir: &Path, net: Option<&Topology>, result: &mut CaseResult)
             packets.len()
         );
         for packet in &packets {
-            let _ = writeln!(timeline, "{packet}");
+            let _ = writeln!(timeline, "{packet:#}");
         }
         timeline.push('\n');
         if ladder_segments.is_empty() && file_name(&pcap).starts_with("client-") {
@@ -288,7 +288,7 @@ pub fn write_bundle(dir: &Path, net: Option<&Topology>, result: &mut CaseResult)
     if timeline.is_empty() {
         timeline.push_str("(the case captured nothing)\n");
     }
-    let title = format!("{} over {}", result.case, result.family);
+    let title = title(result);
     let svg = ladder::svg(&title, "client", "server", &ladder_segments);
     let mut counters = String::new();
     for (host, changes) in &result.counters {
@@ -345,28 +345,34 @@ pub fn write_bundle(dir: &Path, net: Option<&Topology>, result: &mut CaseResult)
     std::fs::write(dir.join("result.json"), json + "\n").map_err(|e| io("writing result.json", e))
 }
 
+/// `case over family`; a test of one's own whose family is not known (`-`) is its name alone.
+fn title(r: &CaseResult) -> String {
+    if r.family == "-" {
+        r.case.clone()
+    } else {
+        format!("{} over {}", r.case, r.family)
+    }
+}
+
 fn readme(r: &CaseResult) -> String {
-    let mut out = format!(
-        "# {} over {}: {}\n\n{}\n\n",
-        r.case, r.family, r.verdict, r.summary
-    );
+    let mut out = format!("# {}: {}\n\n", title(r), r.verdict);
     if let Some(reason) = &r.reason {
         let _ = writeln!(out, "**Why:** {reason}\n");
     }
     let _ = writeln!(
         out,
-        "Ran in {:.2} s (expected about {:.1} s) on kernel {} (HZ {}), netcase {} ({}).\n",
-        r.duration_s,
-        r.expected_s,
-        r.kernel.release,
-        r.kernel.hz,
-        r.netcase.version,
-        r.netcase.commit
+        "Rerun exactly this, as root:\n\n```sh\n{}\n```\n\n{}\n",
+        r.rerun, r.summary
     );
+    let expected = if r.expected_s > 0.0 {
+        format!(" (expected about {:.1} s)", r.expected_s)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "Rerun exactly this case, as root:\n\n```sh\n{}\n```\n",
-        r.rerun
+        "Ran in {:.2} s{expected} on kernel {} (HZ {}), netcase {} ({}).\n",
+        r.duration_s, r.kernel.release, r.kernel.hz, r.netcase.version, r.netcase.commit
     );
     if !r.figures.is_empty() {
         out.push_str("## Figures\n\n| figure | values | unit |\n|---|---|---|\n");
@@ -388,13 +394,23 @@ fn readme(r: &CaseResult) -> String {
     }
     out.push_str(
         "## Files\n\n\
-         - `ladder.svg`: the client–server exchange; red dashed arrows were sent again later\n\
+         - `ladder.svg`: the client–server exchange, a colour per connection (its legend names the ports); red dashed arrows were sent again later\n\
          - `timeline.txt`: every capture decoded; `*.pcap`: the captures (tshark, Wireshark)\n\
          - `check-<host>.txt`: the expectation checked against a host's capture, and its result\n\
          - `counters.txt`: counters that changed, per host; `sockets.txt`: socket tables\n\
          - `settings.txt`: every host's settings and the kernel; `result.json`: all of it, as data\n",
     );
     out
+}
+
+/// The first line of `text`, trimmed and cut at 160 characters: a failure's reason in a table.
+pub(crate) fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.chars().count() > 160 {
+        format!("{}…", line.chars().take(160).collect::<String>())
+    } else {
+        line.to_owned()
+    }
 }
 
 fn files_with(dir: &Path, suffix: &str) -> Vec<PathBuf> {

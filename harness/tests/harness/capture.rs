@@ -261,7 +261,8 @@ async fn a_wrong_expectation_reports_side_by_side_and_keeps_the_pcap(
         std::path::Path::new(&pcap).exists(),
         "a failed check keeps its pcap"
     );
-    std::fs::remove_file(&pcap).expect("clean up the kept pcap");
-    let _ = std::fs::remove_dir(std::path::Path::new(&pcap).parent().expect("its directory"));
+    // The kept pcap and its check file go with their directory.
+    std::fs::remove_dir_all(std::path::Path::new(&pcap).parent().expect("its directory"))
+        .expect("clean up the kept pcap");
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! children) and runs itself as a child to be killed; `shape.rs` measures throughput, which
 //! needs the CPUs to itself (cargo runs it after this binary, alone).
 
+mod bundle;
 mod capture;
 mod expect_fuzz;
 mod expect_golden;

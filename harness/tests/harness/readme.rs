@@ -10,7 +10,7 @@ use rstest::rstest;
 /// SO_LINGER {1, 0}: close() sends a reset instead of a FIN and leaves no TIME_WAIT; the peer
 /// reads ECONNRESET once, then end of file, and its write fails with EPIPE.
 #[rstest]
-#[tokio::test]
+#[netcase::test] // a tokio test that leaves a bug report when it fails
 async fn abortive_close_resets_the_peer(
     #[values(Family::V4, Family::V6)] family: Family,
 ) -> Result<()> {
