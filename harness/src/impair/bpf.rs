@@ -19,6 +19,14 @@
 //! | 56 | `family: u32` | 0: either family; 4 or 6: only IPv4 or IPv6 packets are picked |
 //! | 60 | `payload: u32` | TCP: 0 any segment, 1 only segments without data, 2 only segments with data |
 //! | 64 | `redirect: u32` | non-zero: packets that pass go on to the next filter, which sends them to the ifb with this index to be shaped |
+//! | 68 | `rules: u32` | which setting of the impairment is in force: the process counts its changes, the program copies it into each drop's record |
+//!
+//! Each packet it drops is also recorded, in a second array map of [`RING`] records that the
+//! `dropped` count (before the drop) indexes modulo [`RING`]: the last [`RING`] drops are kept.
+//! A record ([`Record`]) holds when (`bpf_ktime_get_ns`, CLOCK_MONOTONIC), why (1: every packet
+//! dropped, 2: the rule picked it, 3: the random loss drew it), the `rules` in force, the frame's
+//! length, and its first [`RECORDED`] octets (`bpf_skb_load_bytes`): enough for every header of
+//! a TCP segment over IPv6 with options.
 //!
 //! A packet the rule does not drop then meets the random loss.
 //!
@@ -56,8 +64,48 @@ pub(crate) struct State {
     pub family: u32,
     pub payload: u32,
     pub redirect: u32,
-    pub _pad: u32,
+    pub rules: u32,
 }
+
+/// How many drops the ring keeps: the last ones.
+pub(crate) const RING: u32 = 32;
+/// How many octets of a dropped frame are kept.
+pub(crate) const RECORDED: usize = 104;
+
+/// One drop, as the program records it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Record {
+    /// CLOCK_MONOTONIC, in nanoseconds.
+    pub at_ns: u64,
+    /// Why: [`WHY_ALL`], [`WHY_RULE`] or [`WHY_LOSS`].
+    pub why: u32,
+    /// The `rules` in force.
+    pub rules: u32,
+    /// The frame's length on the wire.
+    pub len: u32,
+    pub _pad: u32,
+    /// Its first octets (zero past `len`).
+    pub data: [u8; RECORDED],
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record {
+            at_ns: 0,
+            why: 0,
+            rules: 0,
+            len: 0,
+            _pad: 0,
+            data: [0; RECORDED],
+        }
+    }
+}
+
+/// `Record::why`: every packet dropped (a blackhole, 100 % loss), the rule, the random loss.
+pub(crate) const WHY_ALL: u32 = 1;
+pub(crate) const WHY_RULE: u32 = 2;
+pub(crate) const WHY_LOSS: u32 = 3;
 
 /// `State::rule`: off, TCP segments by flags and payload, TCP and UDP packets, UDP packets.
 pub(crate) const RULE_OFF: u32 = 0;
@@ -135,6 +183,8 @@ const CALL: u8 = 0x80;
 const EXIT: u8 = 0x90;
 const PSEUDO_MAP_FD: u8 = 1;
 const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
+const HELPER_KTIME_GET_NS: i32 = 5;
+const HELPER_SKB_LOAD_BYTES: i32 = 26;
 
 /// Places in the program that jumps go to.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -149,6 +199,9 @@ enum Label {
     Random,
     Draw,
     Drop,
+    Clamp,
+    Copy,
+    Shot,
     Pass,
     Accept,
 }
@@ -188,8 +241,9 @@ impl Asm {
     }
 }
 
-/// The program, for the map `map_fd` (see the module documentation for what it does).
-fn program(map_fd: i32) -> Vec<Insn> {
+/// The program, for the state map `map_fd` and the ring of drops `ring_fd` (see the module
+/// documentation for what it does).
+fn program(map_fd: i32, ring_fd: i32) -> Vec<Insn> {
     let (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
     // Offsets in `struct __sk_buff` of the packet's start and end.
     const SKB_DATA: i16 = 76;
@@ -199,10 +253,13 @@ fn program(map_fd: i32) -> Vec<Insn> {
     const FAMILY: i16 = -8;
     const PROTOCOL: i16 = -12;
     const L4_LENGTH: i16 = -16;
+    const WHY: i16 = -20;
+    const SLOT: i16 = -24;
     let (tcp, udp) = (libc::IPPROTO_TCP, libc::IPPROTO_UDP);
     let mut a = Asm::default();
     a.op(insn(ALU64 | MOV | X, r9, r1, 0, 0)); // r9 = ctx, kept across the call
     a.op(insn(ST | W | MEM, r10, 0, KEY, 0));
+    a.op(insn(ST | W | MEM, r10, 0, WHY, WHY_ALL as i32)); // why, until a rule or loss says
     a.op(insn(ALU64 | MOV | X, r2, r10, 0, 0));
     a.op(insn(ALU64 | ADD | K, r2, 0, 0, i32::from(KEY)));
     a.op(insn(LD | DW | IMM, r1, PSEUDO_MAP_FD, 0, map_fd));
@@ -294,6 +351,7 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.jump(JMP | JNE | K, r2, 0, PAYLOAD_DATA as i32, Label::Random);
     // A picked packet: counted, then dropped if it is the one `nth` and `once` name.
     a.label(Label::Matched);
+    a.op(insn(ST | W | MEM, r10, 0, WHY, WHY_RULE as i32));
     a.op(insn(LDX | DW | MEM, r1, r6, 48, 0)); // matched += 1 (one queue: packets come in order)
     a.op(insn(ALU64 | ADD | K, r1, 0, 0, 1));
     a.op(insn(STX | DW | MEM, r6, r1, 48, 0));
@@ -313,6 +371,7 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.jump(JMP | JEQ | K, r3, 0, tcp, Label::Draw);
     a.jump(JMP | JNE | K, r3, 0, udp, Label::Pass);
     a.label(Label::Draw);
+    a.op(insn(ST | W | MEM, r10, 0, WHY, WHY_LOSS as i32));
     a.op(insn(LDX | W | MEM, r2, r6, 4, 0)); // threshold
     a.jump(JMP | JEQ | K, r2, 0, 0, Label::Pass);
     a.op(insn(LDX | W | MEM, r3, r6, 8, 0)); // state; xorshift32 in 32-bit ALU
@@ -324,8 +383,40 @@ fn program(map_fd: i32) -> Vec<Insn> {
     a.op(insn(STX | W | MEM, r6, r3, 8, 0)); // state = next
     a.jump(JMP | JGE | X, r3, r2, 0, Label::Pass); // number >= threshold: pass
     a.label(Label::Drop);
+    // The record's slot: the count before this drop (read apart from the increment: two
+    // drops at once on two CPUs may share a slot, a record lost, never a wrong one kept).
+    a.op(insn(LDX | DW | MEM, r1, r6, 24, 0));
+    a.op(insn(ALU64 | AND | K, r1, 0, 0, (RING - 1) as i32));
+    a.op(insn(STX | W | MEM, r10, r1, SLOT, 0));
     a.op(insn(ALU64 | MOV | K, r1, 0, 0, 1));
     a.op(insn(STX | DW | ATOMIC, r6, r1, 24, ADD as i32)); // dropped += 1
+    a.op(insn(ALU64 | MOV | X, r2, r10, 0, 0));
+    a.op(insn(ALU64 | ADD | K, r2, 0, 0, i32::from(SLOT)));
+    a.op(insn(LD | DW | IMM, r1, PSEUDO_MAP_FD, 0, ring_fd));
+    a.op(insn(0, 0, 0, 0, 0));
+    a.op(insn(JMP | CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM)); // r0 = &record or NULL
+    a.jump(JMP | JEQ | K, r0, 0, 0, Label::Shot);
+    a.op(insn(ALU64 | MOV | X, r7, r0, 0, 0));
+    a.op(insn(JMP | CALL, 0, 0, 0, HELPER_KTIME_GET_NS));
+    a.op(insn(STX | DW | MEM, r7, r0, 0, 0)); // at_ns
+    a.op(insn(LDX | W | MEM, r1, r10, WHY, 0));
+    a.op(insn(STX | W | MEM, r7, r1, 8, 0)); // why
+    a.op(insn(LDX | W | MEM, r1, r6, 68, 0));
+    a.op(insn(STX | W | MEM, r7, r1, 12, 0)); // rules
+    a.op(insn(LDX | W | MEM, r4, r9, 0, 0)); // skb->len
+    a.op(insn(STX | W | MEM, r7, r4, 16, 0)); // len
+    a.jump(JMP | JEQ | K, r4, 0, 0, Label::Shot);
+    a.jump(JMP | JGT | K, r4, 0, RECORDED as i32, Label::Clamp);
+    a.jump(JMP | JA, 0, 0, 0, Label::Copy);
+    a.label(Label::Clamp);
+    a.op(insn(ALU64 | MOV | K, r4, 0, 0, RECORDED as i32));
+    a.label(Label::Copy); // the frame's first r4 octets (1 to RECORDED) into data
+    a.op(insn(ALU64 | MOV | X, r1, r9, 0, 0));
+    a.op(insn(ALU64 | MOV | K, r2, 0, 0, 0));
+    a.op(insn(ALU64 | MOV | X, r3, r7, 0, 0));
+    a.op(insn(ALU64 | ADD | K, r3, 0, 0, 24));
+    a.op(insn(JMP | CALL, 0, 0, 0, HELPER_SKB_LOAD_BYTES));
+    a.label(Label::Shot);
     a.op(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_SHOT));
     a.op(insn(JMP | EXIT, 0, 0, 0, 0));
     // A packet that passes goes on, or to the filter that redirects it to the shaping device.
@@ -382,6 +473,7 @@ fn bpf(cmd: libc::c_long, attr: &mut [u64; 16]) -> io::Result<i64> {
 /// A loaded drop program and its state map.
 pub(crate) struct DropProgram {
     map: OwnedFd,
+    ring: OwnedFd,
     prog: OwnedFd,
 }
 
@@ -393,7 +485,12 @@ impl DropProgram {
         attr[1] = size_of::<State>() as u64 | (1u64 << 32); // value_size, max_entries
         // SAFETY: BPF_MAP_CREATE returns a new fd, owned right after.
         let map = unsafe { OwnedFd::from_raw_fd(bpf(BPF_MAP_CREATE, &mut attr)? as i32) };
-        let insns = program(map.as_raw_fd());
+        let mut attr = [0u64; 16];
+        attr[0] = u64::from(BPF_MAP_TYPE_ARRAY) | (4u64 << 32);
+        attr[1] = size_of::<Record>() as u64 | (u64::from(RING) << 32);
+        // SAFETY: as above.
+        let ring = unsafe { OwnedFd::from_raw_fd(bpf(BPF_MAP_CREATE, &mut attr)? as i32) };
+        let insns = program(map.as_raw_fd(), ring.as_raw_fd());
         // Without a log first: the verifier is several times slower when it writes one.
         let prog = load_program(&insns, None).or_else(|_| {
             let mut log = vec![0u8; 64 * 1024];
@@ -410,7 +507,7 @@ impl DropProgram {
         })?;
         // SAFETY: BPF_PROG_LOAD returned a new fd, owned right after.
         let prog = unsafe { OwnedFd::from_raw_fd(prog as i32) };
-        Ok(DropProgram { map, prog })
+        Ok(DropProgram { map, ring, prog })
     }
 
     /// The program's fd, for the tc filter.
@@ -428,6 +525,29 @@ impl DropProgram {
         attr[2] = &mut value as *mut State as u64;
         bpf(BPF_MAP_LOOKUP_ELEM, &mut attr)?;
         Ok(value)
+    }
+
+    /// The records of the last drops (at most [`RING`]), oldest first, given how many packets
+    /// were `dropped` in all.
+    pub(crate) fn records(&self, dropped: u64) -> io::Result<Vec<Record>> {
+        let kept = dropped.min(u64::from(RING));
+        let mut records = Vec::with_capacity(kept as usize);
+        for n in dropped - kept..dropped {
+            let key = (n % u64::from(RING)) as u32;
+            let mut value = Record::default();
+            let mut attr = [0u64; 16];
+            attr[0] = self.ring.as_raw_fd() as u64;
+            attr[1] = &key as *const u32 as u64;
+            attr[2] = &mut value as *mut Record as u64;
+            bpf(BPF_MAP_LOOKUP_ELEM, &mut attr)?;
+            // A slot two drops at once shared, or one not written yet, has no time.
+            if value.at_ns != 0 {
+                records.push(value);
+            }
+        }
+        records.sort_by_key(|r| r.at_ns);
+        records.dedup_by_key(|r| r.at_ns);
+        Ok(records)
     }
 
     /// Writes the state.

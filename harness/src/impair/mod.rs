@@ -10,10 +10,12 @@
 
 pub(crate) mod bpf;
 mod probe;
+pub mod record;
 mod shape;
 mod wait;
 
 pub use probe::{Feature, Features, features};
+pub use record::Dropped;
 pub use shape::Shaping;
 
 use futures::{StreamExt, TryStreamExt};
@@ -225,6 +227,10 @@ pub struct Impairment {
     program: DropProgram,
     /// Whether the ifb device for [`Impairment::shape`] exists.
     shaper: std::sync::atomic::AtomicBool,
+    /// Every setting it has had, indexed by the program's `rules`: what dropped each packet.
+    settings: std::sync::Mutex<Vec<record::Setting>>,
+    /// Where the test's files go: its drops are kept for that bundle when it goes.
+    dir: std::path::PathBuf,
 }
 
 /// The ifb device that shapes a link end's arriving packets: its index is the end's plus this.
@@ -273,6 +279,8 @@ impl Topology {
             mtu,
             program,
             shaper: std::sync::atomic::AtomicBool::new(false),
+            settings: std::sync::Mutex::new(vec![record::Setting::default()]),
+            dir: crate::capture::output_dir(),
         })
     }
 }
@@ -352,10 +360,13 @@ const UP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 impl Impairment {
     /// Drops every packet: the peer has vanished, as far as this direction can tell.
     pub fn blackhole(&self) -> Result<()> {
-        self.update(|s| {
-            s.all = 1;
-            s.threshold = 0;
-        })
+        self.update(
+            |_| record::Setting::blackhole(),
+            |s| {
+                s.all = 1;
+                s.threshold = 0;
+            },
+        )
     }
 
     /// Drops each packet with probability `percent` / 100, drawn from a generator seeded with
@@ -370,11 +381,14 @@ impl Impairment {
         // xorshift32 never leaves 0: a zero seed would draw nothing but zeros.
         let seed = if seed == 0 { 0x9e37_79b9 } else { seed };
         let threshold = (percent / 100.0 * f64::from(u32::MAX)).round() as u32;
-        self.update(|s| {
-            s.all = u32::from(percent >= 100.0);
-            s.threshold = threshold;
-            s.state = seed;
-        })
+        self.update(
+            |was| was.with_loss(percent, seed),
+            |s| {
+                s.all = u32::from(percent >= 100.0);
+                s.threshold = threshold;
+                s.state = seed;
+            },
+        )
     }
 
     /// Drops the `packets` that `which` names, counting from now; packets the rule leaves
@@ -391,7 +405,7 @@ impl Impairment {
             Which::EveryNth(n) => (n, false),
             Which::Nth(n) => (n, true),
         };
-        self.update(|s| {
+        self.update(|was| was.with_rule(packets, which), |s| {
             s.rule = packets.rule;
             s.flags_mask = u32::from(packets.mask.bits());
             s.flags_value = u32::from(packets.value.bits());
@@ -409,11 +423,14 @@ impl Impairment {
 
     /// Lets every packet through again; the counts stay.
     pub fn clear(&self) -> Result<()> {
-        self.update(|s| {
-            s.all = 0;
-            s.threshold = 0;
-            s.rule = bpf::RULE_OFF;
-        })
+        self.update(
+            |_| record::Setting::default(),
+            |s| {
+                s.all = 0;
+                s.threshold = 0;
+                s.rule = bpf::RULE_OFF;
+            },
+        )
     }
 
     /// Shapes every packet of this direction as `shaping` says, replacing the shaping there
@@ -430,7 +447,7 @@ impl Impairment {
             why,
         })?;
         if shaping.is_none() {
-            return self.update(|s| s.redirect = 0);
+            return self.update(Clone::clone, |s| s.redirect = 0);
         }
         let (kind, needed) = if shaping.needs_netem() {
             ("netem", Feature::Netem)
@@ -489,7 +506,7 @@ impl Impairment {
         })
         .await?;
         self.shaper.store(true, Ordering::Relaxed);
-        self.update(|s| s.redirect = ifb)
+        self.update(Clone::clone, |s| s.redirect = ifb)
     }
 
     /// What the shaping qdisc has counted since the first [`Impairment::shape`] (zeros if this
@@ -581,12 +598,46 @@ impl Impairment {
             .map_err(|e| Error::io(format!("reading the drop counts of {}", self.link), e))
     }
 
-    fn update(&self, change: impl FnOnce(&mut State)) -> Result<()> {
+    /// The packets it dropped, oldest first: the last [`bpf::RING`] of them, as its program
+    /// recorded them (when, why, the frame's headers).
+    pub fn drops(&self) -> Result<Vec<Dropped>> {
+        let dropped = self.read()?.dropped;
+        let records = self
+            .program
+            .records(dropped)
+            .map_err(|e| Error::io(format!("reading the drops of {}", self.link), e))?;
+        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(record::drops(&self.link, &records, &settings))
+    }
+
+    /// Changes the setting (`describe`: what it is now, from what it was) and the program's state.
+    fn update(
+        &self,
+        describe: impl FnOnce(&record::Setting) -> record::Setting,
+        change: impl FnOnce(&mut State),
+    ) -> Result<()> {
         let mut state = self.read()?;
         change(&mut state);
+        {
+            let mut settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            let now = describe(settings.last().unwrap_or(&record::Setting::default()));
+            state.rules = settings.len() as u32;
+            settings.push(now);
+        }
         self.program
             .set_state(&state)
             .map_err(|e| Error::io(format!("changing the impairment of {}", self.link), e))
+    }
+}
+
+impl Drop for Impairment {
+    /// Keeps what it dropped for the test's bug report ([`record::take`]).
+    fn drop(&mut self) {
+        if let Ok(drops) = self.drops()
+            && !drops.is_empty()
+        {
+            record::keep(&self.dir, drops);
+        }
     }
 }
 

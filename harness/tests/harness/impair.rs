@@ -548,6 +548,19 @@ async fn a_pattern_drops_exactly_what_it_names(
             named.len() as u64,
             "{counts:?}"
         );
+        // The program's own record names the same segments, and the rule that dropped them.
+        let recorded = rule.drops()?;
+        let last = &recorded[recorded.len().saturating_sub(named.len())..];
+        let frames: Vec<_> = last.iter().map(|d| d.frame.clone()).collect();
+        let decoded = netcase::decode::decode(&frames, &|_| None, std::time::UNIX_EPOCH);
+        let headers = |s: &Segment| (s.flags, s.seq, s.ack, s.len);
+        assert_eq!(
+            netcase::decode::segments(&decoded).map(headers).collect::<Vec<_>>(),
+            dropped.iter().map(headers).collect::<Vec<_>>(),
+            "recorded versus seen dropped, port {port}"
+        );
+        let why = format!("rule: {packets}, {which}");
+        assert!(last.iter().all(|d| d.why == why), "{last:?}");
         runs.push(dropped_described);
     }
     let expect_drops = !(family == Family::V4 && packets == Packets::data().only(Family::V6));
