@@ -20,6 +20,10 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
             a_run_leaves_a_complete_bundle as fn(),
         ),
         (
+            "command::dropped_syns_are_drawn_where_the_filter_dropped_them",
+            dropped_syns_are_drawn_where_the_filter_dropped_them as fn(),
+        ),
+        (
             "command::the_validator_refuses_what_the_schema_forbids",
             the_validator_refuses_what_the_schema_forbids as fn(),
         ),
@@ -73,6 +77,40 @@ fn out_dir(name: &str) -> PathBuf {
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// A case whose impairment drops every SYN: the bundle's timeline lists each drop from the
+/// program's record, with the rule that made it, and the ladder ends each of those SYNs in a
+/// cross before the server.
+fn dropped_syns_are_drawn_where_the_filter_dropped_them() {
+    require_privileges!();
+    let out = out_dir("drops");
+    let case = "silent_drops::syn_retries_1_exponential";
+    let run = netcase(&[
+        "run",
+        case,
+        "--family",
+        "v4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let bundle = out.join("silent_drops.syn_retries_1_exponential.v4");
+    let timeline = std::fs::read_to_string(bundle.join("timeline.txt")).unwrap();
+    let why = "dropped at client>server (server eth0) by rule: TCP segments with flags S";
+    let listed: Vec<&str> = timeline.lines().filter(|l| l.contains(why)).collect();
+    assert_eq!(listed.len(), 2, "both SYNs (tcp_syn_retries=1): {timeline}");
+    assert!(
+        listed.iter().all(|l| l.contains(">server:7300 S seq 0")),
+        "{listed:?}"
+    );
+    let ladder = std::fs::read_to_string(bundle.join("ladder.svg")).unwrap();
+    assert_eq!(ladder.matches(">dropped</tspan>").count(), 2, "{ladder}");
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 fn a_run_leaves_a_complete_bundle() {

@@ -687,6 +687,34 @@ mod tests {
     }
 
     #[test]
+    fn help_and_version_exit_0_and_every_option_is_described() {
+        for asked in [
+            &["--help"][..],
+            &["--version"],
+            &["run", "--help"],
+            &["kernels", "--help"],
+            &["list", "--help"],
+            &["show", "--help"],
+            &["claims", "--help"],
+        ] {
+            assert_eq!(parse(asked).unwrap_err().exit_code(), 0, "{asked:?}");
+        }
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        for command in cli.get_subcommands() {
+            for arg in command.get_arguments() {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                assert!(
+                    !help.trim().is_empty(),
+                    "netcase {} {}: no help",
+                    command.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn kernels_options_parse_and_refuse_bad_input() {
         let Command::Kernels(k) = parse(&[
             "kernels",

@@ -405,20 +405,23 @@ impl Impairment {
             Which::EveryNth(n) => (n, false),
             Which::Nth(n) => (n, true),
         };
-        self.update(|was| was.with_rule(packets, which), |s| {
-            s.rule = packets.rule;
-            s.flags_mask = u32::from(packets.mask.bits());
-            s.flags_value = u32::from(packets.value.bits());
-            s.payload = packets.payload;
-            s.family = match packets.family {
-                None => 0,
-                Some(Family::V4) => 4,
-                Some(Family::V6) => 6,
-            };
-            s.nth = nth;
-            s.once = u32::from(once);
-            s.matched = 0;
-        })
+        self.update(
+            |was| was.with_rule(packets, which),
+            |s| {
+                s.rule = packets.rule;
+                s.flags_mask = u32::from(packets.mask.bits());
+                s.flags_value = u32::from(packets.value.bits());
+                s.payload = packets.payload;
+                s.family = match packets.family {
+                    None => 0,
+                    Some(Family::V4) => 4,
+                    Some(Family::V6) => 6,
+                };
+                s.nth = nth;
+                s.once = u32::from(once);
+                s.matched = 0;
+            },
+        )
     }
 
     /// Lets every packet through again; the counts stay.

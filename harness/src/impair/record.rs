@@ -71,7 +71,9 @@ impl Setting {
             bpf::WHY_LOSS => &self.loss,
             _ => &None,
         };
-        found.clone().unwrap_or_else(|| format!("a setting since changed (reason {why})"))
+        found
+            .clone()
+            .unwrap_or_else(|| format!("a setting since changed (reason {why})"))
     }
 }
 
@@ -127,8 +129,9 @@ fn ordinal(n: u32) -> String {
 pub(crate) fn drops(link: &str, records: &[bpf::Record], settings: &[Setting]) -> Vec<Dropped> {
     let (wall, mono) = (
         SystemTime::now(),
-        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-            .map_or(0, |t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64),
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
+            t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+        }),
     );
     records
         .iter()
@@ -183,7 +186,10 @@ mod tests {
     #[test]
     fn settings_say_what_dropped_a_packet() {
         let rule = Setting::default().with_rule(Packets::syn(), Which::Nth(1));
-        assert_eq!(rule.describe(bpf::WHY_RULE), "rule: TCP segments with flags S (looking at SFR.), the 1st only");
+        assert_eq!(
+            rule.describe(bpf::WHY_RULE),
+            "rule: TCP segments with flags S (looking at SFR.), the 1st only"
+        );
         let lossy = rule.with_loss(5.0, 7);
         assert_eq!(lossy.describe(bpf::WHY_LOSS), "loss 5% (seed 7)");
         assert_eq!(lossy.describe(bpf::WHY_RULE), rule.describe(bpf::WHY_RULE));

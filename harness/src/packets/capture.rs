@@ -445,6 +445,8 @@ pub fn release_output(dir: &Path, keep: bool) {
     HELD.lock()
         .unwrap_or_else(|e| e.into_inner())
         .retain(|d| d != dir);
+    // What impairments dropped was kept for a bundle; none is written now.
+    drop(crate::impair::record::take(dir));
     let files: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()

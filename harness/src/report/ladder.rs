@@ -43,13 +43,28 @@ fn top(connections: usize) -> u32 {
 /// A connection as the diagram sees it: the left host's end and the right host's.
 type Ends = (SocketAddr, SocketAddr);
 
+/// How far apart in time a capture's segment and an impairment's record of the same headers may
+/// be and still be the same packet: the capture's tap and the drop program run in one softirq
+/// on the receiving side (microseconds apart), or a link's transit apart on the sending side;
+/// a hundred milliseconds leaves room for a starved emulated CPU, and stays far below any
+/// retransmission timer, so a resent copy is never taken for the dropped one.
+const SAME_PACKET: i64 = 100_000_000;
+
 /// Draws `segments` between `left` and `right` (host names), titled `title`. Segments between
-/// other hosts are left out.
-pub fn svg(title: &str, left: &str, right: &str, segments: &[Segment]) -> String {
+/// other hosts are left out. Those `drops` records (an impairment's, in the same time base) are
+/// drawn ending in a cross before their receiver.
+pub fn svg(
+    title: &str,
+    left: &str,
+    right: &str,
+    segments: &[Segment],
+    drops: &[Segment],
+) -> String {
     let shown: Vec<&Segment> = segments
         .iter()
         .filter(|s| (s.from == left && s.to == right) || (s.from == right && s.to == left))
         .collect();
+    let dropped = dropped(&shown, drops);
     let ends = |s: &Segment| -> Ends {
         if s.from == left {
             (s.src, s.dst)
@@ -130,6 +145,27 @@ pub fn svg(title: &str, left: &str, right: &str, segments: &[Segment]) -> String
             (RIGHT_X, LEFT_X)
         };
         let (index, own) = colour(ends(segment));
+        if dropped[i] {
+            // Short of the receiver, ending in a cross: where the impairment dropped it.
+            let stop = (x1 as i64 + (x2 as i64 - x1 as i64) * 4 / 5) as u32;
+            let (cy, a, c) = (y + 10, stop - 5, stop + 5);
+            let _ = writeln!(
+                out,
+                r##"<text x="10" y="{ty}" fill="#374151">{time:+.6} s</text>
+<line x1="{x1}" y1="{y}" x2="{stop}" y2="{cy}" stroke="{own}" stroke-width="1.5"/>
+<path d="M{a},{b} L{c},{d} M{a},{d} L{c},{b}" stroke="{RESENT}" stroke-width="2.5"/>
+<text x="{lx}" y="{ly}" text-anchor="middle" fill="{own}">:{port} {label} <tspan fill="{RESENT}">dropped</tspan></text>"##,
+                ty = y + 4,
+                time = segment.at_secs(),
+                b = cy - 5,
+                d = cy + 5,
+                lx = (LEFT_X + RIGHT_X) / 2,
+                ly = y - 2,
+                port = ends(segment).0.port(),
+                label = escape(&label(segment)),
+            );
+            continue;
+        }
         let lost = resent[i];
         let (colour, dash, marker) = if lost {
             (RESENT, r#" stroke-dasharray="6 4""#, PALETTE.len())
@@ -175,6 +211,28 @@ fn label(s: &Segment) -> String {
         let _ = write!(text, " len {}", s.len);
     }
     text
+}
+
+/// For each shown segment, whether one of `drops` is it: the same headers, the nearest in time
+/// within [`SAME_PACKET`]; each record names one segment at most.
+fn dropped(shown: &[&Segment], drops: &[Segment]) -> Vec<bool> {
+    let same = |a: &Segment, b: &Segment| {
+        (a.src, a.dst, a.seq, a.ack, a.flags, a.len) == (b.src, b.dst, b.seq, b.ack, b.flags, b.len)
+    };
+    let mut marked = vec![false; shown.len()];
+    for drop in drops {
+        let nearest = shown
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !marked[*i] && same(s, drop))
+            .map(|(i, s)| (i, (s.at_ns - drop.at_ns).abs()))
+            .filter(|(_, apart)| *apart <= SAME_PACKET)
+            .min_by_key(|(_, apart)| *apart);
+        if let Some((i, _)) = nearest {
+            marked[i] = true;
+        }
+    }
+    marked
 }
 
 /// For each segment, whether its sender sent the same sequence range with the same flags again
@@ -234,7 +292,7 @@ mod tests {
         let syn = segment(0, "client", "server", Flags::SYN, 0, 0);
         let again = segment(1000, "client", "server", Flags::SYN, 0, 0);
         let other = segment(1001, "router", "server", Flags::SYN, 0, 0);
-        let svg = svg("a <b> & c", "client", "server", &[syn, again, other]);
+        let svg = svg("a <b> & c", "client", "server", &[syn, again, other], &[]);
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.contains("a &lt;b&gt; &amp; c"));
         let resent = format!("marker-end=\"url(#head{})\"", PALETTE.len());
@@ -259,7 +317,7 @@ mod tests {
         (reply.src, reply.dst) = (b.dst, b.src);
         a.seq = 7;
         b.seq = 7;
-        let svg = svg("two", "client", "server", &[a, b, reply]);
+        let svg = svg("two", "client", "server", &[a, b, reply], &[]);
         assert!(svg.contains("client:1000 ⇄ server:80"), "{svg}");
         assert!(svg.contains("client:2000 ⇄ server:80"), "{svg}");
         assert_eq!(
@@ -280,5 +338,44 @@ mod tests {
             svg.contains(">:2000 S. seq 0 ack 0<"),
             "labelled with the client's port: {svg}"
         );
+    }
+
+    #[test]
+    fn a_recorded_drop_ends_in_a_cross_before_the_receiver() {
+        let syn = segment(0, "client", "server", Flags::SYN, 0, 0);
+        let again = segment(1000, "client", "server", Flags::SYN, 0, 0);
+        // The impairment's record of the first SYN, 20 µs after the sender's capture saw it.
+        let mut record = syn.clone();
+        record.at_ns += 20_000;
+        let svg = svg("drop", "client", "server", &[syn, again], &[record.clone()]);
+        assert_eq!(svg.matches(">dropped</tspan>").count(), 1, "{svg}");
+        assert!(
+            svg.contains(r#"x2="598""#),
+            "stops short of the server (690): {svg}"
+        );
+        assert!(
+            !svg.contains(&format!("url(#head{})", PALETTE.len())),
+            "drawn dropped, not resent"
+        );
+        assert_eq!(
+            svg.matches("url(#head0)").count(),
+            1,
+            "the second SYN arrives"
+        );
+        // A record far from any copy in time names none.
+        record.at_ns += 500_000_000;
+        let far = svg_of(&record);
+        assert!(!far.contains("dropped"), "{far}");
+    }
+
+    fn svg_of(record: &Segment) -> String {
+        let syn = segment(0, "client", "server", Flags::SYN, 0, 0);
+        svg(
+            "far",
+            "client",
+            "server",
+            &[syn],
+            std::slice::from_ref(record),
+        )
     }
 }

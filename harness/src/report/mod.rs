@@ -9,8 +9,8 @@
 //! | `README.md` | what the case shows, its verdict, and the command that reruns exactly it |
 //! | `*.pcap` | every capture the case made (classic pcap, nanosecond timestamps) |
 //! | `check-<host>.txt` | each expectation the case checked: the file and the result, side by side on a mismatch |
-//! | `timeline.txt` | every capture decoded, one line per frame, TCP segments with their ports |
-//! | `ladder.svg` | the client–server exchange as a ladder diagram ([`ladder`]) |
+//! | `timeline.txt` | every capture decoded, one line per frame, TCP segments with their ports; then what impairments dropped ([`crate::impair::record`]) and by which rule |
+//! | `ladder.svg` | the client–server exchange as a ladder diagram ([`ladder`]): a colour per connection, drops ending in a cross |
 //! | `counters.txt` | each host's counters that changed during the case |
 //! | `sockets.txt` | each host's socket table at the case's checkpoints and at its end |
 //! | `settings.txt` | each host's settings (net.ipv4.*, net.core.*), the kernel release and HZ |
@@ -251,6 +251,8 @@ pub fn write_bundle(dir: &Path, net: Option<&Topology>, result: &mut CaseResult)
     let names = |ip| net.and_then(|n| n.host_of(ip)).map(str::to_owned);
     let mut timeline = String::new();
     let mut ladder_segments = Vec::new();
+    // The ladder's time base: the client capture's first frame, then its first SYN.
+    let mut ladder_base = None;
     for pcap in files_with(dir, ".pcap") {
         let frames = match crate::packets::pcap::read(&pcap) {
             Ok(frames) => frames,
@@ -276,6 +278,7 @@ pub fn write_bundle(dir: &Path, net: Option<&Topology>, result: &mut CaseResult)
             let syn = decode::segments(&packets)
                 .find(|s| s.flags.contains(decode::Flags::SYN))
                 .map_or(0, |s| s.at_ns);
+            ladder_base = Some((zero, syn, frames.clone()));
             ladder_segments = decode::segments(&packets)
                 .cloned()
                 .map(|mut s| {
@@ -288,8 +291,35 @@ pub fn write_bundle(dir: &Path, net: Option<&Topology>, result: &mut CaseResult)
     if timeline.is_empty() {
         timeline.push_str("(the case captured nothing)\n");
     }
+    let drops = crate::impair::record::take(dir);
+    let mut dropped = Vec::new();
+    if !drops.is_empty() {
+        let (zero, syn, mut frames) = ladder_base.unwrap_or((drops[0].at, 0, Vec::new()));
+        // Decoded after the client's capture, so that sequence numbers count from the same
+        // initial ones.
+        let captured = frames.len();
+        frames.extend(drops.iter().map(|d| d.frame.clone()));
+        let decoded = decode::decode(&frames, &names, zero);
+        let _ = writeln!(
+            timeline,
+            "== dropped by impairments ({}, from their programs' records; times as in the client's capture)",
+            drops.len()
+        );
+        for (packet, drop) in decoded[captured..].iter().zip(&drops) {
+            let _ = writeln!(timeline, "{packet:#}  {drop}");
+        }
+        dropped.extend(
+            decode::segments(&decoded[captured..])
+                .cloned()
+                .map(|mut s| {
+                    s.at_ns -= syn;
+                    s
+                }),
+        );
+        timeline.push('\n');
+    }
     let title = title(result);
-    let svg = ladder::svg(&title, "client", "server", &ladder_segments);
+    let svg = ladder::svg(&title, "client", "server", &ladder_segments, &dropped);
     let mut counters = String::new();
     for (host, changes) in &result.counters {
         let _ = writeln!(counters, "== {host}");

@@ -555,7 +555,9 @@ async fn a_pattern_drops_exactly_what_it_names(
         let decoded = netcase::decode::decode(&frames, &|_| None, std::time::UNIX_EPOCH);
         let headers = |s: &Segment| (s.flags, s.seq, s.ack, s.len);
         assert_eq!(
-            netcase::decode::segments(&decoded).map(headers).collect::<Vec<_>>(),
+            netcase::decode::segments(&decoded)
+                .map(headers)
+                .collect::<Vec<_>>(),
             dropped.iter().map(headers).collect::<Vec<_>>(),
             "recorded versus seen dropped, port {port}"
         );
