@@ -283,6 +283,8 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> crate::Result
         Some(Ok(Err(crate::Error::Skip(why)))) => {
             result.verdict = Verdict::Skip;
             result.reason = Some(first_line(&why));
+            // The whole of it, when the line is cut short (a verifier's refusal, say).
+            result.error = (result.reason.as_deref() != Some(why.trim())).then_some(why);
         }
         Some(Ok(Err(e))) => {
             result.verdict = Verdict::Fail;

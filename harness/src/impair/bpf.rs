@@ -179,6 +179,7 @@ const JEQ: u8 = 0x10;
 const JGT: u8 = 0x20;
 const JGE: u8 = 0x30;
 const JNE: u8 = 0x50;
+const JLT: u8 = 0xa0;
 const CALL: u8 = 0x80;
 const EXIT: u8 = 0x90;
 const PSEUDO_MAP_FD: u8 = 1;
@@ -405,7 +406,9 @@ fn program(map_fd: i32, ring_fd: i32) -> Vec<Insn> {
     a.op(insn(STX | W | MEM, r7, r1, 12, 0)); // rules
     a.op(insn(LDX | W | MEM, r4, r9, 0, 0)); // skb->len
     a.op(insn(STX | W | MEM, r7, r4, 16, 0)); // len
-    a.jump(JMP | JEQ | K, r4, 0, 0, Label::Shot);
+    // `< 1` rather than `== 0`: 6.1's verifier narrows a range on an ordering test only, and
+    // bpf_skb_load_bytes needs a length of at least one.
+    a.jump(JMP | JLT | K, r4, 0, 1, Label::Shot);
     a.jump(JMP | JGT | K, r4, 0, RECORDED as i32, Label::Clamp);
     a.jump(JMP | JA, 0, 0, 0, Label::Copy);
     a.label(Label::Clamp);

@@ -52,10 +52,17 @@ impl Feature {
                              feed one (CONFIG_IFB, CONFIG_NET_CLS_U32, CONFIG_NET_ACT_MIRRED; try \
                              `modprobe ifb numifbs=0; modprobe -a cls_u32 act_mirred`)"
                 .to_owned(),
-            Feature::Bpf => "it cannot attach an eBPF classifier to a clsact qdisc \
-                             (CONFIG_NET_CLS_BPF, CONFIG_NET_SCH_INGRESS, CONFIG_BPF_SYSCALL and \
-                             CAP_BPF are needed)"
-                .to_owned(),
+            Feature::Bpf => {
+                let mut why = "it cannot attach an eBPF classifier to a clsact qdisc \
+                               (CONFIG_NET_CLS_BPF, CONFIG_NET_SCH_INGRESS, CONFIG_BPF_SYSCALL \
+                               and CAP_BPF are needed)"
+                    .to_owned();
+                if let Some(refused) = BPF_REFUSED.get() {
+                    why.push_str("; loading netcase's drop program failed: ");
+                    why.push_str(refused);
+                }
+                why
+            }
             Feature::Sysctl(path, version) => format!(
                 "it has no {} (it came in Linux {version})",
                 path.replace('/', ".")
@@ -96,6 +103,9 @@ impl Features {
         }
     }
 }
+
+/// Why loading the drop program failed, when the probe found it did.
+static BPF_REFUSED: OnceLock<String> = OnceLock::new();
 
 /// What this kernel can do, probed on first use (a few milliseconds) and remembered.
 ///
@@ -171,7 +181,14 @@ fn probe() -> Features {
             && shape::redirect_to_ifb(&handle, LOOPBACK_INDEX, super::REDIRECT_PRIORITY, 2)
                 .await
                 .is_ok();
-        let bpf = match DropProgram::load() {
+        let loaded = DropProgram::load();
+        if let Err(e) = &loaded {
+            // The verifier's last words say what it refused.
+            let text = e.to_string();
+            let last: Vec<&str> = text.lines().rev().take(3).collect();
+            let _ = BPF_REFUSED.set(last.into_iter().rev().collect::<Vec<_>>().join(" / "));
+        }
+        let bpf = match loaded {
             Ok(program) => {
                 clsact
                     && request(
