@@ -64,7 +64,7 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
 
 const FAST: &str = "socket_addresses::seen_by_both_ends";
 
-fn netcase(args: &[&str]) -> Output {
+pub fn netcase(args: &[&str]) -> Output {
     netcase::fork::output(Command::new(env!("CARGO_BIN_EXE_netcase")).args(args))
         .expect("the netcase binary runs")
 }
@@ -290,7 +290,7 @@ fn the_validator_refuses_what_the_schema_forbids() {
 /// Headless Chromium, as root, without the network.
 /// Headless Chromium at the lowest CPU priority (`nice -n 19`): it renders for seconds on both
 /// CPUs, and the cases running beside it in this binary measure kernel timers.
-fn chromium(chromium: &Path, profile: &Path) -> Command {
+pub fn chromium(chromium: &Path, profile: &Path) -> Command {
     let mut command = Command::new("nice");
     command.args(["-n", "19"]).arg(chromium);
     command.args([

@@ -28,6 +28,7 @@ use netcase::{
 
 mod command;
 mod matrix;
+mod pages;
 mod registry;
 
 /// How many tests run at once unless told otherwise.
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
     trials.extend(matrix::trials());
     trials.extend(short.into_iter().flat_map(case_trials));
     trials.extend(command::trials());
+    trials.extend(pages::trials());
     trials.extend(registry::trials());
     libtest_mimic::run(&args, trials).exit_code()
 }

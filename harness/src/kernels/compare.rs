@@ -316,10 +316,10 @@ impl Comparison {
             "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>netcase kernel \
              comparison</title>\n<style>body{font-family:sans-serif;margin:1.5em}\
              table{border-collapse:collapse;table-layout:fixed;width:100%}\
-             td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top;font-size:85%;\
+             td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top;font-size:14px;\
              overflow-wrap:anywhere;text-align:left}th.case{width:18%}th.what{width:24%}\
              td.differs{background:#ffe08a}.PASS{color:#070}.FAIL,.STOP{color:#b00}.SKIP{color:#777}\
-             .fig{font-family:monospace;font-size:90%}details{color:#555}\
+             .fig{font-family:monospace;font-size:13px}details{color:#555}\
              ul.what{margin:0;padding-left:1.2em}</style></head><body>\n\
              <h1>netcase: the cases on several kernels</h1>\n",
         );

@@ -550,9 +550,43 @@ fn junit(results: &[CaseResult], wall_s: f64) -> String {
     out
 }
 
+/// The verdict filter's script: a checkbox per verdict shows or hides its rows and sections.
+/// Without scripts the page shows everything.
+const FILTER_SCRIPT: &str = "<script>\n\
+for (const box of document.querySelectorAll('#filter input')) {\n\
+  box.addEventListener('change', () => {\n\
+    for (const el of document.querySelectorAll('[data-verdict=' + box.value + ']')) {\n\
+      el.hidden = !box.checked;\n\
+    }\n\
+  });\n\
+}\n\
+</script>\n";
+
+/// A case's key figures for the index, one line each: those the kernel decides first, at most
+/// three.
+fn key_figures(r: &CaseResult) -> Vec<String> {
+    let mut figures: Vec<&FigureRecord> = r.figures.iter().collect();
+    figures.sort_by_key(|f| f.kind != crate::case::Kind::Kernel);
+    figures
+        .iter()
+        .take(3)
+        .map(|f| {
+            let values: Vec<String> = f.values.iter().take(4).map(|&v| compact(v)).collect();
+            let more = if f.values.len() > 4 { ", …" } else { "" };
+            format!("{} = {}{more} {}", f.name, values.join(", "), f.unit)
+        })
+        .collect()
+}
+
+/// A figure's value in at most three decimals, without trailing zeros.
+fn compact(v: f64) -> String {
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 fn index(out: &Path, results: &[CaseResult], wall_s: f64, state: Option<&str>) -> String {
     let mut html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>netcase report</title>\n<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}.pass{{color:#166534}}.fail,.stop{{color:#b91c1c}}.skip{{color:#92400e}}section{{margin-top:2em}}</style></head><body>\n<h1>netcase report</h1>\n<p>{} cases in {wall_s:.1} s on kernel {}.</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>netcase report</title>\n<style>body{{font-family:sans-serif;font-size:15px;margin:2em;max-width:1100px}}table{{border-collapse:collapse;width:100%;table-layout:fixed}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word}}th.case{{width:30%}}th.family{{width:4em}}th.verdict{{width:5em}}th.seconds{{width:5em}}td.figures{{font-family:monospace;font-size:13px}}.pass{{color:#166534}}.fail,.stop{{color:#b91c1c}}.skip{{color:#92400e}}section{{margin-top:2em}}section svg{{max-width:100%;height:auto}}#filter label{{margin-right:1.2em}}</style></head><body>\n<h1>netcase report</h1>\n<p>{} cases in {wall_s:.1} s on kernel {}.</p>\n",
         results.len(),
         ladder::escape(
             &results
@@ -578,22 +612,47 @@ fn index(out: &Path, results: &[CaseResult], wall_s: f64, state: Option<&str>) -
             }
         );
     }
-    html.push_str("<table><tr><th>case</th><th>family</th><th>verdict</th><th>seconds</th><th>reason</th></tr>\n");
-    for r in results {
+    html.push_str("<p id=\"filter\">Show:");
+    for verdict in [
+        Verdict::Fail,
+        Verdict::Pass,
+        Verdict::Skip,
+        Verdict::Interrupted,
+    ] {
+        let n = results.iter().filter(|r| r.verdict == verdict).count();
+        let class = verdict.to_string().to_lowercase();
+        let _ = write!(
+            html,
+            " <label class=\"{class}\"><input type=\"checkbox\" value=\"{class}\" checked> {verdict} ({n})</label>"
+        );
+    }
+    // Failures first, then the rest in the order they ran.
+    let mut results: Vec<&CaseResult> = results.iter().collect();
+    results.sort_by_key(|r| !matches!(r.verdict, Verdict::Fail | Verdict::Interrupted));
+    html.push_str("</p>\n<table><tr><th class=\"case\">case</th><th class=\"family\">family</th><th class=\"verdict\">verdict</th><th class=\"seconds\">seconds</th><th>key figures</th><th>why (first line)</th></tr>\n");
+    for r in &results {
         let dir = CaseResult::dir_name(&r.case, &r.family);
+        let class = r.verdict.to_string().to_lowercase();
         let _ = writeln!(
             html,
-            "<tr><td><a href=\"#{dir}\">{}</a></td><td>{}</td><td class=\"{}\">{}</td><td>{:.2}</td><td>{}</td></tr>",
-            ladder::escape(&r.case),
+            "<tr data-verdict=\"{class}\"><td><a href=\"#{dir}\">{}</a></td><td>{}</td><td class=\"{class}\">{}</td><td>{:.2}</td><td class=\"figures\">{}</td><td>{}</td></tr>",
+            // Case names break after `::` and `_` only.
+            ladder::escape(&r.case)
+                .replace("::", "::<wbr>")
+                .replace('_', "_<wbr>"),
             r.family,
-            r.verdict.to_string().to_lowercase(),
             r.verdict,
             r.duration_s,
-            ladder::escape(r.reason.as_deref().unwrap_or(""))
+            key_figures(r)
+                .iter()
+                .map(|f| ladder::escape(f))
+                .collect::<Vec<_>>()
+                .join("<br>"),
+            ladder::escape(&first_line(r.reason.as_deref().unwrap_or("")))
         );
     }
     html.push_str("</table>\n");
-    for r in results {
+    for r in &results {
         let dir = CaseResult::dir_name(&r.case, &r.family);
         let svg = std::fs::read_to_string(out.join(&dir).join("ladder.svg")).unwrap_or_default();
         // A case that never ran here (stopped before it started, lost with its guest) has a
@@ -608,16 +667,17 @@ fn index(out: &Path, results: &[CaseResult], wall_s: f64, state: Option<&str>) -
                 ladder::escape(r.reason.as_deref().unwrap_or("it did not run"))
             )
         };
+        let class = r.verdict.to_string().to_lowercase();
         let _ = writeln!(
             html,
-            "<section id=\"{dir}\"><h2>{} over {}: <span class=\"{}\">{}</span></h2>\n<p>{}</p>\n<p>{links}</p>\n{svg}</section>",
+            "<section id=\"{dir}\" data-verdict=\"{class}\"><h2>{} over {}: <span class=\"{class}\">{}</span></h2>\n<p>{}</p>\n<p>{links}</p>\n{svg}</section>",
             ladder::escape(&r.case),
             r.family,
-            r.verdict.to_string().to_lowercase(),
             r.verdict,
             ladder::escape(&r.summary),
         );
     }
+    html.push_str(FILTER_SCRIPT);
     html.push_str("</body></html>\n");
     html
 }
