@@ -19,7 +19,7 @@
 //!
 //! How: [`run`] runs the test's body on a current-thread tokio runtime (as `#[tokio::test]`
 //! does) with this module's record of the test on its thread. Every topology built there is
-//! recorded from birth (its hosts' settings and counters, a capture of every link end), and one
+//! recorded from birth (its hosts' counters, a capture of every link end), and one
 //! dropped there is parked rather than torn down, so that once the verdict is known its socket
 //! tables and counters can still be read. Then the bundle is written (on a failure) and the
 //! topologies go. libtest tells a test nothing of its own verdict, hence the attribute: it is the
@@ -76,7 +76,6 @@ impl<E: std::fmt::Display> Outcome for std::result::Result<(), E> {
 
 /// A topology built during the test, watched from birth.
 struct Watched {
-    settings: BTreeMap<String, BTreeMap<String, String>>,
     before: BTreeMap<String, Counters>,
     recording: Option<Recording>,
     /// Why it could not be watched in full, for the bundle's notes.
@@ -100,24 +99,18 @@ fn active() -> bool {
 }
 
 /// Records `net`, just built, for the bundle of the test running on this thread, if that test
-/// is a `#[netcase::test]`: its hosts' settings and counters now, and a capture of every link
-/// end. Best effort: what cannot be read is noted in the bundle, the test goes on.
+/// is a `#[netcase::test]`: its hosts' counters now, and a capture of every link end. Best effort: what cannot be read is noted in the bundle, the test goes on.
 pub(crate) async fn built(net: &Topology) {
     if !active() {
         return;
     }
     let mut watched = Watched {
-        settings: BTreeMap::new(),
         before: BTreeMap::new(),
         recording: None,
         trouble: Vec::new(),
     };
     for host in net.hosts() {
         let name = host.name().to_owned();
-        match host.settings().await {
-            Ok(s) => drop(watched.settings.insert(name.clone(), s)),
-            Err(e) => watched.trouble.push(format!("settings of {name}: {e}")),
-        }
         match host.counters().await {
             Ok(c) => drop(watched.before.insert(name, c)),
             Err(e) => watched.trouble.push(format!("counters of {name}: {e}")),
@@ -267,7 +260,6 @@ async fn write(
     }
     if let Some(mut watched) = (!active.watched.is_empty()).then(|| active.watched.remove(0)) {
         result.notes.append(&mut watched.trouble);
-        result.settings = watched.settings;
         if let Some(recording) = watched.recording.take() {
             match recording.stop().await {
                 Ok(recorded) => drop(recorded),
@@ -279,6 +271,11 @@ async fn write(
         if let Some(net) = &net {
             for host in net.hosts() {
                 let name = host.name().to_owned();
+                // As the test left them (read at the start, they would cost every passing test).
+                match host.settings().await {
+                    Ok(s) => drop(result.settings.insert(name.clone(), s)),
+                    Err(e) => result.notes.push(format!("settings of {name}: {e}")),
+                }
                 if let (Ok(after), Some(before)) =
                     (host.counters().await, watched.before.get(&name))
                     && let Ok(delta) = after.since(before)

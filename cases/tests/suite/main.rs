@@ -53,9 +53,10 @@ fn main() -> ExitCode {
         .partition(|d| d.info.expected > matrix::EXPECTED);
     let mut trials: Vec<Trial> = long.into_iter().flat_map(case_trials).collect();
     trials.extend(matrix::trials());
+    // About 12 s of Chromium: among the long ones, not at the tail.
+    trials.extend(pages::trials());
     trials.extend(short.into_iter().flat_map(case_trials));
     trials.extend(command::trials());
-    trials.extend(pages::trials());
     trials.extend(registry::trials());
     libtest_mimic::run(&args, trials).exit_code()
 }
@@ -85,21 +86,28 @@ fn case_trials(def: &'static Def) -> Vec<Trial> {
         .collect()
 }
 
-/// Builds `def`'s topology and runs it over `family`.
+/// Builds `def`'s topology and runs it over `family`, as `#[netcase::test]` runs a test: a
+/// failure leaves the case's whole bug-report bundle in its output directory.
 fn run_case(def: &'static Def, family: Family) -> Result<(), Failed> {
     if !privileges::can_run(privileges::TOPOLOGY) {
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failed::from(format!("a tokio runtime: {e}")))?;
-    runtime
-        .block_on(async {
+    let info = netcase::TestInfo {
+        name: def.info.name,
+        summary: def.info.summary,
+        package: env!("CARGO_PKG_NAME"),
+        krate: env!("CARGO_CRATE_NAME"),
+        file: file!(),
+        line: line!(),
+    };
+    netcase::bundle::run(
+        info,
+        Box::pin(async move {
             let net = def.info.shape.build().await?;
             netcase_cases::run(def, family, net).await
-        })
-        .map_err(|e| Failed::from(e.to_string()))
+        }),
+    )
+    .map_err(|e| Failed::from(e.to_string()))
 }
 
 /// Runs `test` on a thread named `name`, as libtest does: the harness names a test's output

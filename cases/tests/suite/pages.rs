@@ -27,45 +27,60 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
     )]
 }
 
-/// Measures the page at `url` laid out `width` pixels wide: a frame of that width in a page of
-/// the probe's own, whose script reports the page's scroll width, the smallest visible text (SVG
-/// text scaled as drawn) and the first elements reaching past the window.
-fn layout(browser: &Path, profile: &Path, dir: &Path, url: &str, width: u32) -> Value {
-    let probe = dir.join(format!("probe-{width}.html"));
+/// Measures `pages` (a file and the width to lay it out at), all in one Chromium: each in a
+/// frame of its width in a page of the probe's own, whose script reports each page's scroll
+/// width, its smallest visible text (SVG text scaled as drawn) and the first elements reaching
+/// past its frame.
+fn layout(browser: &Path, profile: &Path, dir: &Path, pages: &[(&Path, u32)]) -> Vec<Value> {
+    let probe = dir.join("probe.html");
     let script = r#"
 window.addEventListener('load', () => {
-  const page = document.getElementById('page').contentDocument;
-  const out = { smallest: 1000, where: '', wide: [] };
-  const root = page.documentElement;
-  // An SVG document has no body: its root is the picture.
-  const body = page.body || root;
-  out.client = document.getElementById('page').clientWidth;
-  out.scroll = page.body ? root.scrollWidth : root.getBoundingClientRect().width;
-  const texts = page.createTreeWalker(body, NodeFilter.SHOW_TEXT);
-  while (texts.nextNode()) {
-    const node = texts.currentNode;
-    const el = node.parentElement;
-    if (!node.textContent.trim() || el.closest('script, style, [hidden]')) continue;
-    let size = parseFloat(page.defaultView.getComputedStyle(el).fontSize);
-    const svg = el.closest('svg');
-    if (svg && svg.getAttribute('width')) {
-      size *= svg.getBoundingClientRect().width / parseFloat(svg.getAttribute('width'));
+  const all = [];
+  for (const frame of document.querySelectorAll('iframe')) {
+    const page = frame.contentDocument;
+    const out = { smallest: 1000, where: '', wide: [] };
+    const root = page.documentElement;
+    // An SVG document has no body: its root is the picture.
+    const body = page.body || root;
+    out.client = frame.clientWidth;
+    out.scroll = page.body ? root.scrollWidth : root.getBoundingClientRect().width;
+    const texts = page.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+    while (texts.nextNode()) {
+      const node = texts.currentNode;
+      const el = node.parentElement;
+      if (!node.textContent.trim() || el.closest('script, style, [hidden]')) continue;
+      let size = parseFloat(page.defaultView.getComputedStyle(el).fontSize);
+      const svg = el.closest('svg');
+      if (svg && svg.getAttribute('width')) {
+        size *= svg.getBoundingClientRect().width / parseFloat(svg.getAttribute('width'));
+      }
+      if (size < out.smallest) { out.smallest = size; out.where = node.textContent.trim().slice(0, 60); }
     }
-    if (size < out.smallest) { out.smallest = size; out.where = node.textContent.trim().slice(0, 60); }
+    for (const el of body.querySelectorAll('*')) {
+      if (el.getBoundingClientRect().right > out.client + 1) out.wide.push(el.tagName + ' ' + (el.id || el.className || ''));
+    }
+    out.wide = out.wide.slice(0, 5);
+    all.push(out);
   }
-  for (const el of body.querySelectorAll('*')) {
-    if (el.getBoundingClientRect().right > out.client + 1) out.wide.push(el.tagName + ' ' + (el.id || el.className || ''));
-  }
-  out.wide = out.wide.slice(0, 5);
-  document.getElementById('layout').textContent = JSON.stringify(out);
+  document.getElementById('layout').textContent = JSON.stringify(all);
 });
 "#;
+    let frames: String = pages
+        .iter()
+        .map(|(page, width)| {
+            format!(
+                "<iframe src=\"file://{}\" style=\"display:block;width:{width}px;height:900px;\
+                 border:0\"></iframe>",
+                page.display()
+            )
+        })
+        .collect();
     let html = format!(
-        "<!doctype html><html><body style=\"margin:0\"><iframe id=\"page\" src=\"{url}\" \
-         style=\"width:{width}px;height:900px;border:0\"></iframe><pre id=\"layout\">no \
+        "<!doctype html><html><body style=\"margin:0\">{frames}<pre id=\"layout\">no \
          measurement</pre><script>{script}</script></body></html>"
     );
     std::fs::write(&probe, html).unwrap();
+    let widest = pages.iter().map(|(_, w)| *w).max().unwrap_or(800);
     let dom = netcase::fork::output(
         crate::command::chromium(browser, profile)
             .args([
@@ -73,7 +88,7 @@ window.addEventListener('load', () => {
                 "--allow-file-access-from-files",
                 "--virtual-time-budget=3000",
             ])
-            .arg(format!("--window-size={},1000", width + 20))
+            .arg(format!("--window-size={},1000", widest + 20))
             .arg(format!("file://{}", probe.display())),
     )
     .expect("chromium runs");
@@ -84,32 +99,35 @@ window.addEventListener('load', () => {
         .and_then(|rest| rest.split("</pre>").next())
         .unwrap_or("");
     serde_json::from_str(&json.replace("&quot;", "\"").replace("&amp;", "&"))
-        .unwrap_or_else(|e| panic!("no measurement of {url} ({e}): {text}"))
+        .unwrap_or_else(|e| panic!("no measurement ({e}): {text}"))
 }
 
-/// Asserts that `page` fits `width` and its text is legible, and keeps its screenshot as
-/// fixtures/report/`name` with NETCASE_BLESS=1.
-fn check(browser: &Path, profile: &Path, dir: &Path, page: &Path, width: u32, name: &str) {
-    let url = format!("file://{}", page.display());
-    let m = layout(browser, profile, dir, &url, width);
+/// Asserts that a page measured by [`layout`] fits its frame and its text is legible.
+fn check(name: &str, m: &Value) {
     let (scroll, client) = (m["scroll"].as_f64().unwrap(), m["client"].as_f64().unwrap());
     assert!(
         scroll <= client + 1.0,
         "{name}: {scroll} px wide in {client}: {m}"
     );
-    assert_eq!(
-        m["wide"].as_array().map(Vec::len),
-        Some(0),
-        "{name}: past the edge: {m}"
-    );
+    let wide = m["wide"].as_array().map_or(0, Vec::len);
+    assert_eq!(wide, 0, "{name}: past the edge: {m}");
     let smallest = m["smallest"].as_f64().unwrap();
     assert!(smallest >= LEGIBLE_PX, "{name}: text of {smallest} px: {m}");
-    let png = dir.join(name);
+}
+
+/// With NETCASE_BLESS=1, keeps a screenshot of `page` at `width` as fixtures/report/`name`.
+fn bless(browser: &Path, profile: &Path, page: &Path, width: u32, name: &str) {
+    if !std::env::var("NETCASE_BLESS").is_ok_and(|v| v == "1") {
+        return;
+    }
+    let png = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/report")
+        .join(name);
     let shot = netcase::fork::output(
         crate::command::chromium(browser, profile)
             .arg(format!("--screenshot={}", png.display()))
             .arg(format!("--window-size={width},900"))
-            .arg(&url),
+            .arg(format!("file://{}", page.display())),
     )
     .expect("chromium runs");
     assert!(
@@ -117,10 +135,6 @@ fn check(browser: &Path, profile: &Path, dir: &Path, page: &Path, width: u32, na
         "{name}: {}",
         String::from_utf8_lossy(&shot.stderr)
     );
-    if std::env::var("NETCASE_BLESS").is_ok_and(|v| v == "1") {
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/report");
-        std::fs::copy(&png, fixtures.join(name)).unwrap();
-    }
 }
 
 /// A test of one's own that fails with a dropped SYN: the first SYN dropped by a rule, and an
@@ -221,7 +235,6 @@ fn the_report_pages_lay_out_in_chromium() {
     let done = crate::command::netcase(&[
         "run",
         "socket_addresses::seen_",
-        "silent_drops::syn_retries_1_exponential",
         "--out",
         run.to_str().unwrap(),
     ]);
@@ -230,36 +243,30 @@ fn the_report_pages_lay_out_in_chromium() {
         "{}",
         String::from_utf8_lossy(&done.stderr)
     );
-    check(
-        &browser,
-        &profile,
-        &dir,
-        &run.join("index.html"),
-        1280,
-        "index.png",
-    );
-
     let bundle = failing_bundle(&dir);
     let readme = std::fs::read_to_string(bundle.join("README.md")).unwrap();
     assert!(readme.contains("denies_the_drop.expect:2"), "{readme}");
     let ladder = std::fs::read_to_string(bundle.join("ladder.svg")).unwrap();
     assert_eq!(ladder.matches(">dropped</tspan>").count(), 1, "{ladder}");
-    check(
-        &browser,
-        &profile,
-        &dir,
-        &bundle.join("ladder.svg"),
-        800,
-        "ladder-drop.png",
-    );
-
-    let page = dir.join("comparison.html");
-    std::fs::write(&page, comparison(&run)).unwrap();
-    let html = std::fs::read_to_string(&page).unwrap();
+    let compared = dir.join("comparison.html");
+    let html = comparison(&run);
     assert!(
         html.contains("6.1.0-57-cloud-amd64") && html.contains("differs"),
         "three columns"
     );
-    check(&browser, &profile, &dir, &page, 1280, "comparison.png");
+    std::fs::write(&compared, html).unwrap();
+
+    let pages = [
+        (run.join("index.html"), 1280, "index.png"),
+        (bundle.join("ladder.svg"), 800, "ladder-drop.png"),
+        (compared, 1280, "comparison.png"),
+    ];
+    let sizes: Vec<(&Path, u32)> = pages.iter().map(|(p, w, _)| (p.as_path(), *w)).collect();
+    let measured = layout(&browser, &profile, &dir, &sizes);
+    assert_eq!(measured.len(), pages.len(), "{measured:?}");
+    for ((page, width, name), m) in pages.iter().zip(&measured) {
+        check(name, m);
+        bless(&browser, &profile, page, *width, name);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

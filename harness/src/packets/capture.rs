@@ -442,9 +442,16 @@ pub fn hold_output(dir: &Path) {
 /// Ends [`hold_output`]: with `keep`, the files stay (and are listed on stderr); without it,
 /// unless NETCASE_KEEP=1, the pcaps and check files in `dir` are removed, and `dir` if empty.
 pub fn release_output(dir: &Path, keep: bool) {
-    HELD.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|d| d != dir);
+    {
+        // Holds nest (a case's runner inside a #[netcase::test]): the outermost decides.
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = held.iter().position(|d| d == dir) {
+            held.remove(at);
+        }
+        if held.iter().any(|d| d == dir) {
+            return;
+        }
+    }
     // What impairments dropped was kept for a bundle; none is written now.
     drop(crate::impair::record::take(dir));
     let files: Vec<PathBuf> = std::fs::read_dir(dir)
