@@ -18,11 +18,12 @@
 //! ```
 //!
 //! How: [`run`] runs the test's body on a current-thread tokio runtime (as `#[tokio::test]`
-//! does) with this module's record of the test on its thread. Every topology built there is
-//! recorded from birth (its hosts' counters, a capture of every link end), and one
-//! dropped there is parked rather than torn down, so that once the verdict is known its socket
-//! tables and counters can still be read. Then the bundle is written (on a failure) and the
-//! topologies go. libtest tells a test nothing of its own verdict, hence the attribute: it is the
+//! does) with this module's record of the test on its thread. The first topology built there is
+//! recorded from birth (its hosts' counters, a capture of every link end) and, when the test
+//! drops it, parked rather than torn down, so that once the verdict is known its socket tables
+//! and counters can still be read. Then the bundle is written (on a failure) and the topology
+//! goes. (Later topologies of the same test come and go as usual: a test that builds one per
+//! iteration keeps one alive, not all.) libtest tells a test nothing of its own verdict, hence the attribute: it is the
 //! one place that sees both an `Err` the test returns and a panic.
 
 use std::{
@@ -76,6 +77,8 @@ impl<E: std::fmt::Display> Outcome for std::result::Result<(), E> {
 
 /// A topology built during the test, watched from birth.
 struct Watched {
+    /// The topology's [`Topology::serial`].
+    serial: u64,
     before: BTreeMap<String, Counters>,
     recording: Option<Recording>,
     /// Why it could not be watched in full, for the bundle's notes.
@@ -84,8 +87,10 @@ struct Watched {
 
 #[derive(Default)]
 struct Active {
-    watched: Vec<Watched>,
-    parked: Vec<Topology>,
+    /// The first topology the test built, as recorded from birth.
+    watched: Option<Watched>,
+    /// That topology, once the test dropped it.
+    parked: Option<Topology>,
     /// The last panic's message and place, as the hook saw it.
     panic: Option<(String, String)>,
 }
@@ -94,17 +99,17 @@ thread_local! {
     static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
 }
 
-fn active() -> bool {
-    ACTIVE.with(|a| a.borrow().is_some())
-}
-
 /// Records `net`, just built, for the bundle of the test running on this thread, if that test
 /// is a `#[netcase::test]`: its hosts' counters now, and a capture of every link end. Best effort: what cannot be read is noted in the bundle, the test goes on.
 pub(crate) async fn built(net: &Topology) {
-    if !active() {
+    // The first topology only: the bundle shows one, and a test that builds many (a loop of
+    // them) must not keep them all alive until its end.
+    let first = ACTIVE.with(|a| a.borrow().as_ref().is_some_and(|a| a.watched.is_none()));
+    if !first {
         return;
     }
     let mut watched = Watched {
+        serial: net.serial(),
         before: BTreeMap::new(),
         recording: None,
         trouble: Vec::new(),
@@ -124,20 +129,27 @@ pub(crate) async fn built(net: &Topology) {
     }
     ACTIVE.with(|a| {
         if let Some(active) = a.borrow_mut().as_mut() {
-            active.watched.push(watched);
+            active.watched = Some(watched);
         }
     });
 }
 
 /// Keeps `net` (the fields of a topology being dropped) until the running `#[netcase::test]`
-/// knows its verdict; gives it back when no such test runs on this thread.
+/// knows its verdict, if it is the topology that test's bug report follows; gives it back
+/// otherwise, to be torn down now.
 pub(crate) fn park(net: Topology) -> Option<Topology> {
     ACTIVE.with(|a| match a.borrow_mut().as_mut() {
-        Some(active) => {
-            active.parked.push(net);
+        Some(active)
+            if active.parked.is_none()
+                && active
+                    .watched
+                    .as_ref()
+                    .is_some_and(|w| w.serial == net.serial()) =>
+        {
+            active.parked = Some(net);
             None
         }
-        None => Some(net),
+        _ => Some(net),
     })
 }
 
@@ -251,14 +263,8 @@ async fn write(
         rerun,
         files: Vec::new(),
     };
-    let net = (!active.parked.is_empty()).then(|| active.parked.remove(0));
-    if active.parked.len() + usize::from(net.is_some()) > 1 {
-        result.notes.push(format!(
-            "the test built {} topologies; this bundle shows the first",
-            active.parked.len() + 1
-        ));
-    }
-    if let Some(mut watched) = (!active.watched.is_empty()).then(|| active.watched.remove(0)) {
+    let net = active.parked.take();
+    if let Some(mut watched) = active.watched.take() {
         result.notes.append(&mut watched.trouble);
         if let Some(recording) = watched.recording.take() {
             match recording.stop().await {
@@ -291,6 +297,11 @@ async fn write(
                     });
                 }
             }
+        } else {
+            result.notes.push(
+                "the test still held its topology when it ended: no socket tables or counters"
+                    .to_owned(),
+            );
         }
     } else {
         result

@@ -502,9 +502,17 @@ pub struct Topology {
     hosts: Vec<Host>,
     links: Vec<Link>,
     routes: Vec<Route>,
+    /// Which topology of this process it is, counting from 1: the bug report of a
+    /// `#[netcase::test]` follows the first one its test builds.
+    serial: u64,
 }
 
 impl Topology {
+    /// Which topology of this process it is (see the field).
+    pub(crate) fn serial(&self) -> u64 {
+        self.serial
+    }
+
     /// Starts declaring a topology.
     pub fn builder() -> TopologyBuilder {
         TopologyBuilder::default()
@@ -658,10 +666,12 @@ impl Topology {
             Host::create(&spec.name, spec.router, first)
         }))
         .await;
+        static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let mut net = Topology {
             hosts: Vec::with_capacity(hosts.len()),
             links: plan.links,
             routes: plan.routes,
+            serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
         // From here, every host that started is torn down by `net`'s Drop if a step fails.
         let mut errors = Vec::new();
@@ -804,6 +814,7 @@ impl Drop for Topology {
                 hosts: std::mem::take(&mut self.hosts),
                 links: std::mem::take(&mut self.links),
                 routes: std::mem::take(&mut self.routes),
+                serial: self.serial,
             };
             if let Some(mut net) = crate::bundle::park(net) {
                 (self.hosts, self.links, self.routes) = (

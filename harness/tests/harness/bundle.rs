@@ -157,3 +157,34 @@ fn a_passing_test_leaves_nothing() {
     outcome.expect("no panic").expect("it passes");
     assert!(!dir.exists(), "{} is left behind", dir.display());
 }
+
+/// Only the first topology a test builds is kept until the verdict: a later one goes when the
+/// test drops it (a test that builds one per iteration keeps one alive, not all).
+#[test]
+fn only_the_first_topology_waits_for_the_verdict() {
+    if !privileges::can_run(privileges::TOPOLOGY) {
+        return;
+    }
+    let (dir, outcome) = run_as("bundle.two_topologies", || {
+        Box::pin(async {
+            let first = Topology::pair().await?;
+            let inode = |net: &Topology| net.host("client").and_then(|h| h.netns_inode());
+            let first_ns = inode(&first)?;
+            drop(first);
+            let second = Topology::pair().await?;
+            let second_ns = inode(&second)?;
+            drop(second);
+            // Wait for the second's namespace to go (its host threads end as it is dropped).
+            let gone = |ns| netcase::leaks::netns_holders(ns).is_empty();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while !gone(second_ns) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            assert!(gone(second_ns), "the second topology is torn down at once");
+            assert!(!gone(first_ns), "the first waits for the verdict");
+            Ok::<(), netcase::Error>(())
+        })
+    });
+    outcome.expect("no panic").expect("it passes");
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+}
