@@ -37,7 +37,7 @@ use crate::{
     Topology,
     observe::Counters,
     packets::capture::{self, Recording},
-    report::{self, Checkpoint, Verdict, first_line},
+    report::{self, first_line},
 };
 
 /// What `#[netcase::test]` knows of the test it marks, at compile time.
@@ -238,31 +238,19 @@ async fn write(
     } else {
         info.summary.to_owned()
     };
-    let mut result = report::CaseResult {
-        schema: report::RESULT_SCHEMA.to_owned(),
-        case: test.clone(),
-        summary,
-        family: family.to_owned(),
-        verdict: Verdict::Fail,
-        reason: Some(format!("{} — {place}", first_line(error))),
-        error: Some(error.to_owned()),
-        duration_s: duration,
-        expected_s: 0.0,
-        seed: 0,
-        figures: Vec::new(),
-        notes: Vec::new(),
-        behaviours: Vec::new(),
-        counters: BTreeMap::new(),
-        checkpoints: Vec::new(),
-        settings: BTreeMap::new(),
-        kernel: report::kernel(),
-        netcase: report::Tool {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            commit: "unknown".to_owned(),
-        },
-        rerun,
-        files: Vec::new(),
+    let case = crate::case::CaseInfo::named(info.name, info.summary);
+    let tool = report::Tool {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        commit: "unknown".to_owned(),
     };
+    let mut result =
+        report::CaseResult::unfinished(&case, family, 0, report::kernel(), tool, rerun);
+    result.case = test.clone();
+    result.summary = summary;
+    result.reason = Some(format!("{} — {place}", first_line(error)));
+    result.error = Some(error.to_owned());
+    result.duration_s = duration;
+    result.expected_s = 0.0;
     let net = active.parked.take();
     if let Some(mut watched) = active.watched.take() {
         result.notes.append(&mut watched.trouble);
@@ -282,21 +270,8 @@ async fn write(
                     Ok(s) => drop(result.settings.insert(name.clone(), s)),
                     Err(e) => result.notes.push(format!("settings of {name}: {e}")),
                 }
-                if let (Ok(after), Some(before)) =
-                    (host.counters().await, watched.before.get(&name))
-                    && let Ok(delta) = after.since(before)
-                {
-                    let changes = delta.changes().map(|(n, v)| (n.to_owned(), v)).collect();
-                    result.counters.insert(name.clone(), changes);
-                }
-                if let Ok(table) = host.sockets().await {
-                    result.checkpoints.push(Checkpoint {
-                        label: "end".to_owned(),
-                        host: name,
-                        sockets: table.iter().map(|s| s.to_string()).collect(),
-                    });
-                }
             }
+            result.read_end(net, &watched.before).await;
         } else {
             result.notes.push(
                 "the test still held its topology when it ended: no socket tables or counters"
@@ -319,11 +294,8 @@ fn panic_failure(
     panic: &(dyn std::any::Any + Send),
     seen: Option<(String, String)>,
 ) -> (String, Option<String>) {
-    let message = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "a panic without a message".to_owned());
+    let message =
+        report::panic_text(panic).unwrap_or_else(|| "a panic without a message".to_owned());
     let place = seen
         .filter(|(m, _)| *m == message)
         .map(|(_, at)| format!("panicked at {at}"));
@@ -337,24 +309,12 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let message = info
-                .payload()
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| {
-                    info.payload()
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                })
-                .unwrap_or_default();
-            let at = info
-                .location()
-                .map_or_else(String::new, |l| format!("{}:{}", l.file(), l.line()));
+            let seen = report::panic_seen(info);
             let _ = ACTIVE.try_with(|a| {
                 if let Ok(mut a) = a.try_borrow_mut()
                     && let Some(active) = a.as_mut()
                 {
-                    active.panic = Some((message, at));
+                    active.panic = Some(seen);
                 }
             });
             previous(info);

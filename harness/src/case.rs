@@ -64,16 +64,7 @@ impl Def {
     /// [`Shape::Pair`], needing nothing, expected to take a second, until said otherwise.
     pub const fn new(name: &'static str, summary: &'static str, body: Body) -> Def {
         Def {
-            info: CaseInfo {
-                name,
-                summary,
-                shape: Shape::Pair,
-                families: BOTH,
-                needs: &[],
-                expected: Duration::from_secs(1),
-                tier: Tier::Default,
-                shows: &[],
-            },
+            info: CaseInfo::named(name, summary),
             body,
         }
     }
@@ -168,6 +159,21 @@ pub struct CaseInfo {
 }
 
 impl CaseInfo {
+    /// What a case named `name` with `summary` declares until it says otherwise: over both
+    /// families, on a [`Shape::Pair`], needing nothing, expected to take a second.
+    pub const fn named(name: &'static str, summary: &'static str) -> CaseInfo {
+        CaseInfo {
+            name,
+            summary,
+            shape: Shape::Pair,
+            families: BOTH,
+            needs: &[],
+            expected: Duration::from_secs(1),
+            tier: Tier::Default,
+            shows: &[],
+        }
+    }
+
     /// The features it needs that this kernel lacks.
     pub fn missing(&self) -> Vec<Feature> {
         let found = crate::impair::features();

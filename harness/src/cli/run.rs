@@ -335,22 +335,7 @@ async fn run_case(job: Job, seed: u64, result: &mut CaseResult) -> crate::Result
             sockets,
         })
         .collect();
-    for host in net.hosts() {
-        let name = host.name().to_owned();
-        if let Ok(after) = host.counters().await
-            && let Some(delta) = before.get(&name).and_then(|b| after.since(b).ok())
-        {
-            let changes = delta.changes().map(|(n, v)| (n.to_owned(), v)).collect();
-            result.counters.insert(name.clone(), changes);
-        }
-        if let Ok(table) = host.sockets().await {
-            result.checkpoints.push(Checkpoint {
-                label: "end".to_owned(),
-                host: name,
-                sockets: table.iter().map(|s| s.to_string()).collect(),
-            });
-        }
-    }
+    result.read_end(&net, &before).await;
     Ok(net)
 }
 
@@ -364,11 +349,8 @@ async fn interrupted() {
 
 /// The message of a panic, with where it happened when the hook saw it.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    let message = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "a panic without a message".to_owned());
+    let message =
+        report::panic_text(panic).unwrap_or_else(|| "a panic without a message".to_owned());
     let seen = PANICS.lock().unwrap_or_else(|e| e.into_inner());
     seen.iter()
         .find(|(m, _)| *m == message)
@@ -382,19 +364,7 @@ static PANICS: PanicLog = Mutex::new(Vec::new());
 /// summary and the bundle say it).
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| {
-                info.payload()
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-            })
-            .unwrap_or_default();
-        let at = info
-            .location()
-            .map_or_else(String::new, |l| format!("{}:{}", l.file(), l.line()));
+        let (message, at) = report::panic_seen(info);
         PANICS
             .lock()
             .unwrap_or_else(|e| e.into_inner())

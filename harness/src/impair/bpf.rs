@@ -261,11 +261,7 @@ fn program(map_fd: i32, ring_fd: i32) -> Vec<Insn> {
     a.op(insn(ALU64 | MOV | X, r9, r1, 0, 0)); // r9 = ctx, kept across the call
     a.op(insn(ST | W | MEM, r10, 0, KEY, 0));
     a.op(insn(ST | W | MEM, r10, 0, WHY, WHY_ALL as i32)); // why, until a rule or loss says
-    a.op(insn(ALU64 | MOV | X, r2, r10, 0, 0));
-    a.op(insn(ALU64 | ADD | K, r2, 0, 0, i32::from(KEY)));
-    a.op(insn(LD | DW | IMM, r1, PSEUDO_MAP_FD, 0, map_fd));
-    a.op(insn(0, 0, 0, 0, 0));
-    a.op(insn(JMP | CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM)); // r0 = &state or NULL
+    lookup(&mut a, map_fd, KEY); // r0 = &state or NULL
     a.jump(JMP | JEQ | K, r0, 0, 0, Label::Accept);
     a.op(insn(ALU64 | MOV | X, r6, r0, 0, 0));
     a.op(insn(ALU64 | MOV | K, r1, 0, 0, 1));
@@ -391,11 +387,7 @@ fn program(map_fd: i32, ring_fd: i32) -> Vec<Insn> {
     a.op(insn(STX | W | MEM, r10, r1, SLOT, 0));
     a.op(insn(ALU64 | MOV | K, r1, 0, 0, 1));
     a.op(insn(STX | DW | ATOMIC, r6, r1, 24, ADD as i32)); // dropped += 1
-    a.op(insn(ALU64 | MOV | X, r2, r10, 0, 0));
-    a.op(insn(ALU64 | ADD | K, r2, 0, 0, i32::from(SLOT)));
-    a.op(insn(LD | DW | IMM, r1, PSEUDO_MAP_FD, 0, ring_fd));
-    a.op(insn(0, 0, 0, 0, 0));
-    a.op(insn(JMP | CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM)); // r0 = &record or NULL
+    lookup(&mut a, ring_fd, SLOT); // r0 = &record or NULL
     a.jump(JMP | JEQ | K, r0, 0, 0, Label::Shot);
     a.op(insn(ALU64 | MOV | X, r7, r0, 0, 0));
     a.op(insn(JMP | CALL, 0, 0, 0, HELPER_KTIME_GET_NS));
@@ -432,6 +424,17 @@ fn program(map_fd: i32, ring_fd: i32) -> Vec<Insn> {
     a.op(insn(ALU64 | MOV | K, r0, 0, 0, TC_ACT_OK));
     a.op(insn(JMP | EXIT, 0, 0, 0, 0));
     a.finish()
+}
+
+/// r0 = bpf_map_lookup_elem(map `map_fd`, the 32-bit key at `r10 + key`): the element, or NULL.
+/// Clobbers r1 to r5, as every helper call does.
+fn lookup(a: &mut Asm, map_fd: i32, key: i16) {
+    let (r1, r2, r10) = (1, 2, 10);
+    a.op(insn(ALU64 | MOV | X, r2, r10, 0, 0));
+    a.op(insn(ALU64 | ADD | K, r2, 0, 0, i32::from(key)));
+    a.op(insn(LD | DW | IMM, r1, PSEUDO_MAP_FD, 0, map_fd));
+    a.op(insn(0, 0, 0, 0, 0));
+    a.op(insn(JMP | CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM));
 }
 
 /// `dst` = the big-endian 16-bit number at `packet + off` (bounds already checked), using `tmp`.

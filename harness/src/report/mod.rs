@@ -433,6 +433,50 @@ fn readme(r: &CaseResult) -> String {
     out
 }
 
+impl CaseResult {
+    /// Adds what `net`'s hosts show at the end: each one's counters that moved since `before`
+    /// (host by host), and its socket table as the checkpoint `end`. Best effort: a host that
+    /// cannot be read is left out.
+    pub async fn read_end(
+        &mut self,
+        net: &Topology,
+        before: &BTreeMap<String, crate::observe::Counters>,
+    ) {
+        for host in net.hosts() {
+            let name = host.name().to_owned();
+            if let Ok(after) = host.counters().await
+                && let Some(delta) = before.get(&name).and_then(|b| after.since(b).ok())
+            {
+                let changes = delta.changes().map(|(n, v)| (n.to_owned(), v)).collect();
+                self.counters.insert(name.clone(), changes);
+            }
+            if let Ok(table) = host.sockets().await {
+                self.checkpoints.push(Checkpoint {
+                    label: "end".to_owned(),
+                    host: name,
+                    sockets: table.iter().map(|s| s.to_string()).collect(),
+                });
+            }
+        }
+    }
+}
+
+/// The message a panic carried (a `String` or a `&str`), if it carried one.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+}
+
+/// Where a panic happened, as `file:line`, and its message, as a panic hook sees them.
+pub(crate) fn panic_seen(info: &std::panic::PanicHookInfo<'_>) -> (String, String) {
+    let at = info
+        .location()
+        .map_or_else(String::new, |l| format!("{}:{}", l.file(), l.line()));
+    (panic_text(info.payload()).unwrap_or_default(), at)
+}
+
 /// The first line of `text`, trimmed and cut at 160 characters: a failure's reason in a table.
 pub(crate) fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or("").trim();
