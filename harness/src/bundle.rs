@@ -123,7 +123,10 @@ pub(crate) async fn built(net: &Topology) {
     }
     let names: Vec<String> = net.hosts().map(|h| h.name().to_owned()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    match net.record(&names).await {
+    match net
+        .record_shaped(&names, crate::packets::ring::BACKGROUND)
+        .await
+    {
         Ok(r) => watched.recording = Some(r),
         Err(e) => watched.trouble.push(format!("no capture: {e}")),
     }

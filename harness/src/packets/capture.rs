@@ -99,11 +99,16 @@ impl Host {
     /// The socket is opened on the host's thread, so it belongs to the host's namespace; a thread
     /// of its own reads it, so that a busy host does not make the capture fall behind.
     pub async fn capture(&self, ifname: &str) -> Result<Capture> {
+        self.capture_shaped(ifname, ring::FULL).await
+    }
+
+    /// [`Host::capture`] with a ring of `shape` (`ring::BACKGROUND` for a capture nobody waits on).
+    pub(crate) async fn capture_shaped(&self, ifname: &str, shape: ring::Shape) -> Result<Capture> {
         let (host, name) = (self.name().to_owned(), ifname.to_owned());
         let what = |doing: &str| format!("{doing} a capture on {name} of host {host}");
         let opened = {
             let name = name.clone();
-            self.run(move || interface_index(&name).and_then(Ring::open))
+            self.run(move || interface_index(&name).and_then(|index| Ring::open(index, shape)))
                 .await?
         };
         let socket = opened.map_err(|e| Error::io(what("opening"), e))?;
@@ -167,7 +172,7 @@ fn read_until_stopped(
 ) -> io::Result<Captured> {
     let mut blocks = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        ring.take(ring::RETIRE_MS as i32, &mut blocks)?;
+        ring.take(ring.retire_ms(), &mut blocks)?;
     }
     // Every frame the kernel took before the stop must be read. It hands a partly filled block
     // over when the block's retire timer fires, RETIRE_MS after its first frame, and a loaded
@@ -184,10 +189,10 @@ fn read_until_stopped(
                 ring::frame_count(&blocks)
             )));
         }
-        ring.take(ring::RETIRE_MS as i32, &mut blocks)?;
+        ring.take(ring.retire_ms(), &mut blocks)?;
     }
     // Frames that arrived since the count: whatever comes within three retire periods.
-    let quiet = 3 * ring::RETIRE_MS as i32;
+    let quiet = 3 * ring.retire_ms();
     while ring.take(quiet, &mut blocks)? > 0 {}
     let (late, late_dropped) = ring.stats()?;
     received += late;
@@ -232,6 +237,15 @@ pub struct Recording {
 impl Topology {
     /// Starts capturing on every link end of each host in `hosts`.
     pub async fn record(&self, hosts: &[&str]) -> Result<Recording> {
+        self.record_shaped(hosts, ring::FULL).await
+    }
+
+    /// [`Topology::record`] with rings of `shape`.
+    pub(crate) async fn record_shaped(
+        &self,
+        hosts: &[&str],
+        shape: ring::Shape,
+    ) -> Result<Recording> {
         let mut captures = Vec::new();
         for &name in hosts {
             let host = self.host(name)?;
@@ -241,7 +255,7 @@ impl Topology {
                 .flat_map(|l| l.ends())
                 .filter(|e| e.host() == name)
             {
-                captures.push(host.capture(end.ifname()).await?);
+                captures.push(host.capture_shaped(end.ifname(), shape).await?);
             }
         }
         Ok(Recording { captures })

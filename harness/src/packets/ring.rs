@@ -16,12 +16,35 @@ use crate::packets::decode::Frame;
 
 /// The size of one block of the ring, in octets (a multiple of the page size).
 const BLOCK_SIZE: u32 = 1 << 20;
-/// The number of blocks: 32 MiB, a quarter of a second of a 1 Gbit/s link.
-const BLOCK_NR: u32 = 32;
+/// How big a ring is and how soon the kernel hands a block over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// The number of blocks.
+    pub block_nr: u32,
+    /// How long the kernel waits before it hands over a block that is not full, in
+    /// milliseconds; the reader polls as often.
+    pub retire_ms: u32,
+}
+
+/// A test's own captures: 32 MiB (a quarter of a second of a 1 Gbit/s link), handed over within
+/// `RETIRE_MS`, so that a wait for a frame to be seen ends soon after it was.
+pub(crate) const FULL: Shape = Shape {
+    block_nr: 32,
+    retire_ms: RETIRE_MS,
+};
+
+/// A capture nobody waits on (the whole topology, kept for a bug report): 8 MiB and 20 ms. Many
+/// of them at once (one per link end of every test running) cost a tenth of the memory and of
+/// the wake-ups; 2 ms rings on every link end of 16 tests at once delayed the tests' own timing
+/// by hundreds of milliseconds on two cores.
+pub(crate) const BACKGROUND: Shape = Shape {
+    block_nr: 8,
+    retire_ms: 20,
+};
 /// The frame size the kernel divides the ring by; in V3 it only bounds the frame count, in octets.
 const FRAME_SIZE: u32 = 2048;
 /// How long the kernel waits before it hands over a block that is not full, in milliseconds.
-pub(crate) const RETIRE_MS: u32 = 2;
+const RETIRE_MS: u32 = 2;
 
 // From linux/if_packet.h.
 const PACKET_RX_RING: libc::c_int = 5;
@@ -59,6 +82,7 @@ pub(crate) struct Ring {
     socket: OwnedFd,
     map: NonNull<u8>,
     next: u32,
+    shape: Shape,
 }
 
 // SAFETY: the mapping belongs to the Ring alone and is only touched through `&mut self`; the
@@ -67,7 +91,11 @@ unsafe impl Send for Ring {}
 
 impl Ring {
     /// A ring on interface `index` of the calling thread's namespace, capturing both directions.
-    pub(crate) fn open(index: u32) -> io::Result<Ring> {
+    pub(crate) fn open(index: u32, shape: Shape) -> io::Result<Ring> {
+        let Shape {
+            block_nr,
+            retire_ms,
+        } = shape;
         // Protocol 0 receives nothing until bind() names the protocol and the interface, so frames
         // of other interfaces never slip in, and none lands outside the ring.
         // SAFETY: plain socket() call; the fd is owned right after.
@@ -80,10 +108,10 @@ impl Ring {
         setsockopt(&socket, PACKET_VERSION, &TPACKET_V3)?;
         let request = TpacketReq3 {
             block_size: BLOCK_SIZE,
-            block_nr: BLOCK_NR,
+            block_nr,
             frame_size: FRAME_SIZE,
-            frame_nr: BLOCK_SIZE / FRAME_SIZE * BLOCK_NR,
-            retire_blk_tov: RETIRE_MS,
+            frame_nr: BLOCK_SIZE / FRAME_SIZE * block_nr,
+            retire_blk_tov: retire_ms,
             sizeof_priv: 0,
             feature_req_word: 0,
         };
@@ -92,7 +120,7 @@ impl Ring {
         let map = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                (BLOCK_SIZE * BLOCK_NR) as usize,
+                (BLOCK_SIZE * block_nr) as usize,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED,
                 socket.as_raw_fd(),
@@ -106,6 +134,7 @@ impl Ring {
             socket,
             map: NonNull::new(map.cast()).ok_or_else(|| io::Error::other("mmap returned null"))?,
             next: 0,
+            shape,
         };
         // SAFETY: an all-zero sockaddr_ll is valid; the fields set below make it a bind address.
         let mut addr: libc::sockaddr_ll = unsafe { zeroed() };
@@ -169,14 +198,19 @@ impl Ring {
                     .cast::<u32>()
                     .write_volatile(TP_STATUS_KERNEL);
             }
-            self.next = (self.next + 1) % BLOCK_NR;
+            self.next = (self.next + 1) % self.shape.block_nr;
             taken += 1;
         }
     }
 
     fn block(&self, n: u32) -> *mut u8 {
-        // SAFETY: n < BLOCK_NR, so the offset stays inside the mapping.
+        // SAFETY: n < block_nr, so the offset stays inside the mapping.
         unsafe { self.map.as_ptr().add((n * BLOCK_SIZE) as usize) }
+    }
+
+    /// How long the kernel may keep a block that is not full, in milliseconds.
+    pub(crate) fn retire_ms(&self) -> i32 {
+        self.shape.retire_ms as i32
     }
 
     /// What the kernel counted since the ring was opened: frames received and frames dropped
@@ -204,7 +238,8 @@ impl Ring {
 impl Drop for Ring {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly what open() mapped; nothing refers to it any more.
-        unsafe { libc::munmap(self.map.as_ptr().cast(), (BLOCK_SIZE * BLOCK_NR) as usize) };
+        let len = (BLOCK_SIZE * self.shape.block_nr) as usize;
+        unsafe { libc::munmap(self.map.as_ptr().cast(), len) };
     }
 }
 
