@@ -53,10 +53,11 @@ fn main() -> ExitCode {
         .partition(|d| d.info.expected > matrix::EXPECTED);
     let mut trials: Vec<Trial> = long.into_iter().flat_map(case_trials).collect();
     trials.extend(matrix::trials());
-    // About 12 s of Chromium: among the long ones, not at the tail.
-    trials.extend(pages::trials());
     trials.extend(short.into_iter().flat_map(case_trials));
     trials.extend(command::trials());
+    // Chromium, last: kept away from the timing cases at the start (a fresh machine's first
+    // Chromium builds its font cache, seconds of both CPUs).
+    trials.extend(pages::trials());
     trials.extend(registry::trials());
     libtest_mimic::run(&args, trials).exit_code()
 }
