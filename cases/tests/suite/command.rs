@@ -69,6 +69,18 @@ pub fn netcase(args: &[&str]) -> Output {
         .expect("the netcase binary runs")
 }
 
+/// `netcase run ARGS --out OUT`, which must succeed; what it printed.
+pub fn run_ok(args: &[&str], out: &Path) -> String {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", out.to_str().expect("a UTF-8 path")]);
+    let run = netcase(&all);
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "netcase {all:?}: {stdout}\n{stderr}");
+    stdout
+}
+
 fn out_dir(name: &str) -> PathBuf {
     let dir = netcase::capture::output_dir().join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -86,19 +98,7 @@ fn dropped_syns_are_drawn_where_the_filter_dropped_them() {
     require_privileges!();
     let out = out_dir("drops");
     let case = "silent_drops::syn_retries_1_exponential";
-    let run = netcase(&[
-        "run",
-        case,
-        "--family",
-        "v4",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_ok(&[case, "--family", "v4"], &out);
     let bundle = out.join("silent_drops.syn_retries_1_exponential.v4");
     let timeline = std::fs::read_to_string(bundle.join("timeline.txt")).unwrap();
     let why = "dropped at client>server (server eth0) by rule: TCP segments with flags S";
@@ -117,20 +117,7 @@ fn a_run_leaves_a_complete_bundle() {
     require_privileges!();
     let tshark = require_program!("tshark", "tshark");
     let out = out_dir("report");
-    let run = netcase(&[
-        "run",
-        FAST,
-        "--family",
-        "v6",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let stdout = run_ok(&[FAST, "--family", "v6"], &out);
     assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
     let bundle = out.join("socket_addresses.seen_by_both_ends.v6");
     for file in [
@@ -316,19 +303,7 @@ fn the_ladder_and_the_index_render_in_chromium() {
     let browser = require_program!("chromium", "chromium");
     let out = out_dir("render");
     // The two cases named seen_*: one on a pair, one through a router.
-    let run = netcase(&[
-        "run",
-        "socket_addresses::seen_",
-        "--family",
-        "v4",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stdout)
-    );
+    run_ok(&["socket_addresses::seen_", "--family", "v4"], &out);
     let bundle = out.join("socket_addresses.seen_through_a_router.v4");
     let svg = std::fs::read_to_string(bundle.join("ladder.svg")).unwrap();
     let attr = |name: &str| -> u32 {

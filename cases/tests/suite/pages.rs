@@ -232,17 +232,7 @@ fn the_report_pages_lay_out_in_chromium() {
     std::fs::create_dir_all(&dir).unwrap();
     let profile = dir.join("chromium-profile");
     let run = dir.join("run");
-    let done = crate::command::netcase(&[
-        "run",
-        "socket_addresses::seen_",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    crate::command::run_ok(&["socket_addresses::seen_"], &run);
     let bundle = failing_bundle(&dir);
     let readme = std::fs::read_to_string(bundle.join("README.md")).unwrap();
     assert!(readme.contains("denies_the_drop.expect:2"), "{readme}");
