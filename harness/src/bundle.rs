@@ -55,6 +55,11 @@ pub struct TestInfo {
     pub file: &'static str,
     /// Its line.
     pub line: u32,
+    /// Whether the first topology it builds is captured whole, every link end from birth, for
+    /// the bug report (`#[netcase::test]`: yes). A runner of tests that record what they check
+    /// themselves (the suite's cases) says no: a capture of every link end of every test running
+    /// costs the machine what timing tests cannot spare.
+    pub capture_all: bool,
 }
 
 /// How a test's body ended: `()` or a `Result`, as libtest accepts.
@@ -93,6 +98,8 @@ struct Active {
     parked: Option<Topology>,
     /// The last panic's message and place, as the hook saw it.
     panic: Option<(String, String)>,
+    /// [`TestInfo::capture_all`].
+    capture_all: bool,
 }
 
 thread_local! {
@@ -121,14 +128,17 @@ pub(crate) async fn built(net: &Topology) {
             Err(e) => watched.trouble.push(format!("counters of {name}: {e}")),
         }
     }
-    let names: Vec<String> = net.hosts().map(|h| h.name().to_owned()).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    match net
-        .record_shaped(&names, crate::packets::ring::BACKGROUND)
-        .await
-    {
-        Ok(r) => watched.recording = Some(r),
-        Err(e) => watched.trouble.push(format!("no capture: {e}")),
+    let capture_all = ACTIVE.with(|a| a.borrow().as_ref().is_some_and(|a| a.capture_all));
+    if capture_all {
+        let names: Vec<String> = net.hosts().map(|h| h.name().to_owned()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        match net
+            .record_shaped(&names, crate::packets::ring::BACKGROUND)
+            .await
+        {
+            Ok(r) => watched.recording = Some(r),
+            Err(e) => watched.trouble.push(format!("no capture: {e}")),
+        }
     }
     ACTIVE.with(|a| {
         if let Some(active) = a.borrow_mut().as_mut() {
@@ -167,7 +177,12 @@ pub fn run<T: Outcome>(info: TestInfo, body: Pin<Box<dyn Future<Output = T> + '_
         .expect("a current-thread tokio runtime");
     let _ = std::fs::remove_dir_all(&dir);
     capture::hold_output(&dir);
-    ACTIVE.with(|a| *a.borrow_mut() = Some(Active::default()));
+    ACTIVE.with(|a| {
+        *a.borrow_mut() = Some(Active {
+            capture_all: info.capture_all,
+            ..Active::default()
+        })
+    });
     let start = Instant::now();
     let (outcome, failed) = runtime.block_on(async {
         let outcome = AssertUnwindSafe(body).catch_unwind().await;

@@ -69,6 +69,7 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
                     krate: ::core::env!("CARGO_CRATE_NAME"),
                     file: ::core::file!(),
                     line: ::core::line!(),
+                    capture_all: true,
                 },
                 body,
             )

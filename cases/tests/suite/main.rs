@@ -88,7 +88,8 @@ fn case_trials(def: &'static Def) -> Vec<Trial> {
 }
 
 /// Builds `def`'s topology and runs it over `family`, as `#[netcase::test]` runs a test: a
-/// failure leaves the case's whole bug-report bundle in its output directory.
+/// failure leaves the case's bug-report bundle in its output directory, from the captures the
+/// case made itself (no capture of every link end: 16 cases at once cannot spare it).
 fn run_case(def: &'static Def, family: Family) -> Result<(), Failed> {
     if !privileges::can_run(privileges::TOPOLOGY) {
         return Ok(());
@@ -100,6 +101,7 @@ fn run_case(def: &'static Def, family: Family) -> Result<(), Failed> {
         krate: env!("CARGO_CRATE_NAME"),
         file: file!(),
         line: line!(),
+        capture_all: false,
     };
     netcase::bundle::run(
         info,

@@ -147,6 +147,7 @@ fn failing_bundle(dir: &Path) -> PathBuf {
         krate: "suite",
         file: file!(),
         line: line!(),
+        capture_all: true,
     };
     let thread = "pages.dropped_syn";
     let body = || async {

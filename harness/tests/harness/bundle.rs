@@ -36,6 +36,7 @@ fn run_as<T: netcase::bundle::Outcome + Send + 'static>(
         krate: "harness",
         file: file!(),
         line: line!(),
+        capture_all: true,
     };
     thread::Builder::new()
         .name(name.to_owned())
