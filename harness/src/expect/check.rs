@@ -563,6 +563,32 @@ mod tests {
 ";
 
     #[test]
+    fn widening_adds_to_the_file_and_line_tolerances() {
+        let text = "tolerance 20ms\n@0 client>server S\n+0 server>client R. ack 1\n";
+        let late = [
+            seg(0, "client>server", "S", 0, 0, 0),
+            seg(23, "server>client", "R.", 0, 1, 0),
+        ];
+        let e = Expectation::parse(text, "t.expect", &()).unwrap();
+        assert!(e.check(&late).is_err(), "23 ms late against 20 ms");
+        let wider = e.widened_by(Duration::from_millis(50));
+        assert!(wider.check(&late).is_ok(), "within 70 ms");
+        let own = Expectation::parse(
+            "@0 client>server S\n+0 server>client R. ack 1 ~1ms\n",
+            "t",
+            &(),
+        )
+        .unwrap();
+        assert!(own.check(&late).is_err());
+        assert!(
+            own.widened_by(Duration::from_millis(30))
+                .check(&late)
+                .is_ok(),
+            "1 + 30 ms"
+        );
+    }
+
+    #[test]
     fn a_handshake_matches_and_unlisted_segments_are_passed_over() {
         check(HANDSHAKE, &handshake()).unwrap();
         check(

@@ -157,6 +157,18 @@ impl Expectation {
         Self::default()
     }
 
+    /// The same expectation with every timed line's tolerance (the file's, and each line's own)
+    /// wider by `by` on both sides: what emulation adds to any timestamp
+    /// ([`crate::Kernel::emulation`], nothing on real hardware).
+    pub fn widened_by(&self, by: Duration) -> Expectation {
+        let mut wider = self.clone();
+        wider.tolerance = (wider.tolerance + by).min(MAX_DURATION);
+        for line in &mut wider.lines {
+            line.tolerance = line.tolerance.map(|t| (t + by).min(MAX_DURATION));
+        }
+        wider
+    }
+
     /// Sets the tolerance of timed lines that set none, at most [`MAX_DURATION`].
     pub fn tolerance(mut self, tolerance: Duration) -> Self {
         self.tolerance = tolerance.min(MAX_DURATION);
