@@ -457,3 +457,9 @@ impl Drop for Release {
         }
     }
 }
+
+/// A body that does nothing, for tests of what cases declare.
+#[cfg(test)]
+pub(crate) async fn nothing(_: Arc<Case>, _: Arc<Topology>) -> Result<()> {
+    Ok(())
+}

@@ -203,14 +203,7 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body;
-
-    async fn nothing(
-        _: std::sync::Arc<crate::case::Case>,
-        _: std::sync::Arc<crate::Topology>,
-    ) -> crate::Result<()> {
-        Ok(())
-    }
+    use crate::{body, case::nothing};
 
     static SHOWN: Claim = Claim::new("a.shown", "a()", "a does x");
     static UNSHOWN: Claim = Claim::new("a.unshown", "a()", "a does y | z");

@@ -585,15 +585,8 @@ fn demo_command(families: &[Family]) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body;
+    use crate::{body, case::nothing};
     use clap::CommandFactory;
-
-    async fn nothing(
-        _: std::sync::Arc<crate::case::Case>,
-        _: std::sync::Arc<crate::Topology>,
-    ) -> crate::Result<()> {
-        Ok(())
-    }
 
     static ADDRESSES: Def = Def::new("addresses::seen", "both ends", body!(nothing));
     static BACKLOG: Def =

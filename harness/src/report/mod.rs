@@ -278,7 +278,7 @@ pub fn write_bundle(dir: &Path, net: Option<&Topology>, result: &mut CaseResult)
             let syn = decode::segments(&packets)
                 .find(|s| s.flags.contains(decode::Flags::SYN))
                 .map_or(0, |s| s.at_ns);
-            ladder_base = Some((zero, syn, frames.clone()));
+            ladder_base = Some((zero, syn, frames));
             ladder_segments = decode::segments(&packets)
                 .cloned()
                 .map(|mut s| {
