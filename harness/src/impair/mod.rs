@@ -145,6 +145,15 @@ impl Packets {
         Packets::tcp_where(Flags::empty(), Flags::empty(), bpf::PAYLOAD_DATA)
     }
 
+    /// Only TCP segments that carry data, among those it picks: `Packets::fin().carrying_data()`
+    /// is a FIN sent with data (a retransmission that collapsed the data and the FIN into one).
+    pub fn carrying_data(self) -> Packets {
+        Packets {
+            payload: bpf::PAYLOAD_DATA,
+            ..self
+        }
+    }
+
     /// Only packets of `family`.
     pub fn only(self, family: Family) -> Packets {
         Packets {

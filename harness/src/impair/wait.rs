@@ -15,10 +15,11 @@
 
 use std::time::Duration;
 
-use super::{Counts, Impairment};
+use super::{Counts, Dropped, Impairment, Packets};
 use crate::{
     error::Result,
     observe::{Observed, wait_until},
+    packets::decode::{Packet, decode},
 };
 
 impl Impairment {
@@ -33,6 +34,40 @@ impl Impairment {
             within,
             || async { self.counts() },
             |c| c.dropped >= n,
+        )
+        .await
+    }
+
+    /// Waits until at least `n` of the packets it dropped are ones `packets` picks, for at most
+    /// `within` (polling its record of the last [`super::bpf::RING`] drops); those drops then.
+    ///
+    /// A socket's retransmission count rises when the segment is sent, before it crosses the
+    /// link: a case that lifts an impairment once a retransmission is *dropped* waits here, not
+    /// on the socket, or the segment may still be on its way when the path clears.
+    pub async fn wait_for_dropped_of(
+        &self,
+        packets: Packets,
+        n: usize,
+        within: Duration,
+    ) -> Result<Observed<Vec<Dropped>>> {
+        let what = format!(
+            "{n} of {packets} dropped on their way to {} over {}",
+            self.host, self.link
+        );
+        let picked = |drops: Vec<Dropped>| {
+            let picks = |d: &Dropped| match decode(std::slice::from_ref(&d.frame), &|_| None, d.at)
+                .first()
+            {
+                Some(Packet::Tcp(segment)) => packets.picks(segment),
+                _ => false,
+            };
+            drops.into_iter().filter(picks).collect::<Vec<_>>()
+        };
+        wait_until(
+            &what,
+            within,
+            || async { self.drops().map(picked) },
+            |drops| drops.len() >= n,
         )
         .await
     }

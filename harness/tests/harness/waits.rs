@@ -94,6 +94,17 @@ async fn drops_are_awaited(#[future] pair: Result<Topology>) -> Result<()> {
         probing.value.timer.map(|t| t.kind),
         Some(TimerKind::Keepalive)
     );
+    // By kind, from the program's record: the probe is a pure ACK; no data was dropped.
+    let probe = to_server.wait_for_dropped_of(Packets::pure_ack(), 1, one);
+    assert!(!probe.await?.value.is_empty());
+    let data = Packets::fin().carrying_data();
+    let none = to_server.wait_for_dropped_of(data, 1, Duration::from_millis(20));
+    match none.await {
+        Err(Error::Timeout { what, .. }) => {
+            assert!(what.contains("F (looking at F) with data"), "{what}")
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
     Ok(())
 }
 
