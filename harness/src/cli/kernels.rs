@@ -6,7 +6,7 @@ use std::{io::Write, path::Path, process::ExitCode};
 
 use super::{Guest, KernelsArgs, Suite, bad_input};
 use crate::{
-    kernels::{self, serial},
+    kernels::{self, Likeness, Mode, Ran, serial},
     stop,
 };
 
@@ -15,7 +15,18 @@ pub fn command(suite: &Suite, args: KernelsArgs) -> ExitCode {
     if let Some(Guest::Stream { dir, nonce, status }) = &args.guest {
         return stream(dir, nonce, status);
     }
-    let cases = if args.filters.is_empty() {
+    let bisecting = args.reference.is_some();
+    let bad_input = |e: &str| match bisecting {
+        // `git bisect run` takes 1 to 127 but 125 for a bad commit: bad input must stop it.
+        true => {
+            eprintln!("netcase: {e}");
+            ExitCode::from(255)
+        }
+        false => bad_input(e),
+    };
+    let cases = if args.test_binary.is_some() {
+        Vec::new()
+    } else if args.filters.is_empty() {
         suite.quick(args.max_expected, args.long)
     } else {
         match suite.select(&args.filters, args.long) {
@@ -37,6 +48,15 @@ pub fn command(suite: &Suite, args: KernelsArgs) -> ExitCode {
         host: !args.no_host,
         fixtures: suite.fixtures.iter().map(Into::into).collect(),
         tool: suite.tool(),
+        binary: args.test_binary.map(|path| kernels::TestBinary {
+            path,
+            args: args.test_args,
+        }),
+        mode: match (args.reference, args.first_difference) {
+            (Some(reference), _) => Mode::Reference(reference),
+            (None, true) => Mode::FirstDifference,
+            (None, false) => Mode::Matrix,
+        },
         ..kernels::Options::new(args.kernels, exe, Path::new(suite.target))
     };
     stop::install();
@@ -48,8 +68,13 @@ pub fn command(suite: &Suite, args: KernelsArgs) -> ExitCode {
         return ExitCode::from(stop::exit_code(signal));
     }
     match outcome {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(Ran::Matrix { clean: true })
+        | Ok(Ran::Against(Likeness::Same))
+        | Ok(Ran::FirstDifference(None)) => ExitCode::SUCCESS,
+        Ok(Ran::Matrix { clean: false })
+        | Ok(Ran::Against(Likeness::Differs))
+        | Ok(Ran::FirstDifference(Some(_))) => ExitCode::FAILURE,
+        Ok(Ran::Against(Likeness::Untestable(_))) => ExitCode::from(125),
         Err(e) => bad_input(&e),
     }
 }

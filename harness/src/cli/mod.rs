@@ -267,7 +267,15 @@ enum Command {
                       and unpacked into the kernel cache, never installed).\n\
                       Exit status: 0 every kernel delivered its results and no case failed \
                       (differences of behaviour are the product), 1 a case failed or a guest \
-                      broke down, 2 bad input, 130 Ctrl-C, 143 SIGTERM."
+                      broke down, 2 bad input, 130 Ctrl-C, 143 SIGTERM.\n\
+                      With --reference (for `git bisect run`): 0 every --kernel behaves like \
+                      the reference (the same verdicts, no difference of behaviour), 1 one \
+                      behaves differently, 125 one cannot be tested (it did not boot, lacks a \
+                      config option the cases need, or skipped a case the reference ran), 255 \
+                      bad input or a reference that cannot be tested (which stops a bisection \
+                      instead of marking the commit bad).\n\
+                      With --first-difference: 0 every kernel behaves like the first, 1 a \
+                      difference was found (the pair and the rows are printed), 2 bad input."
     )]
     Kernels(KernelsArgs),
 }
@@ -335,6 +343,22 @@ struct KernelsArgs {
     /// Also the long tier (cases of over a minute each), whatever --max-expected says.
     #[arg(long)]
     long: bool,
+    /// Compare every --kernel with this kernel instead of with this machine's: exit 0 when
+    /// each behaves like it, 1 when one differs, 125 when one cannot be tested (for `git
+    /// bisect run`).
+    #[arg(long, value_name = "PATH_OR_DEB", conflicts_with_all = ["first_difference", "no_host"])]
+    reference: Option<String>,
+    /// The --kernel list is in order (oldest first): find by bisection the first kernel that
+    /// behaves differently from the first one, and print the pair and what differs.
+    #[arg(long)]
+    first_difference: bool,
+    /// Run this cargo test binary's tests in every guest instead of the cases (the arguments
+    /// after `--` go to it: a filter, --exact, --include-ignored).
+    #[arg(long, value_name = "BINARY", conflicts_with_all = ["filters", "long", "max_expected"])]
+    test_binary: Option<PathBuf>,
+    /// The test binary's arguments.
+    #[arg(last = true, value_name = "TEST_ARGS", requires = "test_binary")]
+    test_args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

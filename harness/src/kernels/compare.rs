@@ -41,6 +41,7 @@ pub struct Column {
 }
 
 /// One kernel's results: its column head and its cases.
+#[derive(Debug, Clone)]
 pub struct Kernel {
     /// The column.
     pub column: Column,

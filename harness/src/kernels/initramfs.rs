@@ -26,7 +26,10 @@ pub struct Inputs<'a> {
     pub exe: &'a Path,
     /// A static busybox.
     pub busybox: &'a Path,
-    /// The arguments of `netcase run` inside (filters, `--family`).
+    /// A test binary to run inside instead of the cases, put at `/bin/test-binary`.
+    pub binary: Option<&'a Path>,
+    /// The arguments of `/bin/netcase` inside: `run` with filters, `--family` and `--out`, or
+    /// `tests /bin/test-binary --out ...`.
     pub run_args: &'a [String],
     /// Host directories copied to the same path inside (the fixtures).
     pub trees: &'a [PathBuf],
@@ -76,10 +79,24 @@ pub fn build(inputs: &Inputs) -> Result<Built, String> {
     let exe = stripped(inputs.exe, inputs.scratch);
     let binary = std::fs::read(&exe).map_err(|e| format!("reading {}: {e}", exe.display()))?;
     a.file("bin/netcase", 0o755, &binary);
-    for lib in shared_libraries(inputs.exe)? {
-        let bytes = std::fs::read(&lib).map_err(|e| format!("reading {}: {e}", lib.display()))?;
+    let mut libraries = shared_libraries(inputs.exe)?;
+    if let Some(binary) = inputs.binary {
+        let bytes =
+            std::fs::read(binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
+        a.file("bin/test-binary", 0o755, &bytes);
+        for lib in shared_libraries(binary)? {
+            if !libraries.contains(&lib) {
+                libraries.push(lib);
+            }
+        }
+    }
+    for lib in libraries {
         let path = lib.to_string_lossy();
-        a.file(&path, 0o755, &bytes);
+        if !a.contains(&path) {
+            let bytes =
+                std::fs::read(&lib).map_err(|e| format!("reading {}: {e}", lib.display()))?;
+            a.file(&path, 0o755, &bytes);
+        }
     }
     for tree in inputs.trees {
         add_tree(&mut a, tree)?;
@@ -162,9 +179,9 @@ for module in $(cat /etc/netcase/modules); do
 done
 ip link set lo up
 echo "@@netcase $nonce begin $(cut -d' ' -f1 /proc/uptime)"
-# Through a pipe, netcase run prints one plain `start`/verdict line per case (the host times
-# the first `start`) instead of a live display.
-{{ /bin/netcase run {args} --out {GUEST_OUT} --jobs 2 </dev/null; echo $? > /tmp/status; }} | cat
+# Through a pipe, netcase prints one plain `start`/verdict line per case (the host times the
+# first `start`) instead of a live display.
+{{ /bin/netcase {args} </dev/null; echo $? > /tmp/status; }} | cat
 status=$(cat /tmp/status)
 /bin/netcase kernels stream {GUEST_OUT} "$nonce" "$status"
 sync
@@ -291,8 +308,9 @@ mod tests {
 
     #[test]
     fn init_quotes_the_filters_and_refuses_quotes() {
-        let script = init_script("6.1.0-9", &["socket_addresses::".to_owned()]).unwrap();
-        assert!(script.contains("netcase run 'socket_addresses::' --out /out --jobs 2 </dev/null; echo $? > /tmp/status; } | cat"));
+        let args = ["run", "socket_addresses::", "--out", "/out"].map(str::to_owned);
+        let script = init_script("6.1.0-9", &args).unwrap();
+        assert!(script.contains("netcase 'run' 'socket_addresses::' '--out' '/out' </dev/null; echo $? > /tmp/status; } | cat"));
         assert!(script.contains("/lib/modules/6.1.0-9/$module.ko"));
         assert!(script.contains("netcase kernels stream /out \"$nonce\" \"$status\""));
         assert!(init_script("x", &["a'b".to_owned()]).is_err());
@@ -324,6 +342,7 @@ mod tests {
             config: None,
             exe: &exe,
             busybox: &busybox,
+            binary: None,
             run_args: &["socket_addresses::".to_owned()],
             trees: std::slice::from_ref(&fixtures),
             dirs: &[scratch.join("cases")],

@@ -89,6 +89,60 @@ pub struct Options {
     pub cache: PathBuf,
     /// What the results this process makes up (for a run that did not come back) say ran them.
     pub tool: Tool,
+    /// Instead of the cases, the tests of this binary ([`TestBinary`]).
+    pub binary: Option<TestBinary>,
+    /// How the kernels are compared ([`Mode`]).
+    pub mode: Mode,
+}
+
+/// A cargo test binary run in every guest instead of the cases (`netcase tests` inside): its
+/// tests are the comparison's rows.
+#[derive(Debug, Clone)]
+pub struct TestBinary {
+    /// The binary (`target/debug/deps/mytests-0123abcd`).
+    pub path: PathBuf,
+    /// Its arguments: a filter, `--exact`, `--include-ignored`...
+    pub args: Vec<String>,
+}
+
+/// How the kernels are compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Every kernel against the first column (this kernel, unless [`Options::host`] is off).
+    Matrix,
+    /// Every kernel against this one, booted as the first column instead of this kernel: for
+    /// `git bisect run` ([`Ran::Against`]).
+    Reference(String),
+    /// The kernels are in order: find by bisection the first that behaves differently from the
+    /// first ([`Ran::FirstDifference`]).
+    FirstDifference,
+}
+
+/// How a run of [`run`] came out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    /// A matrix: whether every kernel delivered its results and no case failed.
+    Matrix {
+        /// Every kernel delivered, and nothing failed.
+        clean: bool,
+    },
+    /// Against a reference: how the kernels compare with it, the worst of them.
+    Against(Likeness),
+    /// The first kernel that behaves differently from the first of the list: the last one
+    /// that behaves like it and that one, or `None` when every one behaves like the first.
+    FirstDifference(Option<(String, String)>),
+}
+
+/// How a kernel compares with a reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Likeness {
+    /// The same verdicts, and no difference of behaviour on any row.
+    Same,
+    /// A verdict or a behaviour differs.
+    Differs,
+    /// It could not be compared: it did not boot, lacks what the cases need, or skipped a case
+    /// the reference ran; why.
+    Untestable(String),
 }
 
 impl Options {
@@ -112,46 +166,176 @@ impl Options {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 commit: "unknown".to_owned(),
             },
+            binary: None,
+            mode: Mode::Matrix,
         }
     }
 }
 
-/// A case picked, with the families it runs over here.
-type Picked = (&'static Def, Vec<Family>);
-
-/// The cases to run, each with those of `families` it declares; an error when none runs over
-/// them.
-fn picked(cases: &[&'static Def], families: &[Family]) -> Result<Vec<Picked>, String> {
-    let picked: Vec<Picked> = cases
-        .iter()
-        .map(|&def| {
-            let families = families
-                .iter()
-                .copied()
-                .filter(|f| def.info.families.contains(f))
-                .collect();
-            (def, families)
-        })
-        .filter(|(_, f): &Picked| !f.is_empty())
-        .collect();
-    if picked.is_empty() {
-        return Err("no case selected runs over that family".to_owned());
-    }
-    Ok(picked)
+/// One run asked of every kernel: a case over a family, or one test of a test binary.
+#[derive(Debug, Clone)]
+struct Job {
+    case: String,
+    family: String,
+    summary: String,
+    expected: Duration,
+    long: bool,
 }
 
-/// Runs the matrix; `Ok(true)` when every kernel delivered its results and no case failed
-/// (differences of behaviour are the product, and a SKIP for a missing feature is not a
-/// failure). An error is bad input (an unknown kernel, no busybox, an unwritable directory).
+/// The family of a test binary's tests, which have none.
+pub const NO_FAMILY: &str = "-";
+
+/// The cases to run, each over those of `families` it declares; an error when none runs over
+/// them.
+fn case_jobs(cases: &[&'static Def], families: &[Family]) -> Result<Vec<Job>, String> {
+    let jobs: Vec<Job> = cases
+        .iter()
+        .flat_map(|&def| {
+            families
+                .iter()
+                .filter(|f| def.info.families.contains(f))
+                .map(|&f| Job {
+                    case: def.info.name.to_owned(),
+                    family: family_name(f).to_owned(),
+                    summary: def.info.summary.to_owned(),
+                    expected: def.info.expected,
+                    long: def.info.tier == crate::case::Tier::Long,
+                })
+        })
+        .collect();
+    if jobs.is_empty() {
+        return Err("no case selected runs over that family".to_owned());
+    }
+    Ok(jobs)
+}
+
+/// The tests `binary` runs with its arguments, from its own `--list` (ignored tests only when
+/// its arguments ask for them, as libtest runs them).
+fn binary_jobs(binary: &TestBinary) -> Result<Vec<Job>, String> {
+    let list = |extra: &[&str]| -> Result<Vec<String>, String> {
+        let out = crate::fork::output(
+            Command::new(&binary.path).arg("--list").args(extra).args(
+                binary
+                    .args
+                    .iter()
+                    .filter(|a| !a.starts_with("--include-ignored")),
+            ),
+        )
+        .map_err(|e| format!("{}: {e}", binary.path.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} --list: {}",
+                binary.path.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_suffix(": test"))
+            .map(str::to_owned)
+            .collect())
+    };
+    let wants = |flag: &str| binary.args.iter().any(|a| a == flag);
+    let ignored = list(&["--ignored"])?;
+    let names: Vec<String> = if wants("--ignored") {
+        ignored
+    } else {
+        let all = list(&[])?;
+        if wants("--include-ignored") {
+            all
+        } else {
+            all.into_iter().filter(|n| !ignored.contains(n)).collect()
+        }
+    };
+    if names.is_empty() {
+        return Err(format!(
+            "{} {}: no test to run (its --list names none)",
+            binary.path.display(),
+            binary.args.join(" ")
+        ));
+    }
+    Ok(names
+        .into_iter()
+        .map(|case| Job {
+            case,
+            family: NO_FAMILY.to_owned(),
+            summary: String::new(),
+            expected: Duration::from_secs(1),
+            long: false,
+        })
+        .collect())
+}
+
+/// Where a test binary goes in a guest.
+const GUEST_BINARY: &str = "/bin/test-binary";
+
+/// The arguments of the program that runs the jobs (`netcase run ...` or `netcase tests ...`),
+/// writing into `out`; `binary` is where the test binary is, for a binary's tests.
+fn runner_args(
+    options: &Options,
+    jobs: &[Job],
+    binary: &Path,
+    out: &Path,
+    guest: bool,
+) -> Vec<String> {
+    let mut args = Vec::new();
+    match &options.binary {
+        Some(b) => {
+            args.push("tests".to_owned());
+            args.push(binary.to_string_lossy().into_owned());
+            args.extend(["--out".to_owned(), out.to_string_lossy().into_owned()]);
+            args.push("--".to_owned());
+            args.extend(b.args.iter().cloned());
+        }
+        None => {
+            args.push("run".to_owned());
+            let mut names: Vec<String> = jobs.iter().map(|j| j.case.clone()).collect();
+            names.dedup();
+            args.extend(names);
+            let family = match options.families.as_slice() {
+                [Family::V4] => "v4",
+                [Family::V6] => "v6",
+                _ => "both",
+            };
+            args.extend(["--family".to_owned(), family.to_owned()]);
+            if jobs.iter().any(|j| j.long) {
+                args.push("--long".to_owned());
+            }
+            args.extend(["--out".to_owned(), out.to_string_lossy().into_owned()]);
+            if guest {
+                // The guest has two CPUs.
+                args.extend(["--jobs".to_owned(), "2".to_owned()]);
+            }
+        }
+    }
+    args
+}
+
+/// Runs the matrix (or the comparison with a reference, or the search for the first
+/// difference: [`Options::mode`]). An error is bad input (an unknown kernel, no busybox, an
+/// unwritable directory) or, against a reference, a reference that cannot be tested.
 /// `OUT/run.json` says `running` from once the input is checked, and how the matrix ended at
 /// its end.
-pub fn run(options: &Options) -> Result<bool, String> {
+pub fn run(options: &Options) -> Result<Ran, String> {
     let started = Instant::now();
     let cache = &options.cache;
     std::fs::create_dir_all(cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     writable(&options.out)?;
     let out = std::fs::canonicalize(&options.out).unwrap_or(options.out.clone());
-    let selected = picked(&options.cases, &options.families)?;
+    let jobs = match &options.binary {
+        Some(binary) => binary_jobs(binary)?,
+        None => case_jobs(&options.cases, &options.families)?,
+    };
+    match &options.mode {
+        Mode::Matrix => {}
+        Mode::Reference(_) if options.kernels.is_empty() => {
+            return Err("--reference needs a --kernel to compare with it".to_owned());
+        }
+        Mode::FirstDifference if options.kernels.len() < 2 => {
+            return Err("--first-difference needs at least two kernels, in order".to_owned());
+        }
+        _ => {}
+    }
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .map(PathBuf::from)
@@ -161,7 +345,7 @@ pub fn run(options: &Options) -> Result<bool, String> {
     let _ = std::fs::remove_file(out.join("comparison.html"));
     let mut record = RunRecord::start(std::env::args().collect(), Vec::new());
     record.write(&out).map_err(|e| e.to_string())?;
-    let outcome = kernels(options, &out, &selected, busybox, &mut record, started);
+    let outcome = kernels(options, &out, &jobs, busybox, &mut record, started);
     let why = match (&outcome, stop::requested()) {
         (_, Some(signal)) => Some(stop::name(signal).to_owned()),
         (Err(e), None) => Some(format!("an error ({e})")),
@@ -174,81 +358,37 @@ pub fn run(options: &Options) -> Result<bool, String> {
     outcome
 }
 
-/// The matrix's work, once its input is checked: every kernel's run, then the comparison (of
-/// what came back, when a stop was asked for).
+/// Resolves the kernel `spec` names, holding the cache meanwhile.
+fn resolve_one(spec: &str, cache: &Path) -> Result<Image, String> {
+    let _held = image::lock_cache(cache)?;
+    resolve(spec, cache)
+}
+
+/// The matrix's work, once its input is checked.
 fn kernels(
     options: &Options,
     out: &Path,
-    selected: &[Picked],
+    jobs: &[Job],
     busybox: PathBuf,
     record: &mut RunRecord,
     started: Instant,
-) -> Result<bool, String> {
+) -> Result<Ran, String> {
     let cache = &options.cache;
-    let jobs: usize = selected.iter().map(|(_, f)| f.len()).sum();
-    let mut images = Vec::new();
-    let cached = image::lock_cache(cache)?;
-    for kernel in &options.kernels {
-        if stop::requested().is_some() {
-            break;
-        }
-        images.push(resolve(kernel, cache)?);
-    }
-    drop(cached);
-    record.parts = options
-        .host
-        .then(|| "this-kernel".to_owned())
-        .into_iter()
-        .chain(images.iter().map(|i| i.release.clone()))
-        .collect();
-    // Only this matrix's results: an earlier one's would pass for a kernel this one never reached.
-    for part in &record.parts {
-        let _ = std::fs::remove_dir_all(out.join(part));
-    }
-    record.write(out).map_err(|e| e.to_string())?;
-    // The guest runs exactly these cases: their full names, over these families.
-    let mut run_args: Vec<String> = selected
-        .iter()
-        .map(|(d, _)| d.info.name.to_owned())
-        .collect();
-    let family = match options.families.as_slice() {
-        [Family::V4] => "v4",
-        [Family::V6] => "v6",
-        _ => "both",
-    };
-    run_args.extend(["--family".to_owned(), family.to_owned()]);
-    if selected
-        .iter()
-        .any(|(d, _)| d.info.tier == crate::case::Tier::Long)
-    {
-        run_args.push("--long".to_owned());
-    }
-    let budget: f64 = selected
-        .iter()
-        .map(|(d, f)| d.info.expected.as_secs_f64().max(0.5) * f.len() as f64)
-        .sum();
-    println!(
-        "kernel matrix: {} cases ({jobs} runs) on {} kernel(s){}",
-        selected.len(),
-        images.len(),
-        if options.host { " and this one" } else { "" }
-    );
-    let mut kernels = Vec::new();
-    if options.host && stop::requested().is_none() {
-        kernels.push(host_run(
-            options,
-            selected,
-            &run_args,
-            &out.join("this-kernel"),
-        )?);
-    }
+    let budget: f64 = jobs.iter().map(|j| j.expected.as_secs_f64().max(0.5)).sum();
     let (trees, dirs) = guest_paths(&options.fixtures);
     let shared = Shared {
         exe: options.exe.clone(),
         busybox,
-        selected,
+        binary: options.binary.as_ref().map(|b| b.path.clone()),
+        jobs,
         tool: &options.tool,
-        run_args,
+        guest_args: runner_args(
+            options,
+            jobs,
+            Path::new(GUEST_BINARY),
+            Path::new(initramfs::GUEST_OUT),
+            true,
+        ),
         trees,
         dirs,
         cache: cache.to_owned(),
@@ -256,15 +396,104 @@ fn kernels(
         accel: options.accel,
         timeout: options.timeout,
         budget_s: budget,
+        parallel: options.parallel.max(1),
         kvm_lock: Mutex::new(()),
     };
+    let what = match &options.binary {
+        Some(b) => format!("{} tests of {}", jobs.len(), b.path.display()),
+        None => format!(
+            "{} cases ({} runs)",
+            jobs.iter()
+                .map(|j| &j.case)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            jobs.len()
+        ),
+    };
+    match &options.mode {
+        Mode::Matrix => {
+            let mut images = Vec::new();
+            for kernel in &options.kernels {
+                if stop::requested().is_some() {
+                    break;
+                }
+                images.push(resolve_one(kernel, cache)?);
+            }
+            begin(record, out, options.host, &images)?;
+            println!(
+                "kernel matrix: {what} on {} kernel(s){}",
+                images.len(),
+                if options.host { " and this one" } else { "" }
+            );
+            let mut kernels = Vec::new();
+            if options.host && stop::requested().is_none() {
+                let dir = out.join("this-kernel");
+                let binary = options.binary.as_ref().map(|b| b.path.clone());
+                let args = runner_args(options, jobs, &binary.unwrap_or_default(), &dir, false);
+                kernels.push(host_run(options, jobs, &args, &dir)?);
+            }
+            kernels.extend(boot_all(&shared, images));
+            let all_delivered = kernels.iter().all(|k| k.column.broken.is_none());
+            let comparison = compared(out, &kernels, started)?;
+            Ok(Ran::Matrix {
+                clean: all_delivered && comparison.failures().is_empty(),
+            })
+        }
+        Mode::Reference(reference) => {
+            let mut images = vec![resolve_one(reference, cache)?];
+            for kernel in &options.kernels {
+                images.push(resolve_one(kernel, cache)?);
+            }
+            begin(record, out, false, &images)?;
+            println!(
+                "against the reference {}: {what} on {} kernel(s)",
+                images[0].release,
+                images.len() - 1
+            );
+            let kernels = boot_all(&shared, images);
+            compared(out, &kernels, started)?;
+            let (first, rest) = kernels.split_first().expect("the reference is booted");
+            usable_reference(first)?;
+            let likeness = rest
+                .iter()
+                .map(|k| likeness(first, k))
+                .inspect(|(k, l)| println!("{k}: {}", describe(l, &first.column.name)))
+                .map(|(_, l)| l)
+                .fold(Likeness::Same, worst);
+            Ok(Ran::Against(likeness))
+        }
+        Mode::FirstDifference => first_difference(options, &shared, out, record, started, &what),
+    }
+}
+
+/// Records the run's parts (this kernel's and each image's directory) and clears what an
+/// earlier run left in them: an earlier run's results would pass for a kernel this one never
+/// reached.
+fn begin(record: &mut RunRecord, out: &Path, host: bool, images: &[Image]) -> Result<(), String> {
+    let mut parts: Vec<String> = host.then(|| "this-kernel".to_owned()).into_iter().collect();
+    for image in images {
+        if !parts.contains(&image.release) {
+            parts.push(image.release.clone());
+        }
+    }
+    for part in &parts {
+        if !record.parts.contains(part) {
+            let _ = std::fs::remove_dir_all(out.join(part));
+            record.parts.push(part.clone());
+        }
+    }
+    record.write(out).map_err(|e| e.to_string())
+}
+
+/// Boots `images`, `shared.parallel` at a time; their kernels in the order of `images`.
+fn boot_all(shared: &Shared, images: Vec<Image>) -> Vec<Kernel> {
     let queue = Arc::new(Mutex::new(
-        images.into_iter().enumerate().collect::<Vec<_>>(),
+        images.into_iter().enumerate().rev().collect::<Vec<_>>(),
     ));
     let done = Arc::new(Mutex::new(Vec::new()));
     std::thread::scope(|scope| {
-        for _ in 0..options.parallel.max(1) {
-            let (queue, done, shared) = (queue.clone(), done.clone(), &shared);
+        for _ in 0..shared.parallel {
+            let (queue, done) = (queue.clone(), done.clone());
             scope.spawn(move || {
                 while stop::requested().is_none() {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -279,9 +508,12 @@ fn kernels(
     });
     let mut guests = std::mem::take(&mut *done.lock().unwrap_or_else(|e| e.into_inner()));
     guests.sort_by_key(|(i, _)| *i);
-    let all_delivered = guests.iter().all(|(_, k)| k.column.broken.is_none());
-    kernels.extend(guests.into_iter().map(|(_, k)| k));
-    let mut comparison = Comparison::new(&kernels);
+    guests.into_iter().map(|(_, k)| k).collect()
+}
+
+/// Writes and prints the comparison of `kernels`, the first column the reference.
+fn compared(out: &Path, kernels: &[Kernel], started: Instant) -> Result<Comparison, String> {
+    let mut comparison = Comparison::new(kernels);
     comparison.stopped = stop::requested().map(|s| stop::name(s).to_owned());
     let json = serde_json::to_string_pretty(&comparison).expect("a comparison serialises");
     std::fs::write(out.join("comparison.json"), json + "\n")
@@ -307,7 +539,239 @@ fn kernels(
         started.elapsed().as_secs_f64(),
         out.join("comparison.html").display()
     );
-    Ok(all_delivered && failures.is_empty())
+    Ok(comparison)
+}
+
+/// A reference that can be compared with: booted, delivered, and ran (not skipped) something.
+fn usable_reference(reference: &Kernel) -> Result<(), String> {
+    let name = &reference.column.name;
+    if let Some(broken) = &reference.column.broken {
+        return Err(format!("the reference {name} cannot be tested: {broken}"));
+    }
+    let ran = |r: &&CaseResult| matches!(r.verdict, Verdict::Pass | Verdict::Fail);
+    if !reference.results.iter().any(|r| ran(&r)) {
+        return Err(format!(
+            "the reference {name} ran none of the chosen cases (each was skipped or lost): \
+             nothing to compare with"
+        ));
+    }
+    Ok(())
+}
+
+/// How `kernel` compares with `reference`, with its name.
+fn likeness(reference: &Kernel, kernel: &Kernel) -> (String, Likeness) {
+    let name = kernel.column.name.clone();
+    if let Some(broken) = &kernel.column.broken {
+        return (name, Likeness::Untestable(broken.clone()));
+    }
+    let find = |k: &Kernel, r: &CaseResult| {
+        k.results
+            .iter()
+            .find(|x| x.case == r.case && x.family == r.family)
+            .map(|x| x.verdict)
+    };
+    // A case the reference ran and this kernel could not (a feature it lacks) leaves the
+    // question open: neither the same nor different.
+    let skipped: Vec<String> = reference
+        .results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Pass | Verdict::Fail))
+        .filter(|r| matches!(find(kernel, r), Some(Verdict::Skip) | None))
+        .map(|r| {
+            let why = kernel
+                .results
+                .iter()
+                .find(|x| x.case == r.case && x.family == r.family)
+                .and_then(|x| x.reason.clone())
+                .unwrap_or_else(|| "no result".to_owned());
+            format!("{} [{}]: {why}", r.case, r.family)
+        })
+        .collect();
+    if !skipped.is_empty() {
+        return (
+            name,
+            Likeness::Untestable(format!("skipped {}", skipped.join("; "))),
+        );
+    }
+    let pair = [reference.clone(), kernel.clone()];
+    let differs = Comparison::new(&pair).rows.iter().any(|r| r.differs);
+    (
+        name,
+        if differs {
+            Likeness::Differs
+        } else {
+            Likeness::Same
+        },
+    )
+}
+
+/// The worse of two likenesses: untestable, then differs, then the same.
+fn worst(a: Likeness, b: Likeness) -> Likeness {
+    match (a, b) {
+        (Likeness::Untestable(w), _) | (_, Likeness::Untestable(w)) => Likeness::Untestable(w),
+        (Likeness::Differs, _) | (_, Likeness::Differs) => Likeness::Differs,
+        _ => Likeness::Same,
+    }
+}
+
+/// A likeness in words.
+fn describe(likeness: &Likeness, reference: &str) -> String {
+    match likeness {
+        Likeness::Same => format!("behaves like the reference {reference}"),
+        Likeness::Differs => format!("behaves differently from the reference {reference}"),
+        Likeness::Untestable(why) => format!("cannot be compared: {why}"),
+    }
+}
+
+/// `--first-difference`: the kernels in order, the first the reference; the last one first
+/// (if it behaves like the first, so does every kernel in between, as far as a bisection can
+/// tell), then rounds of `shared.parallel` kernels spread over the interval still open. A
+/// kernel that cannot be tested is left out of the search, as `git bisect skip` does.
+fn first_difference(
+    options: &Options,
+    shared: &Shared,
+    out: &Path,
+    record: &mut RunRecord,
+    started: Instant,
+    what: &str,
+) -> Result<Ran, String> {
+    let cache = &options.cache;
+    let specs = &options.kernels;
+    println!(
+        "first difference from {} among {} kernels: {what}",
+        specs[0],
+        specs.len()
+    );
+    // Every kernel booted, by its index in the list.
+    let mut booted: Vec<(usize, Kernel)> = Vec::new();
+    let mut boots = 0;
+    let mut round = |indices: &[usize],
+                     booted: &mut Vec<(usize, Kernel)>,
+                     record: &mut RunRecord|
+     -> Result<(), String> {
+        let mut images = Vec::new();
+        for &i in indices {
+            images.push((i, resolve_one(&specs[i], cache)?));
+        }
+        let list: Vec<Image> = images.iter().map(|(_, image)| image.clone()).collect();
+        begin(record, out, false, &list)?;
+        boots += list.len();
+        let names: Vec<&str> = list.iter().map(|i| i.release.as_str()).collect();
+        println!("boots: {}", names.join(", "));
+        for ((i, _), kernel) in images.into_iter().zip(boot_all(shared, list)) {
+            booted.push((i, kernel));
+        }
+        Ok(())
+    };
+    let last = specs.len() - 1;
+    round(&[0, last], &mut booted, record)?;
+    let kernel_at = |booted: &[(usize, Kernel)], i: usize| {
+        booted.iter().find(|(j, _)| *j == i).map(|(_, k)| k.clone())
+    };
+    let reference = kernel_at(&booted, 0).expect("the first kernel is booted");
+    usable_reference(&reference)?;
+    let like = |k: &Kernel| likeness(&reference, k).1;
+    // The interval still open: `good` behaves like the first, `bad` differs; `skip` cannot be
+    // tested.
+    let mut good = 0;
+    let mut skip: Vec<usize> = Vec::new();
+    let mut bad = None;
+    let mut probe_last = last;
+    loop {
+        if stop::requested().is_some() {
+            break;
+        }
+        let k = kernel_at(&booted, probe_last).expect("booted");
+        match like(&k) {
+            Likeness::Differs => {
+                bad = Some(probe_last);
+                break;
+            }
+            Likeness::Same => break,
+            Likeness::Untestable(_) => {
+                skip.push(probe_last);
+                // The last one cannot say: the one before it is the end of the list.
+                if probe_last - 1 == good {
+                    break;
+                }
+                probe_last -= 1;
+                round(&[probe_last], &mut booted, record)?;
+            }
+        }
+    }
+    while let Some(b) = bad {
+        if stop::requested().is_some() {
+            break;
+        }
+        let open: Vec<usize> = (good + 1..b).filter(|i| !skip.contains(i)).collect();
+        if open.is_empty() {
+            break;
+        }
+        // `parallel` points spread evenly over the open interval.
+        let n = shared.parallel.min(open.len());
+        let picks: Vec<usize> = (1..=n).map(|p| open[(p * open.len()) / (n + 1)]).collect();
+        let mut picks = picks;
+        picks.dedup();
+        round(&picks, &mut booted, record)?;
+        for &p in &picks {
+            let k = kernel_at(&booted, p).expect("booted");
+            match like(&k) {
+                Likeness::Same => good = good.max(p),
+                Likeness::Differs => {
+                    if p < bad.unwrap_or(usize::MAX) {
+                        bad = Some(p);
+                    }
+                }
+                Likeness::Untestable(_) => skip.push(p),
+            }
+        }
+        // A "same" beyond a "differs" in one round: the earlier difference is the one sought.
+        if let Some(b) = bad
+            && good > b
+        {
+            good = (0..b).filter(|i| !skip.contains(i)).max().unwrap_or(0);
+        }
+    }
+    booted.sort_by_key(|(i, _)| *i);
+    let kernels: Vec<Kernel> = booted.iter().map(|(_, k)| k.clone()).collect();
+    compared(out, &kernels, started)?;
+    println!(
+        "{boots} boots of {} kernels in {:.1} s",
+        specs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let name = |i: usize| kernel_at(&booted, i).map_or_else(|| specs[i].clone(), |k| k.column.name);
+    let skipped: Vec<String> = skip.iter().map(|&i| name(i)).collect();
+    if !skipped.is_empty() {
+        println!("could not be tested (left out): {}", skipped.join(", "));
+    }
+    match bad {
+        Some(b) => {
+            let (before, first) = (name(good), name(b));
+            println!(
+                "first difference: {before} behaves like {}, {first} does not",
+                name(0)
+            );
+            let pair = [reference.clone(), kernel_at(&booted, b).expect("booted")];
+            let diff = Comparison::new(&pair);
+            for row in diff.rows.iter().filter(|r| r.differs) {
+                println!("  {} [{}]", row.case, row.family);
+                for change in &row.cells[1].changes {
+                    println!("    {first}: {change}");
+                }
+            }
+            if (good + 1..b).any(|i| skip.contains(&i)) {
+                println!(
+                    "  (kernels between them could not be tested: the change is in one of them or in {first})"
+                );
+            }
+            Ok(Ran::FirstDifference(Some((before, first))))
+        }
+        None => {
+            println!("every kernel tested behaves like {}", name(0));
+            Ok(Ran::FirstDifference(None))
+        }
+    }
 }
 
 /// How long this kernel's `netcase run` has, once the signal is passed on to it, to write its
@@ -317,12 +781,16 @@ const HOST_RUN_GRACE: Duration = Duration::from_secs(5);
 /// This kernel's column: `netcase run` on the host, as a child process.
 fn host_run(
     options: &Options,
-    selected: &[Picked],
-    run_args: &[String],
+    jobs: &[Job],
+    args: &[String],
     out: &Path,
 ) -> Result<Kernel, String> {
     let _ = std::fs::remove_dir_all(out);
-    println!("this kernel: netcase run ... --out {}", out.display());
+    println!(
+        "this kernel: netcase {} ... --out {}",
+        args[0],
+        out.display()
+    );
     // Its progress and figures go to a log next to its bundles, not between the guests' lines.
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let log = std::fs::File::create(out.join("run.log"))
@@ -331,10 +799,7 @@ fn host_run(
     let started = Instant::now();
     let mut child = crate::fork::spawn(
         Command::new(&options.exe)
-            .arg("run")
-            .args(run_args)
-            .arg("--out")
-            .arg(out)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -355,16 +820,16 @@ fn host_run(
         Some(signal) => {
             let why = format!("stopped by {}", stop::name(signal));
             let release = report::kernel().release;
-            for (def, family) in missing_jobs(selected, &results) {
-                results.push(stopped(def, family, &release, &why, &options.tool));
+            for job in missing_jobs(jobs, &results) {
+                results.push(stopped(job, &release, &why, &options.tool));
             }
             // A run stopped as it started (before it could catch the signal) wrote nothing:
             // its directory still says how it ended.
             let said = RunRecord::read(out).ok().flatten();
             if said.is_none_or(|r| r.state == report::run::State::Running) {
-                let parts = missing_jobs(selected, &[])
+                let parts = missing_jobs(jobs, &[])
                     .into_iter()
-                    .map(|(def, family)| CaseResult::dir_name(def.info.name, family))
+                    .map(|job| CaseResult::dir_name(&job.case, &job.family))
                     .collect();
                 let mut record = RunRecord::start(std::env::args().collect(), parts);
                 record.end(Some(stop::name(signal).to_owned()));
@@ -398,9 +863,12 @@ fn host_run(
 struct Shared<'a> {
     exe: PathBuf,
     busybox: PathBuf,
-    selected: &'a [Picked],
+    /// The test binary the guests run, if they run one.
+    binary: Option<PathBuf>,
+    jobs: &'a [Job],
     tool: &'a Tool,
-    run_args: Vec<String>,
+    /// The arguments of the guest's `/bin/netcase`.
+    guest_args: Vec<String>,
     trees: Vec<PathBuf>,
     dirs: Vec<PathBuf>,
     cache: PathBuf,
@@ -408,6 +876,8 @@ struct Shared<'a> {
     accel: Option<Accel>,
     timeout: Option<Duration>,
     budget_s: f64,
+    /// How many guests boot at once.
+    parallel: usize,
     /// One KVM trial at a time, so that a second guest learns from the first's.
     kvm_lock: Mutex<()>,
 }
@@ -436,15 +906,15 @@ fn guest_run(shared: &Shared, image: &Image) -> Kernel {
     }
     // Every case asked for has a row: the ones that did not come back fail with the reason, or
     // are interrupted when a stop was asked for.
-    let missing = missing_jobs(shared.selected, &results);
+    let missing = missing_jobs(shared.jobs, &results);
     let why = column
         .broken
         .clone()
         .unwrap_or_else(|| "its result did not come back from the guest".to_owned());
-    for &(def, family) in &missing {
+    for job in &missing {
         results.push(match signal {
-            Some(_) => stopped(def, family, &image.release, &why, shared.tool),
-            None => lost(def, family, &image.release, &why, shared.tool),
+            Some(_) => stopped(job, &image.release, &why, shared.tool),
+            None => lost(job, &image.release, &why, shared.tool),
         });
     }
     // The run.json this process wrote at the start, unless the guest's own came back instead.
@@ -486,9 +956,9 @@ fn boot_and_collect(
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     // Until the guest's own run.json comes back with its bundles, this one says who is at work.
-    let parts = missing_jobs(shared.selected, &[])
+    let parts = missing_jobs(shared.jobs, &[])
         .into_iter()
-        .map(|(def, family)| CaseResult::dir_name(def.info.name, family))
+        .map(|job| CaseResult::dir_name(&job.case, &job.family))
         .collect();
     RunRecord::start(std::env::args().collect(), parts)
         .write(dir)
@@ -501,7 +971,8 @@ fn boot_and_collect(
         config: image.config.as_deref(),
         exe: &shared.exe,
         busybox: &shared.busybox,
-        run_args: &shared.run_args,
+        binary: shared.binary.as_deref(),
+        run_args: &shared.guest_args,
         trees: &shared.trees,
         dirs: &shared.dirs,
         scratch: &scratch,
@@ -670,21 +1141,15 @@ fn read_results(dir: &Path) -> Vec<CaseResult> {
     results
 }
 
-/// The (case, family) runs of `selected` that have no result.
-fn missing_jobs(selected: &[Picked], results: &[CaseResult]) -> Vec<(&'static Def, &'static str)> {
-    let mut missing = Vec::new();
-    for (def, families) in selected {
-        for family in families {
-            let f = family_name(*family);
-            if !results
+/// The jobs that have no result.
+fn missing_jobs<'j>(jobs: &'j [Job], results: &[CaseResult]) -> Vec<&'j Job> {
+    jobs.iter()
+        .filter(|j| {
+            !results
                 .iter()
-                .any(|r| r.case == def.info.name && r.family == f)
-            {
-                missing.push((*def, f));
-            }
-        }
-    }
-    missing
+                .any(|r| r.case == j.case && r.family == j.family)
+        })
+        .collect()
 }
 
 /// `v4` or `v6`: a family as bundles, results and the command line name it.
@@ -696,27 +1161,36 @@ pub fn family_name(family: Family) -> &'static str {
 }
 
 /// The result of a run that a stop left without one.
-fn stopped(def: &Def, family: &str, release: &str, why: &str, tool: &Tool) -> CaseResult {
+fn stopped(job: &Job, release: &str, why: &str, tool: &Tool) -> CaseResult {
     CaseResult {
         verdict: Verdict::Interrupted,
-        ..lost(def, family, release, why, tool)
+        ..lost(job, release, why, tool)
     }
 }
 
 /// The result of a run that did not come back.
-fn lost(def: &Def, family: &str, release: &str, why: &str, tool: &Tool) -> CaseResult {
-    let case = def.info.name;
+fn lost(job: &Job, release: &str, why: &str, tool: &Tool) -> CaseResult {
+    let (case, family) = (&job.case, &job.family);
     let kernel = report::Kernel {
         release: release.to_owned(),
         version: "unknown".to_owned(),
         hz: "unknown".to_owned(),
         config_hash: "unknown".to_owned(),
     };
-    let rerun = format!("netcase kernels --kernel {release} '{case}' --family {family}");
+    let rerun = match family.as_str() {
+        NO_FAMILY => {
+            format!("netcase kernels --kernel {release} --test-binary BINARY -- '{case}' --exact")
+        }
+        _ => format!("netcase kernels --kernel {release} '{case}' --family {family}"),
+    };
+    static ANY: crate::case::CaseInfo = crate::case::CaseInfo::named("", "");
     CaseResult {
+        case: case.clone(),
+        summary: job.summary.clone(),
+        expected_s: job.expected.as_secs_f64(),
         reason: Some(why.to_owned()),
         error: Some(why.to_owned()),
-        ..CaseResult::unfinished(&def.info, family, 1, kernel, tool.clone(), rerun)
+        ..CaseResult::unfinished(&ANY, family, 1, kernel, tool.clone(), rerun)
     }
 }
 
@@ -755,11 +1229,13 @@ mod tests {
 
     #[test]
     fn a_case_runs_over_the_families_asked_for_that_it_declares() {
-        let v6 = picked(&[&BOTH, &V4], &[Family::V6]).unwrap();
+        let v6 = case_jobs(&[&BOTH, &V4], &[Family::V6]).unwrap();
         assert_eq!(v6.len(), 1);
-        assert_eq!(v6[0].0.info.name, "test::both");
-        assert_eq!(v6[0].1, [Family::V6]);
-        let none = picked(&[&V4], &[Family::V6]).map(|p| p.len());
+        assert_eq!(
+            (v6[0].case.as_str(), v6[0].family.as_str()),
+            ("test::both", "v6")
+        );
+        let none = case_jobs(&[&V4], &[Family::V6]).map(|p| p.len());
         assert_eq!(
             none,
             Err("no case selected runs over that family".to_owned())
@@ -768,24 +1244,18 @@ mod tests {
 
     #[test]
     fn missing_runs_are_found_per_family() {
-        let selected = picked(&[&BOTH], &Family::BOTH).unwrap();
-        let missing = missing_jobs(&selected, &[]);
+        let jobs = case_jobs(&[&BOTH], &Family::BOTH).unwrap();
+        let missing = missing_jobs(&jobs, &[]);
         assert_eq!(missing.len(), 2);
         let tool = Options::new(Vec::new(), PathBuf::new(), Path::new("target")).tool;
-        let lost = lost(
-            missing[0].0,
-            missing[0].1,
-            "6.1",
-            "the guest kernel panicked",
-            &tool,
-        );
+        let lost = lost(missing[0], "6.1", "the guest kernel panicked", &tool);
         assert_eq!(lost.verdict, Verdict::Fail);
         assert_eq!(lost.summary, "over both families");
         assert_eq!(
             lost.rerun,
             "netcase kernels --kernel 6.1 'test::both' --family v4"
         );
-        assert_eq!(missing_jobs(&selected, &[lost]).len(), 1);
+        assert_eq!(missing_jobs(&jobs, &[lost]).len(), 1);
     }
 
     #[test]
