@@ -52,6 +52,7 @@ pub fn command(suite: &Suite, args: KernelsArgs) -> ExitCode {
             path,
             args: args.test_args,
         }),
+        fresh_reference: args.fresh_reference,
         mode: match (args.reference, args.first_difference) {
             (Some(reference), _) => Mode::Reference(reference),
             (None, true) => Mode::FirstDifference,

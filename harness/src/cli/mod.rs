@@ -348,6 +348,10 @@ struct KernelsArgs {
     /// bisect run`).
     #[arg(long, value_name = "PATH_OR_DEB", conflicts_with_all = ["first_difference", "no_host"])]
     reference: Option<String>,
+    /// Boot the reference (or the first of --first-difference's kernels) even when its results
+    /// are kept from an earlier run with the same kernel, netcase and cases.
+    #[arg(long)]
+    fresh_reference: bool,
     /// The --kernel list is in order (oldest first): find by bisection the first kernel that
     /// behaves differently from the first one, and print the pair and what differs.
     #[arg(long)]

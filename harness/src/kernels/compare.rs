@@ -21,10 +21,10 @@ use crate::{
     case::Kind,
     report::{BehaviourRecord, CaseResult, FigureRecord, Verdict},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One kernel's column.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Column {
     /// Its directory under the output (`this-kernel`, or the release).
     pub name: String,

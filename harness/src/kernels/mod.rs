@@ -34,6 +34,7 @@ pub mod image;
 pub mod initramfs;
 pub mod modules;
 pub mod qemu;
+mod reference;
 pub mod serial;
 
 use std::{
@@ -93,6 +94,8 @@ pub struct Options {
     pub binary: Option<TestBinary>,
     /// How the kernels are compared ([`Mode`]).
     pub mode: Mode,
+    /// Boot the reference even when its results are kept from an earlier run ([`reference`]).
+    pub fresh_reference: bool,
 }
 
 /// A cargo test binary run in every guest instead of the cases (`netcase tests` inside): its
@@ -168,6 +171,7 @@ impl Options {
             },
             binary: None,
             mode: Mode::Matrix,
+            fresh_reference: false,
         }
     }
 }
@@ -417,7 +421,8 @@ fn kernels(
                 if stop::requested().is_some() {
                     break;
                 }
-                images.push(resolve_one(kernel, cache)?);
+                let image = resolve_one(kernel, cache)?;
+                images.push((unique_name(&image.release, &images), image));
             }
             begin(record, out, options.host, &images)?;
             println!(
@@ -440,17 +445,44 @@ fn kernels(
             })
         }
         Mode::Reference(reference) => {
-            let mut images = vec![resolve_one(reference, cache)?];
+            let mut images = Vec::new();
             for kernel in &options.kernels {
-                images.push(resolve_one(kernel, cache)?);
+                let image = resolve_one(kernel, cache)?;
+                images.push((unique_name(&image.release, &images), image));
             }
+            // A bisection's kernels are often all called the same (`6.13.0-rc1+`): the
+            // reference's column is then told apart by name.
+            let image = resolve_one(reference, cache)?;
+            let name = match images.iter().any(|(n, _)| *n == image.release) {
+                true => format!("reference-{}", image.release),
+                false => image.release.clone(),
+            };
+            let reference = (name, image);
+            begin(record, out, false, std::slice::from_ref(&reference))?;
             begin(record, out, false, &images)?;
             println!(
                 "against the reference {}: {what} on {} kernel(s)",
-                images[0].release,
-                images.len() - 1
+                reference.1.release,
+                images.len()
             );
-            let kernels = boot_all(&shared, images);
+            let kept = kept_reference(options, &shared, &reference)?;
+            let kernels = match kept {
+                Some((kernel, _)) => std::iter::once(kernel)
+                    .chain(boot_all(&shared, images))
+                    .collect(),
+                None => {
+                    let key = reference::key(
+                        &reference.1,
+                        &shared.exe,
+                        shared.binary.as_deref(),
+                        &shared.guest_args,
+                    )?;
+                    let dir = out.join(&reference.0);
+                    let all = boot_all(&shared, std::iter::once(reference).chain(images).collect());
+                    reference::keep(cache, &key, &all[0], &dir);
+                    all
+                }
+            };
             compared(out, &kernels, started)?;
             let (first, rest) = kernels.split_first().expect("the reference is booted");
             usable_reference(first)?;
@@ -469,11 +501,16 @@ fn kernels(
 /// Records the run's parts (this kernel's and each image's directory) and clears what an
 /// earlier run left in them: an earlier run's results would pass for a kernel this one never
 /// reached.
-fn begin(record: &mut RunRecord, out: &Path, host: bool, images: &[Image]) -> Result<(), String> {
+fn begin(
+    record: &mut RunRecord,
+    out: &Path,
+    host: bool,
+    images: &[(String, Image)],
+) -> Result<(), String> {
     let mut parts: Vec<String> = host.then(|| "this-kernel".to_owned()).into_iter().collect();
-    for image in images {
-        if !parts.contains(&image.release) {
-            parts.push(image.release.clone());
+    for (name, _) in images {
+        if !parts.contains(name) {
+            parts.push(name.clone());
         }
     }
     for part in &parts {
@@ -485,8 +522,50 @@ fn begin(record: &mut RunRecord, out: &Path, host: bool, images: &[Image]) -> Re
     record.write(out).map_err(|e| e.to_string())
 }
 
+/// `release`, or `release-2`, `release-3`... when `taken` has it: every kernel's directory and
+/// column has a name of its own.
+fn unique_name(release: &str, taken: &[(String, Image)]) -> String {
+    let used = |n: &str| taken.iter().any(|(t, _)| t == n);
+    (1..)
+        .map(|i| match i {
+            1 => release.to_owned(),
+            _ => format!("{release}-{i}"),
+        })
+        .find(|n| !used(n))
+        .expect("a free name")
+}
+
+/// The reference's results kept from an earlier run ([`reference`]), copied into its
+/// directory, with its key; `None` when there are none (or `--fresh-reference`).
+fn kept_reference(
+    options: &Options,
+    shared: &Shared,
+    (name, image): &(String, Image),
+) -> Result<Option<(Kernel, String)>, String> {
+    let key = reference::key(
+        image,
+        &shared.exe,
+        shared.binary.as_deref(),
+        &shared.guest_args,
+    )?;
+    if options.fresh_reference {
+        return Ok(None);
+    }
+    let dir = shared.out.join(name);
+    Ok(
+        reference::load(&options.cache, &key, &dir).map(|mut kernel| {
+            println!(
+                "{name}: the results of an earlier run of the same kernel, netcase and cases, not \
+             booted again (--fresh-reference boots it)"
+            );
+            kernel.column.name = name.clone();
+            (kernel, key)
+        }),
+    )
+}
+
 /// Boots `images`, `shared.parallel` at a time; their kernels in the order of `images`.
-fn boot_all(shared: &Shared, images: Vec<Image>) -> Vec<Kernel> {
+fn boot_all(shared: &Shared, images: Vec<(String, Image)>) -> Vec<Kernel> {
     let queue = Arc::new(Mutex::new(
         images.into_iter().enumerate().rev().collect::<Vec<_>>(),
     ));
@@ -497,8 +576,10 @@ fn boot_all(shared: &Shared, images: Vec<Image>) -> Vec<Kernel> {
             scope.spawn(move || {
                 while stop::requested().is_none() {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                    let Some((index, image)) = next else { return };
-                    let kernel = guest_run(shared, &image);
+                    let Some((index, (name, image))) = next else {
+                        return;
+                    };
+                    let kernel = guest_run(shared, &name, &image);
                     done.lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push((index, kernel));
@@ -645,21 +726,51 @@ fn first_difference(
     // Every kernel booted, by its index in the list.
     let mut booted: Vec<(usize, Kernel)> = Vec::new();
     let mut boots = 0;
+    // Every kernel's directory and column name so far.
+    let mut taken: Vec<(String, Image)> = Vec::new();
     let mut round = |indices: &[usize],
                      booted: &mut Vec<(usize, Kernel)>,
                      record: &mut RunRecord|
      -> Result<(), String> {
         let mut images = Vec::new();
         for &i in indices {
-            images.push((i, resolve_one(&specs[i], cache)?));
+            let image = resolve_one(&specs[i], cache)?;
+            let name = unique_name(&image.release, &taken);
+            taken.push((name.clone(), image.clone()));
+            images.push((i, (name, image)));
         }
-        let list: Vec<Image> = images.iter().map(|(_, image)| image.clone()).collect();
+        let list: Vec<(String, Image)> = images.iter().map(|(_, n)| n.clone()).collect();
         begin(record, out, false, &list)?;
-        boots += list.len();
-        let names: Vec<&str> = list.iter().map(|i| i.release.as_str()).collect();
+        // The first kernel is the reference: its results may be kept from an earlier search.
+        let mut to_boot = Vec::new();
+        let mut first = None;
+        for (i, named) in images {
+            match i {
+                0 => match kept_reference(options, shared, &named)? {
+                    Some((kernel, _)) => booted.push((0, kernel)),
+                    None => first = Some(named.clone()),
+                },
+                _ => {}
+            }
+            if i != 0 || first.is_some() {
+                to_boot.push((i, named));
+            }
+        }
+        boots += to_boot.len();
+        let names: Vec<&str> = to_boot.iter().map(|(_, (n, _))| n.as_str()).collect();
         println!("boots: {}", names.join(", "));
-        for ((i, _), kernel) in images.into_iter().zip(boot_all(shared, list)) {
-            booted.push((i, kernel));
+        let list = to_boot.iter().map(|(_, n)| n.clone()).collect();
+        for ((i, _), kernel) in to_boot.iter().zip(boot_all(shared, list)) {
+            if let (0, Some((name, image))) = (*i, &first) {
+                let key = reference::key(
+                    image,
+                    &shared.exe,
+                    shared.binary.as_deref(),
+                    &shared.guest_args,
+                )?;
+                reference::keep(cache, &key, &kernel, &out.join(name));
+            }
+            booted.push((*i, kernel));
         }
         Ok(())
     };
@@ -884,11 +995,11 @@ struct Shared<'a> {
 
 /// Builds, boots and collects one kernel; a breakdown is recorded in its column, never
 /// returned as an error.
-fn guest_run(shared: &Shared, image: &Image) -> Kernel {
+fn guest_run(shared: &Shared, name: &str, image: &Image) -> Kernel {
     let started = Instant::now();
-    let dir = shared.out.join(&image.release);
+    let dir = shared.out.join(name);
     let mut column = Column {
-        name: image.release.clone(),
+        name: name.to_owned(),
         release: image.release.clone(),
         emulation: "tcg".to_owned(),
         boot_to_first_case_s: None,
