@@ -29,6 +29,7 @@
 //! ([`crate::report::run`]), as each kernel's directory does for its run.
 
 pub mod compare;
+pub mod config;
 pub mod cpio;
 pub mod image;
 pub mod initramfs;
