@@ -56,7 +56,7 @@ use crate::{
 };
 
 use compare::{Column, Comparison, Kernel};
-pub use image::{Image, cache_dir, resolve};
+pub use image::{Image, cache_dir, resolve, resolve_with};
 pub use qemu::Accel;
 
 /// What a matrix runs, and where.
@@ -64,6 +64,9 @@ pub use qemu::Accel;
 pub struct Options {
     /// The kernels to boot, each as [`resolve`] takes it.
     pub kernels: Vec<String>,
+    /// Where `make modules_install INSTALL_MOD_PATH=DIR` put the kernels' modules: each kernel
+    /// takes the DIR with `lib/modules/<its release>` ([`resolve_with`]).
+    pub modules: Vec<PathBuf>,
     /// The cases to run, in this order; each over those of `families` it declares.
     pub cases: Vec<&'static Def>,
     /// The families to run the cases over.
@@ -99,6 +102,7 @@ impl Options {
     pub fn new(kernels: Vec<String>, exe: PathBuf, target: &Path) -> Options {
         Options {
             kernels,
+            modules: Vec::new(),
             cases: Vec::new(),
             families: Family::BOTH.to_vec(),
             out: PathBuf::from("target/netcase/matrix"),
@@ -193,7 +197,7 @@ fn kernels(
         if stop::requested().is_some() {
             break;
         }
-        images.push(resolve(kernel, cache)?);
+        images.push(resolve_with(kernel, cache, &options.modules)?);
     }
     drop(cached);
     record.parts = options
@@ -494,6 +498,13 @@ fn boot_and_collect(
     RunRecord::start(std::env::args().collect(), parts)
         .write(dir)
         .map_err(|e| e.to_string())?;
+    let checked = config::check(image).map_err(|untestable| {
+        println!("{untestable}");
+        untestable.reason()
+    })?;
+    if let Some(line) = checked.summary(shared.selected.iter().map(|(def, _)| *def)) {
+        println!("{}: {line}", image.release);
+    }
     let scratch = shared.cache.join("initramfs");
     let cached = image::lock_cache(&shared.cache)?;
     let built = initramfs::build(&initramfs::Inputs {
