@@ -42,6 +42,7 @@ pub fn command(suite: &Suite, args: KernelsArgs) -> ExitCode {
         cases,
         families: args.family.list(),
         out: args.out,
+        modules: args.modules,
         accel: args.accel.accel(),
         parallel: args.parallel,
         timeout: args.timeout,

@@ -7,8 +7,9 @@
 //! netcase claims [--results DIR]
 //! netcase show DIR | DIR/CASE
 //! netcase demo [--family v4|v6|both]
-//! netcase kernels --kernel PATH_OR_DEB... [FILTER...] [--family ..] [--out DIR] [--accel ..]
-//!                 [--parallel N] [--timeout SECS] [--max-expected SECS] [--no-host] [--long]
+//! netcase kernels --kernel PATH_OR_DEB... [--modules DIR...] [FILTER...] [--family ..]
+//!                 [--out DIR] [--accel ..] [--parallel N] [--timeout SECS]
+//!                 [--max-expected SECS] [--no-host] [--long]
 //! ```
 //!
 //! The command is [`main`] over a [`Suite`]: the registry of cases and where their files are.
@@ -261,10 +262,14 @@ enum Command {
     #[command(
         args_conflicts_with_subcommands = true,
         subcommand_negates_reqs = true,
-        after_help = "A kernel is a vmlinuz (its modules found next to it, as `dpkg -x` lays \
-                      them out), a directory holding such a tree, a .deb, or a Debian package \
-                      name (linux-image-6.1.0-57-cloud-amd64, fetched with `apt-get download` \
-                      and unpacked into the kernel cache, never installed).\n\
+        after_help = "A kernel is a Linux build tree (arch/x86/boot/bzImage, .config, \
+                      include/config/kernel.release; its modules with --modules), a bzImage or \
+                      vmlinuz (its modules found next to it, as `dpkg -x` lays them out), a \
+                      directory holding such a tree, a .deb, or a Debian package name \
+                      (linux-image-6.1.0-57-cloud-amd64, fetched with `apt-get download` and \
+                      unpacked into the kernel cache, never installed). Its configuration is \
+                      checked before it boots: one that lacks what every case needs is not \
+                      booted.\n\
                       Exit status: 0 every kernel delivered its results and no case failed \
                       (differences of behaviour are the product), 1 a case failed or a guest \
                       broke down, 2 bad input, 130 Ctrl-C, 143 SIGTERM.\n\
@@ -310,10 +315,15 @@ struct KernelsArgs {
     /// The guest's half of the matrix, run by its /init.
     #[command(subcommand)]
     guest: Option<Guest>,
-    /// A kernel to boot (repeat it for several): a vmlinuz, a dpkg tree, a .deb or a
-    /// linux-image-* package name.
+    /// A kernel to boot (repeat it for several): a build tree, a bzImage or vmlinuz, a dpkg
+    /// tree, a .deb or a linux-image-* package name.
     #[arg(long = "kernel", value_name = "PATH_OR_DEB", required = true)]
     kernels: Vec<String>,
+    /// The modules of a kernel built with some (repeat it for several): the DIR of `make
+    /// modules_install INSTALL_MOD_PATH=DIR`; each kernel takes the one with
+    /// lib/modules/<its release>.
+    #[arg(long = "modules", value_name = "DIR")]
+    modules: Vec<PathBuf>,
     /// Only the cases whose name contains one of these; without, the cases expected to take
     /// at most --max-expected.
     #[arg(value_name = "FILTER")]
@@ -743,6 +753,10 @@ mod tests {
             "a.deb",
             "--kernel",
             "linux-image-x",
+            "--modules",
+            "/m1",
+            "--modules",
+            "/m2",
             "socket_addresses::",
             "--accel",
             "tcg",
@@ -756,6 +770,7 @@ mod tests {
             panic!("not kernels");
         };
         assert_eq!(k.kernels, ["a.deb", "linux-image-x"]);
+        assert_eq!(k.modules, [PathBuf::from("/m1"), PathBuf::from("/m2")]);
         assert_eq!(k.filters, ["socket_addresses::"]);
         assert_eq!(k.accel.accel(), Some(Accel::Tcg));
         assert!(k.no_host);

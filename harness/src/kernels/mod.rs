@@ -29,6 +29,7 @@
 //! ([`crate::report::run`]), as each kernel's directory does for its run.
 
 pub mod compare;
+pub mod config;
 pub mod cpio;
 pub mod image;
 pub mod initramfs;
@@ -56,7 +57,7 @@ use crate::{
 };
 
 use compare::{Column, Comparison, Kernel};
-pub use image::{Image, cache_dir, resolve};
+pub use image::{Image, cache_dir, resolve, resolve_with};
 pub use qemu::Accel;
 
 /// What a matrix runs, and where.
@@ -64,6 +65,9 @@ pub use qemu::Accel;
 pub struct Options {
     /// The kernels to boot, each as [`resolve`] takes it.
     pub kernels: Vec<String>,
+    /// Where `make modules_install INSTALL_MOD_PATH=DIR` put the kernels' modules: each kernel
+    /// takes the DIR with `lib/modules/<its release>` ([`resolve_with`]).
+    pub modules: Vec<PathBuf>,
     /// The cases to run, in this order; each over those of `families` it declares.
     pub cases: Vec<&'static Def>,
     /// The families to run the cases over.
@@ -155,6 +159,7 @@ impl Options {
     pub fn new(kernels: Vec<String>, exe: PathBuf, target: &Path) -> Options {
         Options {
             kernels,
+            modules: Vec::new(),
             cases: Vec::new(),
             families: Family::BOTH.to_vec(),
             out: PathBuf::from("target/netcase/matrix"),
@@ -363,9 +368,9 @@ pub fn run(options: &Options) -> Result<Ran, String> {
 }
 
 /// Resolves the kernel `spec` names, holding the cache meanwhile.
-fn resolve_one(spec: &str, cache: &Path) -> Result<Image, String> {
-    let _held = image::lock_cache(cache)?;
-    resolve(spec, cache)
+fn resolve_one(options: &Options, spec: &str) -> Result<Image, String> {
+    let _held = image::lock_cache(&options.cache)?;
+    resolve_with(spec, &options.cache, &options.modules)
 }
 
 /// The matrix's work, once its input is checked.
@@ -384,6 +389,10 @@ fn kernels(
         exe: options.exe.clone(),
         busybox,
         binary: options.binary.as_ref().map(|b| b.path.clone()),
+        cases: match options.binary {
+            Some(_) => &[],
+            None => &options.cases,
+        },
         jobs,
         tool: &options.tool,
         guest_args: runner_args(
@@ -421,7 +430,7 @@ fn kernels(
                 if stop::requested().is_some() {
                     break;
                 }
-                let image = resolve_one(kernel, cache)?;
+                let image = resolve_one(options, kernel)?;
                 images.push((unique_name(&image.release, &images), image));
             }
             begin(record, out, options.host, &images)?;
@@ -447,12 +456,12 @@ fn kernels(
         Mode::Reference(reference) => {
             let mut images = Vec::new();
             for kernel in &options.kernels {
-                let image = resolve_one(kernel, cache)?;
+                let image = resolve_one(options, kernel)?;
                 images.push((unique_name(&image.release, &images), image));
             }
             // A bisection's kernels are often all called the same (`6.13.0-rc1+`): the
             // reference's column is then told apart by name.
-            let image = resolve_one(reference, cache)?;
+            let image = resolve_one(options, reference)?;
             let name = match images.iter().any(|(n, _)| *n == image.release) {
                 true => format!("reference-{}", image.release),
                 false => image.release.clone(),
@@ -734,7 +743,7 @@ fn first_difference(
      -> Result<(), String> {
         let mut images = Vec::new();
         for &i in indices {
-            let image = resolve_one(&specs[i], cache)?;
+            let image = resolve_one(options, &specs[i])?;
             let name = unique_name(&image.release, &taken);
             taken.push((name.clone(), image.clone()));
             images.push((i, (name, image)));
@@ -745,12 +754,11 @@ fn first_difference(
         let mut to_boot = Vec::new();
         let mut first = None;
         for (i, named) in images {
-            match i {
-                0 => match kept_reference(options, shared, &named)? {
+            if i == 0 {
+                match kept_reference(options, shared, &named)? {
                     Some((kernel, _)) => booted.push((0, kernel)),
                     None => first = Some(named.clone()),
-                },
-                _ => {}
+                }
             }
             if i != 0 || first.is_some() {
                 to_boot.push((i, named));
@@ -976,6 +984,8 @@ struct Shared<'a> {
     busybox: PathBuf,
     /// The test binary the guests run, if they run one.
     binary: Option<PathBuf>,
+    /// The cases the guests run (none for a test binary).
+    cases: &'a [&'static Def],
     jobs: &'a [Job],
     tool: &'a Tool,
     /// The arguments of the guest's `/bin/netcase`.
@@ -1074,6 +1084,13 @@ fn boot_and_collect(
     RunRecord::start(std::env::args().collect(), parts)
         .write(dir)
         .map_err(|e| e.to_string())?;
+    let checked = config::check(image).map_err(|untestable| {
+        println!("{untestable}");
+        untestable.reason()
+    })?;
+    if let Some(line) = checked.summary(shared.cases.iter().copied()) {
+        println!("{}: {line}", image.release);
+    }
     let scratch = shared.cache.join("initramfs");
     let cached = image::lock_cache(&shared.cache)?;
     let built = initramfs::build(&initramfs::Inputs {

@@ -11,11 +11,14 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// The modules the cases use, when the kernel has them as modules: veth links, the qdiscs and
-/// classifiers of the impairments (netem, tbf, ifb fed by u32 with mirred, clsact with cls_bpf),
-/// and sock_diag for TCP sockets (inet_diag, tcp_diag).
+/// The modules the cases use, when the kernel has them as modules: veth links, IPv6, packet
+/// capture (af_packet), the qdiscs and classifiers of the impairments (netem, tbf, ifb fed by u32
+/// with mirred, clsact with cls_bpf), and sock_diag for TCP sockets (inet_diag, tcp_diag). The
+/// options behind them: [`super::config::NEEDS`].
 pub const WANTED: &[&str] = &[
     "veth",
+    "ipv6",
+    "af_packet",
     "sch_netem",
     "sch_tbf",
     "ifb",

@@ -119,6 +119,7 @@ mod tests {
             vmlinuz: root.join("vmlinuz"),
             modules: None,
             config: None,
+            source: "vmlinuz".to_owned(),
         };
         let args = ["run".to_owned(), "a::b".to_owned()];
         let k = key(&image, &root.join("exe"), None, &args).unwrap();
