@@ -282,7 +282,7 @@ enum Command {
                       With --first-difference: 0 every kernel behaves like the first, 1 a \
                       difference was found (the pair and the rows are printed), 2 bad input."
     )]
-    Kernels(KernelsArgs),
+    Kernels(Box<KernelsArgs>),
 }
 
 /// `netcase run`'s options.
@@ -479,7 +479,7 @@ pub fn main(suite: &Suite) -> ExitCode {
         Command::Run(args) => run_command(suite, args),
         Command::Show { dir } => show::show(&dir),
         Command::Demo { family } => demo_command(&family.list()),
-        Command::Kernels(args) => kernels::command(suite, args),
+        Command::Kernels(args) => kernels::command(suite, *args),
     }
 }
 
