@@ -455,9 +455,14 @@ fn kernels(
         }
         Mode::Reference(reference) => {
             let mut images = Vec::new();
+            // A kernel that cannot be had (a build that left no bzImage, a file that is not a
+            // kernel) cannot be tested: for `git bisect run`, a commit to skip, not bad input.
+            let mut unusable = Vec::new();
             for kernel in &options.kernels {
-                let image = resolve_one(options, kernel)?;
-                images.push((unique_name(&image.release, &images), image));
+                match resolve_one(options, kernel) {
+                    Ok(image) => images.push((unique_name(&image.release, &images), image)),
+                    Err(e) => unusable.push(unresolved(kernel, &e)),
+                }
             }
             // A bisection's kernels are often all called the same (`6.13.0-rc1+`): the
             // reference's column is then told apart by name.
@@ -492,6 +497,8 @@ fn kernels(
                     all
                 }
             };
+            let mut kernels = kernels;
+            kernels.extend(unusable);
             compared(out, &kernels, started)?;
             let (first, rest) = kernels.split_first().expect("the reference is booted");
             usable_reference(first)?;
@@ -529,6 +536,22 @@ fn begin(
         }
     }
     record.write(out).map_err(|e| e.to_string())
+}
+
+/// The column of a kernel `spec` that could not be found or read (`why`): not booted.
+fn unresolved(spec: &str, why: &str) -> Kernel {
+    println!("{spec}: cannot be tested: {why}");
+    Kernel {
+        column: Column {
+            name: spec.to_owned(),
+            release: "unknown".to_owned(),
+            emulation: "none".to_owned(),
+            boot_to_first_case_s: None,
+            wall_s: 0.0,
+            broken: Some(format!("cannot be tested: {why}")),
+        },
+        results: Vec::new(),
+    }
 }
 
 /// `release`, or `release-2`, `release-3`... when `taken` has it: every kernel's directory and
