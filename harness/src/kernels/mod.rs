@@ -39,6 +39,7 @@ mod reference;
 pub mod serial;
 
 use std::{
+    collections::BTreeMap,
     os::unix::process::CommandExt,
     path::{Component, Path, PathBuf},
     process::{Command, Stdio},
@@ -736,6 +737,67 @@ fn describe(likeness: &Likeness, reference: &str) -> String {
     }
 }
 
+/// What a kernel of a `--first-difference` search showed, against the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Same,
+    Differs,
+    Untestable,
+}
+
+/// The next step of a search for the first of `n` kernels that differs from the first.
+#[derive(Debug, PartialEq, Eq)]
+enum Plan {
+    /// Boot these next.
+    Probe(Vec<usize>),
+    /// The last kernel found to behave like the first, and the first found to differ after it
+    /// (`None`: none differs, as far as the kernels tested tell).
+    Done { good: usize, bad: Option<usize> },
+}
+
+/// Plans the next round from what is `known` (the first kernel is the reference): the end of
+/// the list first (the last kernel that can be tested), then up to `parallel` kernels spread
+/// evenly over the interval between the last kernel known to behave like the first and the
+/// first known to differ, until no untested kernel is left between them. Kernels that cannot
+/// be tested are left out, as `git bisect skip` does.
+fn plan(n: usize, parallel: usize, known: &BTreeMap<usize, Found>) -> Plan {
+    let untested = |i: &usize| !known.contains_key(i);
+    let Some(bad) = (known.iter())
+        .find(|(_, f)| **f == Found::Differs)
+        .map(|(i, _)| *i)
+    else {
+        // No difference yet: the last kernel that can be tested decides.
+        let last_testable = (known.iter())
+            .filter(|(_, f)| **f != Found::Untestable)
+            .map(|(i, _)| *i)
+            .max()
+            .unwrap_or(0);
+        return match (last_testable + 1..n).rev().find(untested) {
+            Some(i) => Plan::Probe(vec![i]),
+            None => Plan::Done {
+                good: last_testable,
+                bad: None,
+            },
+        };
+    };
+    let good = (known.range(..bad))
+        .filter(|(_, f)| **f == Found::Same)
+        .map(|(i, _)| *i)
+        .max()
+        .unwrap_or(0);
+    let open: Vec<usize> = (good + 1..bad).filter(untested).collect();
+    if open.is_empty() {
+        return Plan::Done {
+            good,
+            bad: Some(bad),
+        };
+    }
+    let k = parallel.max(1).min(open.len());
+    let mut picks: Vec<usize> = (1..=k).map(|p| open[p * open.len() / (k + 1)]).collect();
+    picks.dedup();
+    Plan::Probe(picks)
+}
+
 /// `--first-difference`: the kernels in order, the first the reference; the last one first
 /// (if it behaves like the first, so does every kernel in between, as far as a bisection can
 /// tell), then rounds of `shared.parallel` kernels spread over the interval still open. A
@@ -812,68 +874,35 @@ fn first_difference(
     };
     let reference = kernel_at(&booted, 0).expect("the first kernel is booted");
     usable_reference(&reference)?;
-    let like = |k: &Kernel| likeness(&reference, k).1;
-    // The interval still open: `good` behaves like the first, `bad` differs; `skip` cannot be
-    // tested.
-    let mut good = 0;
-    let mut skip: Vec<usize> = Vec::new();
-    let mut bad = None;
-    let mut probe_last = last;
-    loop {
-        if stop::requested().is_some() {
-            break;
+    let mut known = BTreeMap::new();
+    let (good, bad, skip) = loop {
+        for (i, kernel) in &booted {
+            known
+                .entry(*i)
+                .or_insert_with(|| match likeness(&reference, kernel).1 {
+                    Likeness::Same => Found::Same,
+                    Likeness::Differs => Found::Differs,
+                    Likeness::Untestable(_) => Found::Untestable,
+                });
         }
-        let k = kernel_at(&booted, probe_last).expect("booted");
-        match like(&k) {
-            Likeness::Differs => {
-                bad = Some(probe_last);
-                break;
+        let skip: Vec<usize> = (known.iter())
+            .filter(|(_, f)| **f == Found::Untestable)
+            .map(|(i, _)| *i)
+            .collect();
+        match plan(specs.len(), shared.parallel, &known) {
+            Plan::Done { good, bad } => break (good, bad, skip),
+            // A stop ends the search where it is.
+            Plan::Probe(_) if stop::requested().is_some() => {
+                let good = (known
+                    .iter()
+                    .filter(|(_, f)| **f == Found::Same)
+                    .map(|(i, _)| *i))
+                .max();
+                break (good.unwrap_or(0), None, skip);
             }
-            Likeness::Same => break,
-            Likeness::Untestable(_) => {
-                skip.push(probe_last);
-                // The last one cannot say: the one before it is the end of the list.
-                if probe_last - 1 == good {
-                    break;
-                }
-                probe_last -= 1;
-                round(&[probe_last], &mut booted, record)?;
-            }
+            Plan::Probe(picks) => round(&picks, &mut booted, record)?,
         }
-    }
-    while let Some(b) = bad {
-        if stop::requested().is_some() {
-            break;
-        }
-        let open: Vec<usize> = (good + 1..b).filter(|i| !skip.contains(i)).collect();
-        if open.is_empty() {
-            break;
-        }
-        // `parallel` points spread evenly over the open interval.
-        let n = shared.parallel.min(open.len());
-        let picks: Vec<usize> = (1..=n).map(|p| open[(p * open.len()) / (n + 1)]).collect();
-        let mut picks = picks;
-        picks.dedup();
-        round(&picks, &mut booted, record)?;
-        for &p in &picks {
-            let k = kernel_at(&booted, p).expect("booted");
-            match like(&k) {
-                Likeness::Same => good = good.max(p),
-                Likeness::Differs => {
-                    if p < bad.unwrap_or(usize::MAX) {
-                        bad = Some(p);
-                    }
-                }
-                Likeness::Untestable(_) => skip.push(p),
-            }
-        }
-        // A "same" beyond a "differs" in one round: the earlier difference is the one sought.
-        if let Some(b) = bad
-            && good > b
-        {
-            good = (0..b).filter(|i| !skip.contains(i)).max().unwrap_or(0);
-        }
-    }
+    };
     booted.sort_by_key(|(i, _)| *i);
     let kernels: Vec<Kernel> = booted.iter().map(|(_, k)| k.clone()).collect();
     compared(out, &kernels, started)?;
@@ -1407,6 +1436,44 @@ mod tests {
             "netcase kernels --kernel 6.1 'test::both' --family v4"
         );
         assert_eq!(missing_jobs(&jobs, &[lost]).len(), 1);
+    }
+
+    /// Runs a search over kernels that behave as `truth` says: where it ends, and how many
+    /// kernels it booted.
+    fn search(truth: &[Found], parallel: usize) -> (Plan, usize) {
+        let last = truth.len() - 1;
+        let mut known: BTreeMap<usize, Found> = [(0, truth[0]), (last, truth[last])].into();
+        loop {
+            match plan(truth.len(), parallel, &known) {
+                Plan::Probe(picks) => {
+                    for p in picks {
+                        assert!(known.insert(p, truth[p]).is_none(), "{p} booted twice");
+                    }
+                }
+                done => return (done, known.len()),
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_difference_is_found_by_bisection() {
+        use Found::{Differs as D, Same as S, Untestable as U};
+        let done = |good, bad| Plan::Done { good, bad };
+        assert_eq!(search(&[S, S, S, D, D, D], 2), (done(2, Some(3)), 4));
+        assert_eq!(search(&[S, S, S, S], 2), (done(3, None), 2));
+        assert_eq!(search(&[S, S, U, D], 1), (done(1, Some(3)), 4));
+        // The last cannot be tested: the one before it ends the list.
+        assert_eq!(search(&[S, D, D, U], 1), (done(0, Some(1)), 4));
+        assert_eq!(search(&[S, S, S, U], 1), (done(2, None), 3));
+        // Eleven kernels, one at a time: two boots for the ends, then a bisection of nine.
+        let mut eleven = [S; 11];
+        eleven[7..].fill(D);
+        let (found, boots) = search(&eleven, 1);
+        assert_eq!(found, done(6, Some(7)));
+        assert!(boots <= 2 + 4, "{boots} boots");
+        // Behaviour that changes back and forth: as `git bisect`, a change between a kernel
+        // that behaves like the first and the next, not necessarily the earliest.
+        assert_eq!(search(&[S, D, S, D, D], 1), (done(2, Some(3)), 4));
     }
 
     #[test]
