@@ -229,13 +229,7 @@ async fn write(
         .filter(|n| *n != "main")
         .unwrap_or(info.name)
         .to_owned();
-    let family = if test.contains("Family__V6") {
-        "v6"
-    } else if test.contains("Family__V4") {
-        "v4"
-    } else {
-        "-"
-    };
+    let family = family_of(&test);
     let target = if info.krate == info.package.replace('-', "_") {
         "--lib".to_owned()
     } else {
@@ -305,6 +299,19 @@ async fn write(
     drop(net);
     drop(active);
     Ok(dir.join("README.md"))
+}
+
+/// The family of the test named `test`, as its bundle records it: `v4` or `v6` for one of the
+/// tests `#[rstest]` makes of a `Family` parameter (`connects::family_2_Family__V6`), otherwise
+/// [`report::NO_FAMILY`].
+pub fn family_of(test: &str) -> &'static str {
+    if test.contains("Family__V6") {
+        "v6"
+    } else if test.contains("Family__V4") {
+        "v4"
+    } else {
+        report::NO_FAMILY
+    }
 }
 
 /// A panic's message and where it happened (from the hook, when it saw this one).

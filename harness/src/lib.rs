@@ -40,6 +40,7 @@ pub mod privileges;
 pub mod report;
 pub mod rules;
 pub mod stop;
+pub mod test_binary;
 
 pub use bundle::TestInfo;
 pub use error::{Error, Result};

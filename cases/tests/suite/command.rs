@@ -39,6 +39,10 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
             "command::a_killed_run_is_shown_as_interrupted",
             a_killed_run_is_shown_as_interrupted as fn(),
         ),
+        (
+            "command::tests_writes_a_users_test_binary_as_a_run",
+            tests_writes_a_users_test_binary_as_a_run as fn(),
+        ),
     ]
     .into_iter()
     .map(|(name, test)| crate::plain(name, test))
@@ -553,4 +557,102 @@ fn a_line_reads(text: &str, from: &str, to: &str) -> bool {
             })
         })
     })
+}
+
+/// The example user crate's test binary (fixtures/user-crate, `tests/kernel_behaviour.rs`), as
+/// cargo built it beside this package's `netcase` (`target/debug/deps/kernel_behaviour-HASH`):
+/// the newest, when several builds left one. `cargo test --workspace` builds it before it runs
+/// any test; nothing is built here.
+fn example_binary() -> Option<PathBuf> {
+    let deps = Path::new(env!("CARGO_BIN_EXE_netcase"))
+        .parent()?
+        .join("deps");
+    std::fs::read_dir(deps)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            name.is_some_and(|n| n.starts_with("kernel_behaviour-") && !n.contains('.'))
+        })
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .max()
+        .map(|(_, p)| p)
+}
+
+/// `netcase tests` on the example user crate's test binary, its ignored test included: a line
+/// per test, a directory per test named as the test (no family), and the run's files. Its second
+/// test asserts the linear SYN timeouts of 6.5 and later: it passes where the kernel has them and
+/// fails (exit 1) where it has not.
+fn tests_writes_a_users_test_binary_as_a_run() {
+    require_privileges!();
+    let Some(binary) = example_binary() else {
+        netcase::privileges::cannot_run(
+            &"the example crate's test binary is not built (cargo test -p netcase-example-user --no-run)",
+        );
+        return;
+    };
+    let out = out_dir("tests");
+    let run = netcase(&[
+        "tests",
+        binary.to_str().expect("a UTF-8 path"),
+        "--out",
+        out.to_str().expect("a UTF-8 path"),
+        "--",
+        "--include-ignored",
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let linear = netcase::kernel()
+        .expect("this kernel")
+        .has(netcase::sysctl::TCP_SYN_LINEAR_TIMEOUTS);
+    assert_eq!(
+        run.status.code(),
+        Some(if linear { 0 } else { 1 }),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.lines().any(|l| l == "PASS connects"), "{stdout}");
+    let second = if linear {
+        "PASS syn_timeouts_are_linear"
+    } else {
+        "FAIL syn_timeouts_are_linear: "
+    };
+    assert!(stdout.lines().any(|l| l.starts_with(second)), "{stdout}");
+    assert!(
+        stdout.contains("the test binary ended with exit status: "),
+        "{stdout}"
+    );
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let bundles: Vec<&str> = summary["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bundle"].as_str().unwrap())
+        .collect();
+    assert_eq!(bundles, ["connects", "syn_timeouts_are_linear"]);
+    assert_eq!(summary["cases"][0]["family"], "-");
+    for bundle in bundles {
+        let result = out.join(bundle).join("result.json");
+        assert!(result.is_file(), "{}", result.display());
+    }
+    for file in ["junit.xml", "index.html", "run.json", "stdout.txt"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let show = netcase(&["show", out.to_str().unwrap()]);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(shown.starts_with("finished: "), "{shown}");
+    assert!(
+        shown.contains("the program it ran ended with exit status: "),
+        "{shown}"
+    );
+
+    let missing = netcase(&["tests", "/nonexistent-test-binary"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let line = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        line.contains("/nonexistent-test-binary: no such file"),
+        "{line}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -10,6 +10,9 @@
 //! netcase kernels --kernel PATH_OR_DEB... [--modules DIR...] [FILTER...] [--family ..]
 //!                 [--out DIR] [--accel ..] [--parallel N] [--timeout SECS]
 //!                 [--max-expected SECS] [--no-host] [--long]
+//!                 [--reference K | --first-difference] [--fresh-reference]
+//!                 [--test-binary BINARY [-- ARGS...]]
+//! netcase tests BINARY [--out DIR] [-- ARGS...]
 //! ```
 //!
 //! The command is [`main`] over a [`Suite`]: the registry of cases and where their files are.
@@ -43,6 +46,7 @@ mod demo;
 mod kernels;
 mod run;
 mod show;
+mod test_binary;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -283,6 +287,35 @@ enum Command {
                       difference was found (the pair and the rows are printed), 2 bad input."
     )]
     Kernels(Box<KernelsArgs>),
+    /// Runs a cargo test binary and writes its tests as a run directory, as `run` writes its
+    /// cases.
+    ///
+    /// Any libtest binary (`cargo test --no-run` names them): a directory per test with its
+    /// result.json (a failed #[netcase::test]'s bug-report bundle as it left it), and
+    /// summary.json, junit.xml, index.html and run.json. A test that printed `SKIP NAME: why`
+    /// is SKIP, an ignored one SKIP `ignored`.
+    #[command(
+        after_help = "ARGS go to the test binary: a filter, --exact, --skip, --include-ignored, \
+                      --ignored, --test-threads N (not --format, --quiet or --list).\n\
+                      Exit status: 0 no test failed, 1 a test failed, 2 bad input (no such \
+                      binary, not a libtest binary, or it ended before it reported any test), \
+                      130 Ctrl-C, 143 SIGTERM."
+    )]
+    Tests(TestsArgs),
+}
+
+/// `netcase tests`'s options.
+#[derive(Debug, clap::Args)]
+struct TestsArgs {
+    /// The test binary: target/debug/deps/NAME-HASH, as `cargo test --no-run` prints it.
+    #[arg(value_name = "BINARY")]
+    binary: PathBuf,
+    /// The output directory: one directory per test, and the run's summary and index.
+    #[arg(long, value_name = "DIR", default_value = "target/netcase/tests")]
+    out: PathBuf,
+    /// Arguments for the test binary, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
 }
 
 /// `netcase run`'s options.
@@ -462,7 +495,10 @@ fn seconds(value: &str) -> Result<Duration, String> {
 pub fn main(suite: &Suite) -> ExitCode {
     // First, before anything else: a SIGTERM that `netcase kernels` passes on to its child
     // `netcase run` as that run starts must stop the run, not kill it.
-    if std::env::args_os().nth(1).is_some_and(|c| c == "run") {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|c| c == "run" || c == "tests")
+    {
         stop::install();
     }
     let cli = match Cli::try_parse() {
@@ -480,6 +516,7 @@ pub fn main(suite: &Suite) -> ExitCode {
         Command::Show { dir } => show::show(&dir),
         Command::Demo { family } => demo_command(&family.list()),
         Command::Kernels(args) => kernels::command(suite, *args),
+        Command::Tests(args) => test_binary::command(suite, args),
     }
 }
 
@@ -727,6 +764,7 @@ mod tests {
             &["list", "--help"],
             &["show", "--help"],
             &["claims", "--help"],
+            &["tests", "--help"],
         ] {
             assert_eq!(parse(asked).unwrap_err().exit_code(), 0, "{asked:?}");
         }
@@ -782,6 +820,43 @@ mod tests {
             &["kernels", "--kernel", "k", "--bogus"],
             &["kernels", "--kernel", "k", "--timeout", "0"],
             &["kernels", "--kernel", "k", "--parallel", "17"],
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tests_takes_a_binary_and_passes_on_what_follows_the_dashes() {
+        let Command::Tests(t) = parse(&["tests", "target/debug/deps/x-0123"])
+            .unwrap()
+            .command
+        else {
+            panic!("not tests");
+        };
+        assert_eq!(t.binary, PathBuf::from("target/debug/deps/x-0123"));
+        assert_eq!(t.out, PathBuf::from("target/netcase/tests"));
+        assert!(t.args.is_empty());
+        let Command::Tests(t) = parse(&[
+            "tests",
+            "bin",
+            "--out",
+            "o",
+            "--",
+            "m::",
+            "--exact",
+            "--include-ignored",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not tests");
+        };
+        assert_eq!(t.out, PathBuf::from("o"));
+        assert_eq!(t.args, ["m::", "--exact", "--include-ignored"]);
+        for bad in [
+            &["tests"][..],
+            &["tests", "bin", "--exact"],
+            &["tests", "a", "b"],
         ] {
             assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
         }

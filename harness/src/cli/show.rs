@@ -60,6 +60,9 @@ fn done(dir: &Path, record: &RunRecord) -> usize {
 fn run(dir: &Path, record: &RunRecord) -> ExitCode {
     println!("{}", record.describe(done(dir, record)));
     println!("command: {}", record.command.join(" "));
+    if let Some(status) = &record.exit_status {
+        println!("the program it ran ended with {status}");
+    }
     let width = record.parts.iter().map(String::len).max().unwrap_or(0);
     // What the summary says of a case without a bundle (one a stop left without a result).
     let summary: serde_json::Value = std::fs::read_to_string(dir.join("summary.json"))
@@ -138,11 +141,15 @@ fn bundle(dir: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let over = if result.family == crate::report::NO_FAMILY {
+        String::new()
+    } else {
+        format!(" over {}", result.family)
+    };
     println!(
-        "{} {} over {} in {:.2} s (kernel {}, netcase {} {})",
+        "{} {}{over} in {:.2} s (kernel {}, netcase {} {})",
         result.verdict,
         result.case,
-        result.family,
         result.duration_s,
         result.kernel.release,
         result.netcase.version,

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 use crate::{
     case::Kind,
-    report::{BehaviourRecord, CaseResult, FigureRecord, Verdict},
+    report::{BehaviourRecord, CaseResult, FigureRecord, NO_FAMILY, Verdict},
 };
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +71,7 @@ pub struct Cell {
 pub struct Row {
     /// The case.
     pub case: String,
-    /// `v4` or `v6`.
+    /// `v4` or `v6`, or [`NO_FAMILY`] for a test of one's own (`netcase tests`).
     pub family: String,
     /// One cell per column.
     pub cells: Vec<Cell>,
@@ -92,6 +92,13 @@ pub struct Comparison {
     /// comparison holds what came back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+}
+
+impl Row {
+    /// The case and its family as the text and tables print them ([`CaseResult::label`]).
+    pub fn label(&self) -> String {
+        CaseResult::label(&self.case, &self.family)
+    }
 }
 
 impl Comparison {
@@ -182,10 +189,9 @@ impl Comparison {
             for (k, cell) in self.kernels.iter().zip(&row.cells) {
                 if matches!(cell.verdict, Some(Verdict::Fail | Verdict::Interrupted)) {
                     out.push(format!(
-                        "{}: {} [{}]: {}",
+                        "{}: {}: {}",
                         k.name,
-                        row.case,
-                        row.family,
+                        row.label(),
                         cell.reason.as_deref().unwrap_or("no reason given")
                     ));
                 }
@@ -227,7 +233,7 @@ impl Comparison {
         let first = self
             .rows
             .iter()
-            .map(|r| r.case.len() + r.family.len() + 3)
+            .map(|r| r.label().len())
             .max()
             .unwrap_or(4)
             .max(4);
@@ -239,7 +245,7 @@ impl Comparison {
         }
         out.push('\n');
         for row in &self.rows {
-            let _ = write!(out, "{:<first$}", format!("{} [{}]", row.case, row.family));
+            let _ = write!(out, "{:<first$}", row.label());
             for cell in &row.cells {
                 let verdict = cell.verdict.map_or("—".to_owned(), |v| v.to_string());
                 let mark = if cell.differs { "* " } else { "  " };
@@ -256,7 +262,7 @@ impl Comparison {
             self.kernels.first().map_or("—", |k| k.name.as_str())
         );
         for row in self.rows.iter().filter(|r| r.differs) {
-            let _ = writeln!(out, "  {} [{}]", row.case, row.family);
+            let _ = writeln!(out, "  {}", row.label());
             for (k, cell) in self.kernels.iter().zip(&row.cells) {
                 for change in &cell.changes {
                     let _ = writeln!(out, "    {}: {change}", short_name(&k.name));
@@ -282,7 +288,12 @@ impl Comparison {
         out.push_str(&"---|".repeat(self.kernels.len()));
         out.push('\n');
         for row in self.rows.iter().filter(|r| r.differs) {
-            let _ = write!(out, "| `{}` [{}] |", row.case, row.family);
+            let family = if row.family == NO_FAMILY {
+                String::new()
+            } else {
+                format!(" [{}]", row.family)
+            };
+            let _ = write!(out, "| `{}`{family} |", row.case);
             for cell in &row.cells {
                 // What this kernel does: what changed where it differs, otherwise the rules
                 // the case saw it follow (or its verdict, when it recorded none).
@@ -367,12 +378,7 @@ impl Comparison {
         }
         out.push_str("<th class=\"what\">what differs</th></tr>\n");
         for row in &self.rows {
-            let _ = write!(
-                out,
-                "<tr><th>{} [{}]</th>",
-                escape(&row.case),
-                escape(&row.family)
-            );
+            let _ = write!(out, "<tr><th>{}</th>", escape(&row.label()));
             for (k, cell) in self.kernels.iter().zip(&row.cells) {
                 out.push_str(&cell_html(k, row, cell));
             }
@@ -621,6 +627,30 @@ mod tests {
             },
             results,
         }
+    }
+
+    #[test]
+    fn a_test_without_a_family_is_named_without_brackets() {
+        let mut here = result("connects", Verdict::Pass, &[]);
+        here.family = NO_FAMILY.to_owned();
+        let mut there = result("connects", Verdict::Fail, &[]);
+        there.family = NO_FAMILY.to_owned();
+        there.reason = Some("2 SYNs".to_owned());
+        let c = Comparison::new(&[
+            kernel("this-kernel", vec![here]),
+            kernel("6.1.0", vec![there]),
+        ]);
+        assert_eq!(c.failures(), ["6.1.0: connects: 2 SYNs"]);
+        let text = c.text();
+        assert!(
+            text.contains("\nconnects  ") && text.contains("\n  connects\n"),
+            "{text}"
+        );
+        assert!(!text.contains('['), "{text}");
+        assert!(c.markdown().contains("| `connects` |"), "{}", c.markdown());
+        let html = c.html();
+        assert!(html.contains("<tr><th>connects</th>"), "{html}");
+        assert!(html.contains("6.1.0/connects/README.md"), "{html}");
     }
 
     #[test]

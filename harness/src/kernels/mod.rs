@@ -190,10 +190,9 @@ struct Job {
     summary: String,
     expected: Duration,
     long: bool,
+    /// A test of a test binary, not a case.
+    test: bool,
 }
-
-/// The family of a test binary's tests, which have none.
-pub const NO_FAMILY: &str = "-";
 
 /// The cases to run, each over those of `families` it declares; an error when none runs over
 /// them.
@@ -210,6 +209,7 @@ fn case_jobs(cases: &[&'static Def], families: &[Family]) -> Result<Vec<Job>, St
                     summary: def.info.summary.to_owned(),
                     expected: def.info.expected,
                     long: def.info.tier == crate::case::Tier::Long,
+                    test: false,
                 })
         })
         .collect();
@@ -267,11 +267,12 @@ fn binary_jobs(binary: &TestBinary) -> Result<Vec<Job>, String> {
     Ok(names
         .into_iter()
         .map(|case| Job {
+            family: crate::bundle::family_of(&case).to_owned(),
             case,
-            family: NO_FAMILY.to_owned(),
             summary: String::new(),
             expected: Duration::from_secs(1),
             long: false,
+            test: true,
         })
         .collect())
 }
@@ -1357,11 +1358,11 @@ fn lost(job: &Job, release: &str, why: &str, tool: &Tool) -> CaseResult {
         hz: "unknown".to_owned(),
         config_hash: "unknown".to_owned(),
     };
-    let rerun = match family.as_str() {
-        NO_FAMILY => {
+    let rerun = match job.test {
+        true => {
             format!("netcase kernels --kernel {release} --test-binary BINARY -- '{case}' --exact")
         }
-        _ => format!("netcase kernels --kernel {release} '{case}' --family {family}"),
+        false => format!("netcase kernels --kernel {release} '{case}' --family {family}"),
     };
     static ANY: crate::case::CaseInfo = crate::case::CaseInfo::named("", "");
     CaseResult {

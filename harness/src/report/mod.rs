@@ -202,11 +202,33 @@ impl CaseResult {
         }
     }
 
-    /// The bundle directory's name: the case name with `::` as `.`, then the family.
+    /// The bundle directory's name: the case name with `::` as `.`, then the family; a test of
+    /// one's own whose family is not known ([`NO_FAMILY`]) is its name alone, as
+    /// `#[netcase::test]` names its output directory.
     pub fn dir_name(case: &str, family: &str) -> String {
-        format!("{}.{family}", case.replace("::", "."))
+        let case = case.replace("::", ".");
+        if family == NO_FAMILY {
+            case
+        } else {
+            format!("{case}.{family}")
+        }
+    }
+
+    /// The case and its family as lists print them, `backlog::zero [v4]`; a test of one's own
+    /// whose family is not known ([`NO_FAMILY`]) is its name alone.
+    pub fn label(case: &str, family: &str) -> String {
+        if family == NO_FAMILY {
+            case.to_owned()
+        } else {
+            format!("{case} [{family}]")
+        }
     }
 }
+
+/// The family of a result that has none: a test of one's own (`#[netcase::test]`, a test of a
+/// binary run by `netcase tests`) that is not one of a pair of tests over `Family::V4` and
+/// `Family::V6` ([`crate::bundle::family_of`]).
+pub const NO_FAMILY: &str = "-";
 
 /// Reads the running kernel's identity.
 pub fn kernel() -> Kernel {
@@ -377,7 +399,7 @@ pub fn write_bundle(dir: &Path, net: Option<&Topology>, result: &mut CaseResult)
 
 /// `case over family`; a test of one's own whose family is not known (`-`) is its name alone.
 fn title(r: &CaseResult) -> String {
-    if r.family == "-" {
+    if r.family == NO_FAMILY {
         r.case.clone()
     } else {
         format!("{} over {}", r.case, r.family)
@@ -567,12 +589,16 @@ fn junit(results: &[CaseResult], wall_s: f64) -> String {
     );
     for r in results {
         let (class, name) = r.case.rsplit_once("::").unwrap_or(("netcase", &r.case));
+        let family = if r.family == NO_FAMILY {
+            String::new()
+        } else {
+            format!("[{}]", r.family)
+        };
         let _ = write!(
             out,
-            "  <testcase classname=\"{}\" name=\"{}[{}]\" time=\"{:.3}\"",
+            "  <testcase classname=\"{}\" name=\"{}{family}\" time=\"{:.3}\"",
             ladder::escape(class),
             ladder::escape(name),
-            r.family,
             r.duration_s
         );
         let reason = ladder::escape(r.reason.as_deref().unwrap_or(""));
@@ -714,9 +740,8 @@ fn index(out: &Path, results: &[CaseResult], wall_s: f64, state: Option<&str>) -
         let class = r.verdict.to_string().to_lowercase();
         let _ = writeln!(
             html,
-            "<section id=\"{dir}\" data-verdict=\"{class}\"><h2>{} over {}: <span class=\"{class}\">{}</span></h2>\n<p>{}</p>\n<p>{links}</p>\n{svg}</section>",
-            ladder::escape(&r.case),
-            r.family,
+            "<section id=\"{dir}\" data-verdict=\"{class}\"><h2>{}: <span class=\"{class}\">{}</span></h2>\n<p>{}</p>\n<p>{links}</p>\n{svg}</section>",
+            ladder::escape(&title(r)),
             r.verdict,
             ladder::escape(&r.summary),
         );
@@ -741,6 +766,18 @@ mod tests {
         assert_eq!(
             CaseResult::dir_name("backlog::zero", "v6"),
             "backlog.zero.v6"
+        );
+        assert_eq!(
+            CaseResult::dir_name("mine::connects", NO_FAMILY),
+            "mine.connects"
+        );
+        assert_eq!(
+            CaseResult::label("backlog::zero", "v4"),
+            "backlog::zero [v4]"
+        );
+        assert_eq!(
+            CaseResult::label("mine::connects", NO_FAMILY),
+            "mine::connects"
         );
         assert_eq!(Verdict::Interrupted.to_string(), "STOP");
         assert_eq!(serde_json::to_string(&Verdict::Skip).unwrap(), "\"skip\"");

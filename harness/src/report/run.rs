@@ -67,8 +67,13 @@ pub struct RunRecord {
     /// Its command line.
     pub command: Vec<String>,
     /// What it is made of: the case bundles of a run (`backlog.zero.v4`), the kernels'
-    /// directories of a matrix (`this-kernel`, a release). Empty until known.
+    /// directories of a matrix (`this-kernel`, a release), the tests of `netcase tests`
+    /// (`connects`). Empty until known.
     pub parts: Vec<String>,
+    /// How the program the run drove ended, once it has, as the standard library prints an
+    /// exit status (`exit status: 101`, `signal: 11 (SIGSEGV)`): `netcase tests`'s test binary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<String>,
 }
 
 /// What a run's directory tells about the run, its process looked up.
@@ -99,6 +104,7 @@ impl RunRecord {
             ended: None,
             command,
             parts,
+            exit_status: None,
         }
     }
 
