@@ -81,8 +81,10 @@ pub fn build(inputs: &Inputs) -> Result<Built, String> {
     a.file("bin/netcase", 0o755, &binary);
     let mut libraries = shared_libraries(inputs.exe)?;
     if let Some(binary) = inputs.binary {
+        // A test binary of a debug build is mostly debug information: 90 MB for a few tests.
+        let small = stripped(binary, inputs.scratch);
         let bytes =
-            std::fs::read(binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
+            std::fs::read(&small).map_err(|e| format!("reading {}: {e}", small.display()))?;
         a.file("bin/test-binary", 0o755, &bytes);
         for lib in shared_libraries(binary)? {
             if !libraries.contains(&lib) {
@@ -216,7 +218,10 @@ fn applets(busybox: &Path) -> Vec<String> {
 /// stripped ~10 MB: the guest unpacks every byte under emulation); `exe` itself when `strip`
 /// is not there.
 fn stripped(exe: &Path, scratch: &Path) -> PathBuf {
-    let copy = scratch.join("netcase.stripped");
+    let name = exe
+        .file_name()
+        .map_or("netcase".into(), |n| n.to_string_lossy());
+    let copy = scratch.join(format!("{name}.stripped"));
     let newer = |a: &Path, b: &Path| {
         let t = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         matches!((t(a), t(b)), (Some(x), Some(y)) if x >= y)
