@@ -14,24 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-[ -x /bin/busybox ] || need+=(busybox-static)
-command -v xz >/dev/null || need+=(xz-utils)
-if [ ${#need[@]} -gt 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-
-# The newest versioned cloud kernel of a series that apt knows.
-newest() {
-    apt-cache search --names-only "$1" | cut -d' ' -f1 | sort -V | tail -1
-}
-series=('^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' '^linux-image-6\.12\.[0-9]+\+deb[0-9]+-cloud-amd64$')
+. ci/debian-kernels.sh
+need_qemu
 if [ -z "${KERNELS:-}" ]; then
-    [ -n "$(newest "${series[0]}")" ] || apt-get update -qq
-    KERNELS="$(for s in "${series[@]}"; do newest "$s"; done | xargs)"
+    KERNELS="$( (debian_kernels 6.1 | tail -1; debian_kernels 6.12 | tail -1) | xargs)"
 fi
 [ -n "$KERNELS" ] || { echo "ci/matrix.sh: apt knows no Debian 6.1 or 6.12 cloud kernel" >&2; exit 1; }
 

@@ -863,6 +863,56 @@ mod tests {
     }
 
     #[test]
+    fn a_reference_a_first_difference_and_a_test_binary_parse() {
+        let Command::Kernels(k) = parse(&[
+            "kernels",
+            "--reference",
+            "ref",
+            "--kernel",
+            ".",
+            "--test-binary",
+            "/t/b",
+            "--",
+            "syn",
+            "--include-ignored",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not kernels");
+        };
+        assert_eq!(k.reference.as_deref(), Some("ref"));
+        assert_eq!(k.test_binary, Some(PathBuf::from("/t/b")));
+        assert_eq!(k.test_args, ["syn", "--include-ignored"]);
+        assert!(k.filters.is_empty());
+        let first = [
+            "kernels",
+            "--first-difference",
+            "--kernel",
+            "a",
+            "--kernel",
+            "b",
+        ];
+        assert!(
+            parse(&first)
+                .is_ok_and(|c| matches!(c.command, Command::Kernels(k) if k.first_difference))
+        );
+        // One mode at a time; a test binary's arguments need a test binary; not with cases.
+        let both = [
+            "kernels",
+            "--reference",
+            "r",
+            "--first-difference",
+            "--kernel",
+            "a",
+        ];
+        assert!(parse(&both).is_err());
+        assert!(parse(&["kernels", "--kernel", "a", "--", "x"]).is_err());
+        let mixed = ["kernels", "--kernel", "a", "--test-binary", "b", "backlog"];
+        assert!(parse(&mixed).is_err());
+    }
+
+    #[test]
     fn the_guests_half_takes_its_three_words() {
         let Command::Kernels(k) = parse(&["kernels", "stream", "/out", "n0nce", "-1"])
             .unwrap()

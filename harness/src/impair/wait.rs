@@ -39,7 +39,7 @@ impl Impairment {
     }
 
     /// Waits until at least `n` of the packets it dropped are ones `packets` picks, for at most
-    /// `within` (polling its record of the last [`super::bpf::RING`] drops); those drops then.
+    /// `within` (polling its record of its last 32 drops); those drops then.
     ///
     /// A socket's retransmission count rises when the segment is sent, before it crosses the
     /// link: a case that lifts an impairment once a retransmission is *dropped* waits here, not

@@ -1,13 +1,20 @@
 //! The kernel matrix: the cases on other kernels under qemu, and a comparison with this one.
 //!
-//! A kernel is a `vmlinuz` file, a `dpkg -x` tree, a `.deb` or a Debian package name
-//! ([`image`]). For each, an initramfs is built ([`initramfs`]) around the program that runs the
-//! cases ([`Options::exe`]: a `netcase` command, [`crate::cli`]), booted under qemu ([`qemu`]:
-//! KVM when it boots the kernel, TCG otherwise); the selected cases run inside with `netcase
-//! run`, and their bundles come back over the serial console ([`serial`]) into `OUT/<release>/`,
-//! the same bundle as `netcase run` writes. This kernel's run goes to `OUT/this-kernel/`. Then
-//! `OUT/comparison.{json,html}`, `OUT/differences.md` (the rows whose behaviour differs, as a
-//! Markdown table) and a table on stdout ([`compare`]).
+//! A kernel is a build tree, a bzImage or `vmlinuz` file, a `dpkg -x` tree, a `.deb` or a Debian
+//! package name ([`image`]); its configuration is checked before it boots ([`config`]). For
+//! each, an initramfs is built ([`initramfs`]) around the program that runs the cases
+//! ([`Options::exe`]: a `netcase` command, [`crate::cli`]), booted under qemu ([`qemu`]: KVM
+//! when it boots the kernel, TCG otherwise); the selected cases run inside with `netcase run`
+//! (or a test binary's tests with `netcase tests`, [`TestBinary`]), and their bundles come back
+//! over the serial console ([`serial`]) into `OUT/<release>/`, the same bundle as `netcase run`
+//! writes. This kernel's run goes to `OUT/this-kernel/`. Then `OUT/comparison.{json,html}`,
+//! `OUT/differences.md` (the rows whose behaviour differs, as a Markdown table) and a table on
+//! stdout ([`compare`]).
+//!
+//! [`Mode`] says what is compared with what: every kernel with this one (the matrix), every
+//! kernel with a reference booted in this one's place (`git bisect run`: [`Likeness`]; the
+//! reference's results are kept between runs, in the kernel cache), or an ordered list searched by
+//! bisection for the first kernel that behaves differently from the first (`plan`).
 //!
 //! ```no_run
 //! # fn matrix(cases: Vec<&'static netcase::case::Def>) -> Result<bool, String> {
@@ -84,7 +91,7 @@ pub struct Options {
     /// Whether this kernel runs the cases too (the comparison's first column).
     pub host: bool,
     /// The program that runs the cases here and in every guest: it answers `run NAME...
-    /// --family F --out DIR` and `kernels stream DIR NONCE STATUS` as a [`crate::cli`] command
+    /// --family F --out DIR`, `tests BINARY --out DIR -- ARGS` and `kernels stream DIR NONCE STATUS` as a [`crate::cli`] command
     /// does (a command passes `std::env::current_exe()`).
     pub exe: PathBuf,
     /// The directories the cases read at run time (their expectation fixtures), each by the
@@ -99,7 +106,7 @@ pub struct Options {
     pub binary: Option<TestBinary>,
     /// How the kernels are compared ([`Mode`]).
     pub mode: Mode,
-    /// Boot the reference even when its results are kept from an earlier run ([`reference`]).
+    /// Boot the reference even when its results are kept from an earlier run (kept in the kernel cache).
     pub fresh_reference: bool,
 }
 
@@ -569,7 +576,7 @@ fn unique_name(release: &str, taken: &[(String, Image)]) -> String {
         .expect("a free name")
 }
 
-/// The reference's results kept from an earlier run ([`reference`]), copied into its
+/// The reference's results kept from an earlier run (kept in the kernel cache), copied into its
 /// directory, with its key; `None` when there are none (or `--fresh-reference`).
 fn kept_reference(
     options: &Options,
