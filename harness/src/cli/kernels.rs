@@ -34,6 +34,9 @@ pub fn command(suite: &Suite, args: KernelsArgs) -> ExitCode {
             Err(e) => return bad_input(&e),
         }
     };
+    if let Some(missing) = args.files.iter().find(|d| !d.is_dir()) {
+        return bad_input(&format!("--files {}: no such directory", missing.display()));
+    }
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => return bad_input(&format!("finding this program: {e}")),
@@ -47,7 +50,9 @@ pub fn command(suite: &Suite, args: KernelsArgs) -> ExitCode {
         parallel: args.parallel,
         timeout: args.timeout,
         host: !args.no_host,
-        fixtures: suite.fixtures.iter().map(Into::into).collect(),
+        fixtures: (suite.fixtures.iter().map(Into::into))
+            .chain(args.files.iter().cloned())
+            .collect(),
         tool: suite.tool(),
         binary: args.test_binary.map(|path| kernels::TestBinary {
             path,

@@ -403,6 +403,10 @@ struct KernelsArgs {
     /// after `--` go to it: a filter, --exact, --include-ignored).
     #[arg(long, value_name = "BINARY", conflicts_with_all = ["filters", "long", "max_expected"])]
     test_binary: Option<PathBuf>,
+    /// A directory the tests read at run time (their expectation files, fixtures), copied into
+    /// every guest at the same path; repeat it for several.
+    #[arg(long, value_name = "DIR", requires = "test_binary")]
+    files: Vec<PathBuf>,
     /// The test binary's arguments.
     #[arg(last = true, value_name = "TEST_ARGS", requires = "test_binary")]
     test_args: Vec<String>,

@@ -18,13 +18,16 @@
 //!
 //! ```no_run
 //! # fn matrix(cases: Vec<&'static netcase::case::Def>) -> Result<bool, String> {
-//! use netcase::kernels;
+//! use netcase::kernels::{self, Likeness, Mode, Ran};
 //! let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-//! kernels::run(&kernels::Options {
+//! // Does the newest 6.1 behave like the reference 6.12 on these cases?
+//! let ran = kernels::run(&kernels::Options {
 //!     cases,
 //!     fixtures: vec!["fixtures".into()],
-//!     ..kernels::Options::new(vec!["linux-image-cloud-amd64".to_owned()], exe, "target".as_ref())
-//! })
+//!     mode: Mode::Reference("linux-image-6.12.118+deb12-cloud-amd64".to_owned()),
+//!     ..kernels::Options::new(vec!["linux-image-6.1.0-57-cloud-amd64".to_owned()], exe, "target".as_ref())
+//! })?;
+//! Ok(ran == Ran::Against(Likeness::Same))
 //! # }
 //! ```
 //!
