@@ -36,6 +36,11 @@ const THREADS: usize = 16;
 
 fn main() -> ExitCode {
     let mut args = Arguments::from_args();
+    // The build that made this binary may still be writing its gigabytes back to disk: written
+    // back while the cases run, they delay the kernel's timers and softirqs (a SYN-ACK 55 ms
+    // late, seen right after a rebuild). Wait for them first; seconds at most, nothing when
+    // nothing is dirty.
+    nix::unistd::sync();
     if args.test_threads.is_none() {
         args.test_threads = Some(
             std::env::var("RUST_TEST_THREADS")
