@@ -195,31 +195,27 @@ pub(super) fn first_difference(
         begin(record, out, false, &list)?;
         // The first kernel is the reference: its results may be kept from an earlier search.
         let mut to_boot = Vec::new();
+        // The key to keep the first kernel's results under, when it is booted.
         let mut first = None;
         for (i, named) in images {
             if i == 0 {
                 match kept_reference(options, shared, &named)? {
-                    Some((kernel, _)) => booted.push((0, kernel)),
-                    None => first = Some(named.clone()),
+                    (Some(kernel), _) => {
+                        booted.push((0, kernel));
+                        continue;
+                    }
+                    (None, key) => first = Some(key),
                 }
             }
-            if i != 0 || first.is_some() {
-                to_boot.push((i, named));
-            }
+            to_boot.push((i, named));
         }
         boots += to_boot.len();
         let names: Vec<&str> = to_boot.iter().map(|(_, (n, _))| n.as_str()).collect();
         println!("boots: {}", names.join(", "));
         let list = to_boot.iter().map(|(_, n)| n.clone()).collect();
-        for ((i, _), kernel) in to_boot.iter().zip(boot_all(shared, list)) {
-            if let (0, Some((name, image))) = (*i, &first) {
-                let key = reference::key(
-                    image,
-                    &shared.exe,
-                    shared.binary.as_deref(),
-                    &shared.guest_args,
-                )?;
-                reference::keep(cache, &key, &kernel, &out.join(name));
+        for ((i, (name, _)), kernel) in to_boot.iter().zip(boot_all(shared, list)) {
+            if let (0, Some(key)) = (*i, &first) {
+                reference::keep(cache, key, &kernel, &out.join(name));
             }
             booted.push((*i, kernel));
         }

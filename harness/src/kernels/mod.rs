@@ -492,18 +492,12 @@ fn kernels(
                 reference.1.release,
                 images.len()
             );
-            let kept = kept_reference(options, &shared, &reference)?;
+            let (kept, key) = kept_reference(options, &shared, &reference)?;
             let kernels = match kept {
-                Some((kernel, _)) => std::iter::once(kernel)
+                Some(kernel) => std::iter::once(kernel)
                     .chain(boot_all(&shared, images))
                     .collect(),
                 None => {
-                    let key = reference::key(
-                        &reference.1,
-                        &shared.exe,
-                        shared.binary.as_deref(),
-                        &shared.guest_args,
-                    )?;
                     let dir = out.join(&reference.0);
                     let all = boot_all(&shared, std::iter::once(reference).chain(images).collect());
                     reference::keep(cache, &key, &all[0], &dir);
@@ -580,33 +574,29 @@ fn unique_name(release: &str, taken: &[(String, Image)]) -> String {
         .expect("a free name")
 }
 
-/// The reference's results kept from an earlier run (kept in the kernel cache), copied into its
-/// directory, with its key; `None` when there are none (or `--fresh-reference`).
+/// The reference's results kept from an earlier run (in the kernel cache), copied into its
+/// directory (`None` when there are none, or with `--fresh-reference`), and the key this run's
+/// results are to be kept under.
 fn kept_reference(
     options: &Options,
     shared: &Shared,
     (name, image): &(String, Image),
-) -> Result<Option<(Kernel, String)>, String> {
-    let key = reference::key(
-        image,
-        &shared.exe,
-        shared.binary.as_deref(),
-        &shared.guest_args,
-    )?;
+) -> Result<(Option<Kernel>, String), String> {
+    let binary = shared.binary.as_deref();
+    let key = reference::key(image, &shared.exe, binary, &shared.guest_args)?;
     if options.fresh_reference {
-        return Ok(None);
+        return Ok((None, key));
     }
-    let dir = shared.out.join(name);
-    Ok(
-        reference::load(&options.cache, &key, &dir).map(|mut kernel| {
-            println!(
-                "{name}: the results of an earlier run of the same kernel, netcase and cases, not \
+    let kept = reference::load(&options.cache, &key, &shared.out.join(name));
+    let kept = kept.map(|mut kernel| {
+        println!(
+            "{name}: the results of an earlier run of the same kernel, netcase and cases, not \
              booted again (--fresh-reference boots it)"
-            );
-            kernel.column.name = name.clone();
-            (kernel, key)
-        }),
-    )
+        );
+        kernel.column.name = name.clone();
+        kernel
+    });
+    Ok((kept, key))
 }
 
 /// Boots `images`, `shared.parallel` at a time; their kernels in the order of `images`.
